@@ -45,7 +45,9 @@ const (
 )
 
 // Valid reports whether s is a known status.
-func (s ClientStatus) Valid() bool { return s == StatusLead || s == StatusProspect || s == StatusClient }
+func (s ClientStatus) Valid() bool {
+	return s == StatusLead || s == StatusProspect || s == StatusClient
+}
 
 // ClientTaxType is the VAT treatment.
 type ClientTaxType string
