@@ -1,4 +1,4 @@
-// Package oneapi is a typed client for the ONe platform's clients integration
+// Package oneapi is a typed client (API) for the ONe platform's clients integration
 // API (account module): list, create, get, full update, delete, the partial
 // updates, the first user, users and the client synchronization feed.
 //

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
+)
+
+type referenceFlags struct {
+	oneListen  string
+	oneTenants []string
+	seed       uint64
+	state      string
+}
+
+func newReferenceCmd() *cobra.Command {
+	var f referenceFlags
+	cmd := &cobra.Command{
+		Use:   "reference",
+		Short: "Serve the reference platform APIs (for tests and demos)",
+		Long: `Serve in-memory reference implementations of the platform APIs on loopback.
+
+The ONe clients API answers under /api/v1/account/integrations/auth-required
+with the one-tenant and ApiAuth headers of a configured tenant. A test-only
+control surface lives under /_reference/.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runReference(cmd.Context(), f, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), cmd.OutOrStdout())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.oneListen, "one-listen", "127.0.0.1:18080", "address of the ONe reference API")
+	fl.StringArrayVar(&f.oneTenants, "one-tenant", []string{"demo=secret"}, "ONe tenant and its API key as NAME=KEY (repeatable)")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed for generated ids (deterministic runs)")
+	fl.StringVar(&f.state, "state", "", "file to keep the reference data in across restarts")
+	return cmd
+}
+
+func parsePairs(flag string, values []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range values {
+		name, secret, ok := strings.Cut(v, "=")
+		if !ok || name == "" || secret == "" {
+			return nil, &usageError{fmt.Errorf("--%s: want NAME=SECRET, got %q", flag, redactPair(v))}
+		}
+		out[name] = secret
+	}
+	return out, nil
+}
+
+// redactPair keeps the name of a NAME=SECRET pair and hides the rest.
+func redactPair(v string) string {
+	name, _, ok := strings.Cut(v, "=")
+	if !ok {
+		return "[REDACTED]"
+	}
+	return name + "=[REDACTED]"
+}
+
+func runReference(ctx context.Context, f referenceFlags, log *slog.Logger, out interface{ Write([]byte) (int, error) }) error {
+	tenants, err := parsePairs("one-tenant", f.oneTenants)
+	if err != nil {
+		return err
+	}
+	one, err := oneapitest.NewServer(oneapitest.Options{Tenants: tenants, Seed: f.seed, StatePath: f.state, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := one.Close(); err != nil {
+			log.Error("save reference state", "err", err)
+		}
+	}()
+	var servers []*http.Server
+	errc := make(chan error, 2)
+	serve := func(name, addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("reference: listen %s: %w", name, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		fmt.Fprintf(out, "%s reference API on http://%s\n", name, ln.Addr())
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("reference: %s: %w", name, err)
+			}
+		}()
+		return nil
+	}
+	if err := serve("ONe", f.oneListen, one); err != nil {
+		return err
+	}
+	log.Info("reference servers running", "one_tenants", strings.Join(one.TenantNames(), ","))
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		errs = append(errs, s.Shutdown(sctx))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,146 @@
+package oneapitest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// saveInterval is how often changed state is written to the state file.
+const saveInterval = 500 * time.Millisecond
+
+type snapshot struct {
+	Version int                `json:"version"`
+	RNG     []byte             `json:"rng"`
+	Tenants map[string]*tenant `json:"tenants"`
+}
+
+// Save writes the state file now (temp file, fsync, rename).
+func (s *Server) Save() error {
+	if s.opts.StatePath == "" {
+		return errors.New("oneapitest: no state file configured")
+	}
+	s.mu.Lock()
+	rngState, err := s.src.MarshalBinary()
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("oneapitest: save: %w", err)
+	}
+	b, err := json.Marshal(snapshot{Version: 1, RNG: rngState, Tenants: s.tenants})
+	s.dirty = false
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("oneapitest: save: %w", err)
+	}
+	return writeFileAtomic(s.opts.StatePath, b)
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("oneapitest: save: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("oneapitest: save: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("oneapitest: save: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("oneapitest: save: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("oneapitest: save: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// load reads the state file; a missing file leaves the fresh state.
+// Tenants given in Options keep their configured keys.
+func (s *Server) load(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("oneapitest: load state: %w", err)
+	}
+	var snap snapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return fmt.Errorf("oneapitest: load state %s: %w", path, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(snap.RNG) > 0 {
+		src := &rand.PCG{}
+		if err := src.UnmarshalBinary(snap.RNG); err != nil {
+			return fmt.Errorf("oneapitest: load state: %w", err)
+		}
+		s.src = src
+		s.rng = rand.New(src)
+	}
+	for name, t := range snap.Tenants {
+		if cur := s.tenants[name]; cur != nil {
+			t.Key = cur.Key
+		}
+		t.Name = name
+		s.tenants[name] = t
+	}
+	return nil
+}
+
+type persister struct {
+	s        *Server
+	stopOnce sync.Once
+	done     chan struct{}
+	exited   chan struct{}
+	err      error
+}
+
+func startPersister(s *Server, _ string) *persister {
+	p := &persister{s: s, done: make(chan struct{}), exited: make(chan struct{})}
+	go func() {
+		defer close(p.exited)
+		tick := time.NewTicker(saveInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-tick.C:
+				s.mu.Lock()
+				dirty := s.dirty
+				s.mu.Unlock()
+				if dirty {
+					if err := s.Save(); err != nil {
+						s.log.Error("save state", "err", err)
+					}
+				}
+			}
+		}
+	}()
+	return p
+}
+
+func (p *persister) stop() error {
+	p.stopOnce.Do(func() {
+		close(p.done)
+		<-p.exited
+		p.err = p.s.Save()
+	})
+	return p.err
+}
