@@ -12,14 +12,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
 	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
 )
 
 type referenceFlags struct {
-	oneListen  string
-	oneTenants []string
-	seed       uint64
-	state      string
+	oneListen      string
+	oneTenants     []string
+	customerListen string
+	customerUsers  []string
+	seed           uint64
+	state          string
 }
 
 func newReferenceCmd() *cobra.Command {
@@ -30,8 +33,11 @@ func newReferenceCmd() *cobra.Command {
 		Long: `Serve in-memory reference implementations of the platform APIs on loopback.
 
 The ONe clients API answers under /api/v1/account/integrations/auth-required
-with the one-tenant and ApiAuth headers of a configured tenant. A test-only
-control surface lives under /_reference/.`,
+with the one-tenant and ApiAuth headers of a configured tenant. The Customer
+API answers under /v1 to a bearer token from POST /v1/auth/login with a
+configured user (each owns a seeded organisation). Each server has a
+test-only control surface under /_reference/. An empty listen address turns
+that server off.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runReference(cmd.Context(), f, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), cmd.OutOrStdout())
@@ -40,6 +46,8 @@ control surface lives under /_reference/.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.oneListen, "one-listen", "127.0.0.1:18080", "address of the ONe reference API")
 	fl.StringArrayVar(&f.oneTenants, "one-tenant", []string{"demo=secret"}, "ONe tenant and its API key as NAME=KEY (repeatable)")
+	fl.StringVar(&f.customerListen, "customer-listen", "127.0.0.1:18081", "address of the Customer API reference server")
+	fl.StringArrayVar(&f.customerUsers, "customer-user", []string{"owner@example.com=Passw0rd!"}, "Customer API user and password as EMAIL=PASSWORD (repeatable)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for generated ids (deterministic runs)")
 	fl.StringVar(&f.state, "state", "", "file to keep the reference data in across restarts")
 	return cmd
@@ -71,6 +79,10 @@ func runReference(ctx context.Context, f referenceFlags, log *slog.Logger, out i
 	if err != nil {
 		return err
 	}
+	users, err := parsePairs("customer-user", f.customerUsers)
+	if err != nil {
+		return err
+	}
 	one, err := oneapitest.NewServer(oneapitest.Options{Tenants: tenants, Seed: f.seed, StatePath: f.state, Logger: log})
 	if err != nil {
 		return err
@@ -81,6 +93,11 @@ func runReference(ctx context.Context, f referenceFlags, log *slog.Logger, out i
 		}
 	}()
 	var servers []*http.Server
+	defer func() {
+		for _, s := range servers {
+			_ = s.Close()
+		}
+	}()
 	errc := make(chan error, 2)
 	serve := func(name, addr string, h http.Handler) error {
 		ln, err := net.Listen("tcp", addr)
@@ -97,10 +114,18 @@ func runReference(ctx context.Context, f referenceFlags, log *slog.Logger, out i
 		}()
 		return nil
 	}
-	if err := serve("ONe", f.oneListen, one); err != nil {
-		return err
+	if f.oneListen != "" {
+		if err := serve("ONe", f.oneListen, one); err != nil {
+			return err
+		}
 	}
-	log.Info("reference servers running", "one_tenants", strings.Join(one.TenantNames(), ","))
+	if f.customerListen != "" {
+		cust := customerapitest.NewServer(customerapitest.Options{Users: users, Seed: f.seed, Logger: log})
+		if err := serve("Customer", f.customerListen, cust); err != nil {
+			return err
+		}
+	}
+	log.Info("reference servers running", "one_tenants", strings.Join(one.TenantNames(), ","), "customer_users", len(users))
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

@@ -36,23 +36,37 @@ func TestReferenceServesONe(t *testing.T) {
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- runReference(ctx, referenceFlags{oneListen: "127.0.0.1:0", oneTenants: []string{"demo=very-secret"}, seed: 1},
+		done <- runReference(ctx, referenceFlags{oneListen: "127.0.0.1:0", oneTenants: []string{"demo=very-secret"},
+			customerListen: "127.0.0.1:0", customerUsers: []string{"owner@example.com=Passw0rd-secret"}, seed: 1},
 			slog.New(slog.NewTextHandler(logs, nil)), out)
 	}()
-	var base string
+	var base, custBase string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		sc := bufio.NewScanner(strings.NewReader(out.String()))
 		for sc.Scan() {
 			if _, addr, ok := strings.Cut(sc.Text(), "ONe reference API on "); ok {
 				base = addr
 			}
+			if _, addr, ok := strings.Cut(sc.Text(), "Customer reference API on "); ok {
+				custBase = addr
+			}
 		}
-		if base != "" {
+		if base != "" && custBase != "" {
 			break
 		}
 	}
-	if base == "" {
+	if base == "" || custBase == "" {
 		t.Fatalf("no address printed: %q", out.String())
+	}
+	login, err := http.Post(custBase+"/v1/auth/login", "application/json",
+		strings.NewReader(`{"username":"owner@example.com","password":"Passw0rd-secret"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, _ := io.ReadAll(login.Body)
+	login.Body.Close()
+	if login.StatusCode != 200 || !strings.Contains(string(lb), `"access"`) {
+		t.Fatalf("customer login: %d %s", login.StatusCode, lb)
 	}
 	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/account/integrations/auth-required/clients", nil)
 	req.Header.Set("one-tenant", "demo")
@@ -75,7 +89,7 @@ func TestReferenceServesONe(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("reference did not stop on cancel")
 	}
-	if strings.Contains(out.String()+logs.String(), "very-secret") {
+	if strings.Contains(out.String()+logs.String(), "very-secret") || strings.Contains(out.String()+logs.String(), "Passw0rd-secret") {
 		t.Fatal("the API key was printed")
 	}
 }

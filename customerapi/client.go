@@ -1,0 +1,263 @@
+package customerapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+
+	"github.com/erpconnector/erpconnector/internal/apierr"
+)
+
+// Version is the default version in the User-Agent header.
+const Version = "dev"
+
+// Credentials are how the client logs in: Username and Password (with
+// NewPassword answering a NEW_PASSWORD_REQUIRED challenge), or an APIToken.
+// Their values never appear in logs, errors or %v output.
+type Credentials struct {
+	Username string
+	Password string
+	// NewPassword answers the NEW_PASSWORD_REQUIRED challenge of a user
+	// created with a temporary password; afterwards it is the password.
+	NewPassword string
+	// APIToken, when set, is used instead of Username/Password.
+	APIToken string
+}
+
+// String redacts the secrets.
+func (c Credentials) String() string {
+	if c.APIToken != "" {
+		return "customerapi.Credentials{APIToken: redacted}"
+	}
+	return "customerapi.Credentials{Username: " + c.Username + ", Password: redacted}"
+}
+
+// GoString redacts the secrets.
+func (c Credentials) GoString() string { return c.String() }
+
+// Options configure a Client.
+type Options struct {
+	// BaseURL is the API root, e.g. "https://customers.example.com" (paths start with /v1).
+	BaseURL string
+	// Credentials log the client in.
+	Credentials Credentials
+	// HTTPClient is the transport to use; nil means a fresh http.Client.
+	HTTPClient *http.Client
+	// Timeout bounds each HTTP request; 0 means 30 seconds.
+	Timeout time.Duration
+	// RefreshBefore is how long before expiry a token is refreshed; 0 means
+	// 10% of its lifetime, at most one minute.
+	RefreshBefore time.Duration
+	// Version goes into the User-Agent "erpconnector/<version>".
+	Version string
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+	// Clock is the time source; nil means time.Now.
+	Clock func() time.Time
+}
+
+// Client calls the Customer API. It is safe for concurrent use.
+type Client struct {
+	rc     *resty.Client
+	log    *slog.Logger
+	now    func() time.Time
+	tokens *TokenSource
+}
+
+// New returns a Client.
+func New(opts Options) (*Client, error) {
+	if opts.BaseURL == "" {
+		return nil, errors.New("customerapi: new: base URL is required")
+	}
+	u, err := url.Parse(opts.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("customerapi: new: base URL %q must be an absolute http(s) URL", opts.BaseURL)
+	}
+	if opts.Credentials.APIToken == "" && (opts.Credentials.Username == "" || opts.Credentials.Password == "") {
+		return nil, errors.New("customerapi: new: credentials need a username and password, or an ApiToken")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Version == "" {
+		opts.Version = Version
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "customerapi")
+	now := opts.Clock
+	if now == nil {
+		now = time.Now
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	rc := resty.NewWithClient(hc).
+		SetBaseURL(strings.TrimRight(opts.BaseURL, "/")).
+		SetRetryCount(0).
+		SetCookieJar(nil).
+		SetTimeout(opts.Timeout).
+		SetLogger(restyLogger{log}).
+		SetHeader("User-Agent", "erpconnector/"+opts.Version).
+		SetHeader("Accept", "application/json")
+	c := &Client{rc: rc, log: log, now: now}
+	c.tokens = newTokenSource(c, opts.Credentials, opts.RefreshBefore)
+	return c, nil
+}
+
+// Tokens returns the client's token source.
+func (c *Client) Tokens() *TokenSource { return c.tokens }
+
+// request describes one call.
+type request struct {
+	op     string
+	method string
+	path   string
+	query  url.Values
+	body   any
+	// auth sends the bearer token and retries once after a 401.
+	auth bool
+	// multipart, when set, is sent instead of body.
+	multipart *multipartBody
+}
+
+type multipartBody struct {
+	fields map[string]string
+	files  []multipartFile
+}
+
+type multipartFile struct {
+	name string
+	data []byte
+}
+
+// call performs r and decodes a 2xx body into out (nil to ignore it).
+func (c *Client) call(ctx context.Context, r request, out any) error {
+	body, err := c.send(ctx, r)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("customerapi: %s: decode response: %w", r.op, apierr.Temporarily(err))
+	}
+	return nil
+}
+
+// send performs r and returns the 2xx body.
+func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
+	var payload []byte
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			return nil, fmt.Errorf("customerapi: %s: encode request: %w", r.op, apierr.Permanently(err))
+		}
+		payload = b
+	}
+	token := ""
+	if r.auth {
+		t, err := c.tokens.Token(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("customerapi: %s: %w", r.op, err)
+		}
+		token = t
+	}
+	resp, err := c.do(ctx, r, payload, token)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode() == http.StatusUnauthorized && r.auth {
+		// The token was refused: get a fresh one (one refresh for every
+		// request that saw the same token) and try exactly once more.
+		c.log.DebugContext(ctx, "token refused, refreshing", "op", r.op)
+		c.tokens.Invalidate(token)
+		t, err := c.tokens.Token(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("customerapi: %s: %w", r.op, err)
+		}
+		resp, err = c.do(ctx, r, payload, t)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if resp.StatusCode() < 200 || resp.StatusCode() > 299 {
+		e := apierr.FromResponse(r.op, resp.StatusCode(), resp.Header(), resp.Body(), c.now())
+		return nil, fmt.Errorf("customerapi: %w", e)
+	}
+	return resp.Body(), nil
+}
+
+func (c *Client) do(ctx context.Context, r request, payload []byte, token string) (*resty.Response, error) {
+	req := c.rc.R().SetContext(ctx)
+	if token != "" {
+		req.SetAuthToken(token)
+	}
+	if r.query != nil {
+		req.SetQueryParamsFromValues(r.query)
+	}
+	switch {
+	case r.multipart != nil:
+		req.SetFormData(r.multipart.fields)
+		for _, f := range r.multipart.files {
+			req.SetFileReader("file", f.name, bytes.NewReader(f.data))
+		}
+	case payload != nil:
+		req.SetHeader("Content-Type", "application/json").SetBody(payload)
+	}
+	resp, err := req.Execute(r.method, r.path)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("customerapi: %s: %w", r.op, ctx.Err())
+		}
+		err = scrub(err)
+		var oe *net.OpError
+		if r.method != http.MethodGet && !(errors.As(err, &oe) && oe.Op == "dial") {
+			// The request may have reached the platform: a write must be
+			// looked up before it is repeated.
+			return nil, fmt.Errorf("customerapi: %s: %w", r.op, apierr.UnknownOutcome(err))
+		}
+		return nil, fmt.Errorf("customerapi: %s: %w", r.op, err)
+	}
+	return resp, nil
+}
+
+// scrub drops the query string from url.Error so no parameter leaks into logs.
+func scrub(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.RawQuery = ""
+			u.User = nil
+			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		}
+	}
+	return err
+}
+
+// restyLogger sends resty's own messages to slog at debug level.
+type restyLogger struct{ log *slog.Logger }
+
+func (l restyLogger) Errorf(format string, v ...any) {
+	l.log.Debug("resty: " + fmt.Sprintf(format, v...))
+}
+func (l restyLogger) Warnf(format string, v ...any) {
+	l.log.Debug("resty: " + fmt.Sprintf(format, v...))
+}
+func (l restyLogger) Debugf(format string, v ...any) {
+	l.log.Debug("resty: " + fmt.Sprintf(format, v...))
+}
