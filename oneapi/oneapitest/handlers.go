@@ -37,15 +37,15 @@ func (s *Server) routes() {
 	s.handle("GET "+b+"/clients", "listClients", s.listClients)
 	s.handle("POST "+b+"/clients", "createClient", s.createClient)
 	s.handle("GET "+b+"/clients/synchronization", "getClientSyncFeed", s.syncFeed)
-	s.handle("GET "+b+"/clients/{clientId}", "getClient", s.getClient)
-	s.handle("PUT "+b+"/clients/{clientId}", "updateClient", s.updateClient)
+	s.handle("GET "+b+"/clients/{clientId}", "getClient", readOne(s, s.getClient))
+	s.handle("PUT "+b+"/clients/{clientId}", "updateClient", partial(s, s.updateClient))
 	s.handle("DELETE "+b+"/clients/{clientId}", "deleteClient", s.deleteClient)
-	s.handle("GET "+b+"/clients/{clientId}/additional-data", "getClientAdditionalData", s.getAdditional)
+	s.handle("GET "+b+"/clients/{clientId}/additional-data", "getClientAdditionalData", readOne(s, s.getAdditional))
 	s.handle("PUT "+b+"/clients/{clientId}/additional-data", "updateClientAdditionalData", partial(s, s.additionalLocked))
 	s.handle("PUT "+b+"/clients/{clientId}/advanced-data", "updateClientAdvancedData", partial(s, s.advancedLocked))
 	s.handle("PUT "+b+"/clients/{clientId}/basic-data", "updateClientBasicData", partial(s, s.basicLocked))
 	s.handle("PUT "+b+"/clients/{clientId}/finance-data", "updateClientFinanceData", partial(s, s.financeLocked))
-	s.handle("GET "+b+"/clients/{clientId}/first-user", "getClientFirstUser", s.getFirstUser)
+	s.handle("GET "+b+"/clients/{clientId}/first-user", "getClientFirstUser", readOne(s, s.getFirstUser))
 	s.handle("GET "+b+"/users", "listUsers", s.listUsers)
 	s.controlRoutes()
 }
@@ -66,45 +66,30 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, t *tenant)
 	refhttp.WriteJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) getClient(w http.ResponseWriter, r *http.Request, t *tenant) {
-	s.mu.Lock()
-	c, err := s.lookupLocked(t, r.PathValue("clientId"))
-	var out oneapi.Client
-	if err == nil {
-		out = t.render(c)
+// readOne builds the handler of a GET on one client.
+func readOne[T any](s *Server, get func(t *tenant, c *client) (T, *OpError)) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, t *tenant) {
+		s.mu.Lock()
+		c, err := s.lookupLocked(t, r.PathValue("clientId"))
+		var out T
+		if err == nil {
+			out, err = get(t, c)
+		}
+		s.mu.Unlock()
+		if err != nil {
+			err.write(w)
+			return
+		}
+		refhttp.WriteJSON(w, http.StatusOK, out)
 	}
-	s.mu.Unlock()
-	if err != nil {
-		err.write(w)
-		return
-	}
-	refhttp.WriteJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) updateClient(w http.ResponseWriter, r *http.Request, t *tenant) {
-	var in oneapi.ClientWrite
-	if be := refhttp.Decode(w, r, &in); be != nil {
-		be.Write(w)
-		return
-	}
+// mutateOne applies a change to one client and answers 200 with no body.
+func (s *Server) mutateOne(w http.ResponseWriter, r *http.Request, t *tenant, apply func(t *tenant, c *client) *OpError) {
 	s.mu.Lock()
 	c, err := s.lookupLocked(t, r.PathValue("clientId"))
 	if err == nil {
-		err = s.updateLocked(t, c, in, oneapi.ContextIntegrations, true)
-	}
-	s.mu.Unlock()
-	if err != nil {
-		err.write(w)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-}
-
-func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, t *tenant) {
-	s.mu.Lock()
-	c, err := s.lookupLocked(t, r.PathValue("clientId"))
-	if err == nil {
-		s.deleteLocked(t, c, oneapi.ContextIntegrations)
+		err = apply(t, c)
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -114,22 +99,7 @@ func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, t *tenant)
 	w.WriteHeader(http.StatusOK)
 }
 
-func (s *Server) getAdditional(w http.ResponseWriter, r *http.Request, t *tenant) {
-	s.mu.Lock()
-	c, err := s.lookupLocked(t, r.PathValue("clientId"))
-	var out oneapi.AdditionalData
-	if err == nil {
-		out = oneapi.AdditionalData{ID: c.ID, AdditionalFields: t.render(c).AdditionalFields}
-	}
-	s.mu.Unlock()
-	if err != nil {
-		err.write(w)
-		return
-	}
-	refhttp.WriteJSON(w, http.StatusOK, out)
-}
-
-// partial builds the handler of a partial update whose body decodes into In.
+// partial builds the handler of an update whose body decodes into In.
 func partial[In any](s *Server, apply func(t *tenant, c *client, in In) *OpError) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request, t *tenant) {
 		var in In
@@ -137,37 +107,33 @@ func partial[In any](s *Server, apply func(t *tenant, c *client, in In) *OpError
 			be.Write(w)
 			return
 		}
-		s.mu.Lock()
-		c, err := s.lookupLocked(t, r.PathValue("clientId"))
-		if err == nil {
-			err = apply(t, c, in)
-		}
-		s.mu.Unlock()
-		if err != nil {
-			err.write(w)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
+		s.mutateOne(w, r, t, func(t *tenant, c *client) *OpError { return apply(t, c, in) })
 	}
 }
 
-func (s *Server) getFirstUser(w http.ResponseWriter, r *http.Request, t *tenant) {
-	s.mu.Lock()
-	c, err := s.lookupLocked(t, r.PathValue("clientId"))
-	var out oneapi.FirstUser
-	if err == nil {
-		if u := t.Users[c.FirstUserID]; u != nil {
-			out = oneapi.FirstUser{UserID: u.ID, Email: u.Email, Name: u.Name, Phone: u.Phone}
-		} else {
-			err = notFound("first user")
-		}
+func (s *Server) getClient(t *tenant, c *client) (oneapi.Client, *OpError) { return t.render(c), nil }
+
+func (s *Server) updateClient(t *tenant, c *client, in oneapi.ClientWrite) *OpError {
+	return s.updateLocked(t, c, in, oneapi.ContextIntegrations, true)
+}
+
+func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, t *tenant) {
+	s.mutateOne(w, r, t, func(t *tenant, c *client) *OpError {
+		s.deleteLocked(t, c, oneapi.ContextIntegrations)
+		return nil
+	})
+}
+
+func (s *Server) getAdditional(t *tenant, c *client) (oneapi.AdditionalData, *OpError) {
+	return oneapi.AdditionalData{ID: c.ID, AdditionalFields: t.render(c).AdditionalFields}, nil
+}
+
+func (s *Server) getFirstUser(t *tenant, c *client) (oneapi.FirstUser, *OpError) {
+	u := t.Users[c.FirstUserID]
+	if u == nil {
+		return oneapi.FirstUser{}, notFound("first user")
 	}
-	s.mu.Unlock()
-	if err != nil {
-		err.write(w)
-		return
-	}
-	refhttp.WriteJSON(w, http.StatusOK, out)
+	return oneapi.FirstUser{UserID: u.ID, Email: u.Email, Name: u.Name, Phone: u.Phone}, nil
 }
 
 // paging reads pageNumber (default 1) and pageSize (default 20).
