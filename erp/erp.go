@@ -1,0 +1,139 @@
+// Package erp defines the Adapter every ERP integration implements (a SQL
+// table in erp/sqlerp, a drop folder of export files in erp/fileerp) and the
+// errors adapters share. Adapters know the ERP and the canonical
+// mapping.Customer, never the platforms' wire formats.
+//
+// Errors carry their class for the queue: ErrNotFound is permanent for the
+// record, invalid data is a *mapping.ValidationError (permanent), a database
+// or file system hiccup is marked apierr.Temporarily (retryable).
+package erp
+
+import (
+	"context"
+	"errors"
+
+	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/mapping"
+)
+
+// ErrNotFound means no customer has the given key.
+var ErrNotFound = errors.New("erp: customer not found")
+
+// ErrUnsupported means the adapter is not configured for the operation
+// (for example MarkDeleted without a deleted column).
+var ErrUnsupported = errors.New("erp: operation not supported by this adapter's configuration")
+
+// NotFound returns an ErrNotFound for key, marked permanent.
+func NotFound(op, key string) error {
+	return apierr.Permanently(&KeyError{Op: op, Key: key, Err: ErrNotFound})
+}
+
+// KeyError is an error about one customer key.
+type KeyError struct {
+	// Op is the operation, e.g. "sqlerp: get".
+	Op string
+	// Key is the ERP key.
+	Key string
+	// Err is the cause.
+	Err error
+}
+
+// Error names the operation, the key and the cause.
+func (e *KeyError) Error() string { return e.Op + " " + quote(e.Key) + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *KeyError) Unwrap() error { return e.Err }
+
+func quote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return `"` + s + `"`
+}
+
+// Item is one customer read from the ERP. A row that could not be mapped or
+// failed validation is still returned, with Err set (usually a
+// *mapping.ValidationError) and Customer filled as far as it could be, so
+// the connector can dead-letter it; it never stops a page.
+type Item struct {
+	// Key is the ERP key ("" only when the row had none).
+	Key string
+	// Customer is the mapped customer.
+	Customer mapping.Customer
+	// Err is the reason the record cannot be synced, or nil.
+	Err error
+}
+
+// Page is one page of changes.
+type Page struct {
+	// Items are the changed customers in cursor order.
+	Items []Item
+	// Cursor is the position after the last item; pass it to the next call.
+	// It is opaque; the connector persists it once the items are durably queued.
+	Cursor string
+	// More reports that another page may follow at once.
+	More bool
+}
+
+// Adapter is the connector's view of an ERP. Implementations are safe for
+// concurrent use.
+type Adapter interface {
+	// Changes returns up to limit customers flagged for sync (or deleted)
+	// that changed after cursor ("" means from the beginning), in a stable
+	// order that never skips a row, even when many rows share a timestamp.
+	Changes(ctx context.Context, cursor string, limit int) (Page, error)
+	// Get returns one customer by key, flagged or not. A record that fails
+	// validation is returned with Item.Err set; a missing key is ErrNotFound.
+	Get(ctx context.Context, key string) (Item, error)
+	// Upsert creates or updates a customer that came from a platform and
+	// returns its ERP key. When c.ERPKey is empty, the customer is found by
+	// its platform id (so repeating the call does not create a duplicate) or
+	// created with a new key. Invalid customers are refused with a
+	// *mapping.ValidationError.
+	Upsert(ctx context.Context, c mapping.Customer) (key string, err error)
+	// SetPlatformID records the id a platform assigned to the customer (write-back).
+	SetPlatformID(ctx context.Context, key string, platform mapping.Platform, id string) error
+	// Unlink forgets the platform id of the customer (the platform deleted it).
+	Unlink(ctx context.Context, key string, platform mapping.Platform) error
+	// MarkDeleted flags the customer as deleted in the ERP.
+	MarkDeleted(ctx context.Context, key string) error
+}
+
+// Counter is an optional extra: the number of customers flagged for sync.
+type Counter interface {
+	CountFlagged(ctx context.Context) (int, error)
+}
+
+// KeyLister is an optional extra for full resyncs: the keys of flagged
+// customers after a key, in key order, at most limit.
+type KeyLister interface {
+	ListKeys(ctx context.Context, after string, limit int) ([]string, error)
+}
+
+// Closer is an optional extra: release the adapter's resources.
+type Closer interface {
+	Close() error
+}
+
+// PlatformColumn names an ERP column that belongs to one platform: a sync
+// flag column or a write-back column. It is a list entry in configuration
+// (viper lower-cases map keys, so platforms are values, not keys).
+type PlatformColumn struct {
+	// Platform is "one" or "customerapi".
+	Platform mapping.Platform `mapstructure:"platform" json:"platform"`
+	// Column is the column name.
+	Column string `mapstructure:"column" json:"column"`
+}
+
+// NewKey derives the ERP key of a customer that arrives from a platform
+// without one: the platform name and its id ("ONE-org:…", "CUSTOMERAPI-…").
+// It returns "" when the customer has no platform id either.
+func NewKey(c mapping.Customer) string {
+	switch {
+	case c.PlatformIDs.ONe != "":
+		return "ONE-" + c.PlatformIDs.ONe
+	case c.PlatformIDs.CustomerAPI != "":
+		return "CUSTOMERAPI-" + c.PlatformIDs.CustomerAPI
+	}
+	return ""
+}

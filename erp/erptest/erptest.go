@@ -1,0 +1,341 @@
+// Package erptest is the conformance suite every erp.Adapter passes:
+// TestAdapter(t, factory) checks change streaming (flag filtering, paging
+// without skips or repeats, resuming from a cursor, invalid rows returned
+// with field errors), lookups, inbound upserts, write-backs, unlinking,
+// deletion marks, error classes and cancellation.
+//
+// Adapters under test use the demo ERP layout of erp/erpgen.
+package erptest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/erp/erpgen"
+	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/mapping"
+)
+
+// Harness is one fresh adapter under test and a way to change the ERP behind it.
+type Harness struct {
+	// Adapter is the adapter under test, configured with the erpgen layout
+	// (erpgen.Rules, flag, deleted and write-back columns).
+	Adapter erp.Adapter
+	// Put writes records into the ERP as the ERP itself would, with change
+	// time at (adapters whose cursor is not a timestamp may ignore it). A
+	// later Changes call must see them.
+	Put func(t *testing.T, at time.Time, recs ...erpgen.Record)
+}
+
+// Factory returns a fresh, empty harness; it registers its own cleanup.
+type Factory func(t *testing.T) Harness
+
+// SafeKinds returns the invalid kinds every storage accepts (PostgreSQL
+// refuses invalid UTF-8 outright, so that kind is tested per adapter).
+func SafeKinds() []erpgen.Invalid {
+	return []erpgen.Invalid{erpgen.MissingTIN, erpgen.BadEmail, erpgen.BadCurrency, erpgen.BadTINCode,
+		erpgen.BadISO2, erpgen.LongName, erpgen.BadPhone}
+}
+
+// Expected returns the customer an adapter must produce for rec (UpdatedAt
+// and platform ids aside).
+func Expected(rec erpgen.Record) mapping.Customer {
+	c, _ := mapping.MustCompileRules(erpgen.Rules()).Apply(rec.Values)
+	c.ERPKey = rec.Key
+	c.Flags = mapping.Flags{ONe: rec.SyncONe, CustomerAPI: rec.SyncCustomerAPI}
+	c.Deleted = rec.Deleted
+	return c
+}
+
+func norm(c mapping.Customer) mapping.Customer {
+	c = c.Clone()
+	c.UpdatedAt = time.Time{}
+	c.PlatformIDs = mapping.PlatformIDs{}
+	c.Normalize()
+	return c
+}
+
+// drain reads every page from cursor with the given page size.
+func drain(t *testing.T, a erp.Adapter, cursor string, limit int) ([]erp.Item, string) {
+	t.Helper()
+	var all []erp.Item
+	for range 10000 {
+		p, err := a.Changes(context.Background(), cursor, limit)
+		if err != nil {
+			t.Fatalf("Changes(%q, %d): %v", cursor, limit, err)
+		}
+		if len(p.Items) > limit {
+			t.Fatalf("Changes returned %d items, limit %d", len(p.Items), limit)
+		}
+		all = append(all, p.Items...)
+		if len(p.Items) > 0 && p.Cursor == cursor {
+			t.Fatalf("cursor did not move past a non-empty page")
+		}
+		cursor = p.Cursor
+		if !p.More {
+			return all, cursor
+		}
+	}
+	t.Fatal("Changes never reported the end")
+	return nil, ""
+}
+
+func keys(items []erp.Item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.Key
+	}
+	return out
+}
+
+func gen(seed uint64, prefix string, n int) []erpgen.Record {
+	return erpgen.New(erpgen.Options{Seed: seed, KeyPrefix: prefix, InvalidEvery: 6, UnflaggedEvery: 5, Kinds: SafeKinds()}).Records(n)
+}
+
+// TestAdapter runs the conformance suite; newHarness is called once per subtest.
+func TestAdapter(t *testing.T, newHarness Factory) {
+	base := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+
+	t.Run("EmptyERP", func(t *testing.T) {
+		h := newHarness(t)
+		p, err := h.Adapter.Changes(context.Background(), "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) != 0 || p.More {
+			t.Fatalf("empty ERP returned %d items, more=%v", len(p.Items), p.More)
+		}
+		if _, err := h.Adapter.Get(context.Background(), "missing"); !errors.Is(err, erp.ErrNotFound) || apierr.Classify(err) != apierr.Permanent {
+			t.Fatalf("Get(missing) = %v, want a permanent ErrNotFound", err)
+		}
+	})
+
+	t.Run("StreamsFlaggedRowsOnceInPagesWithFieldErrors", func(t *testing.T) {
+		h := newHarness(t)
+		recs := gen(1, "S", 41)
+		// Every row shares one timestamp: paging must still neither skip nor repeat.
+		h.Put(t, base, recs...)
+		items, _ := drain(t, h.Adapter, "", 4)
+		var want []string
+		for _, r := range recs {
+			if r.Flagged() {
+				want = append(want, r.Key)
+			}
+		}
+		if got := keys(items); !reflect.DeepEqual(got, want) {
+			t.Fatalf("streamed keys\n got %v\nwant %v", got, want)
+		}
+		byKey := map[string]erpgen.Record{}
+		for _, r := range recs {
+			byKey[r.Key] = r
+		}
+		invalid := 0
+		for _, it := range items {
+			r := byKey[it.Key]
+			if r.Invalid != "" {
+				invalid++
+				var ve *mapping.ValidationError
+				if !errors.As(it.Err, &ve) || !ve.Has(r.Invalid.Field()) {
+					t.Errorf("%s (%s): want a field error on %s, got %v", it.Key, r.Invalid, r.Invalid.Field(), it.Err)
+				}
+				if apierr.Classify(it.Err) != apierr.Permanent {
+					t.Errorf("%s: field errors must be permanent", it.Key)
+				}
+				continue
+			}
+			if it.Err != nil {
+				t.Errorf("%s: valid row got error %v", it.Key, it.Err)
+				continue
+			}
+			if got, want := norm(it.Customer), norm(Expected(r)); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s mapped wrongly:\n got %+v\nwant %+v", it.Key, got, want)
+			}
+		}
+		if invalid == 0 {
+			t.Fatal("the suite's data must include invalid rows")
+		}
+	})
+
+	t.Run("ResumesFromCursor", func(t *testing.T) {
+		h := newHarness(t)
+		first := gen(2, "A", 12)
+		h.Put(t, base, first...)
+		items, cur := drain(t, h.Adapter, "", 5)
+		if len(items) == 0 {
+			t.Fatal("no items")
+		}
+		p, err := h.Adapter.Changes(context.Background(), cur, 5)
+		if err != nil || len(p.Items) != 0 {
+			t.Fatalf("after draining: %d items, %v", len(p.Items), err)
+		}
+		second := gen(3, "B", 6)
+		var changed erpgen.Record
+		for _, r := range first {
+			if r.Flagged() && r.Invalid == "" {
+				changed = r
+				break
+			}
+		}
+		changed.Values = append([]string(nil), changed.Values...)
+		changed.Set("city", "Zamość")
+		h.Put(t, base.Add(time.Minute), append(second, changed)...)
+		more, _ := drain(t, h.Adapter, cur, 2)
+		want := map[string]bool{changed.Key: true}
+		for _, r := range second {
+			if r.Flagged() {
+				want[r.Key] = true
+			}
+		}
+		got := map[string]bool{}
+		for _, it := range more {
+			if got[it.Key] {
+				t.Errorf("%s repeated", it.Key)
+			}
+			got[it.Key] = true
+			if it.Key == changed.Key && it.Customer.Billing.City != "Zamość" {
+				t.Errorf("changed row not re-read: %q", it.Customer.Billing.City)
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("after the cursor got %v, want %v", got, want)
+		}
+	})
+
+	t.Run("Get", func(t *testing.T) {
+		h := newHarness(t)
+		recs := gen(4, "G", 12)
+		h.Put(t, base, recs...)
+		for _, r := range recs {
+			it, err := h.Adapter.Get(context.Background(), r.Key)
+			if err != nil {
+				t.Fatalf("Get(%s): %v", r.Key, err)
+			}
+			if it.Key != r.Key {
+				t.Fatalf("Get(%s) key %q", r.Key, it.Key)
+			}
+			if (r.Invalid != "") != (it.Err != nil) {
+				t.Errorf("Get(%s): invalid=%q err=%v", r.Key, r.Invalid, it.Err)
+			}
+			if r.Invalid == "" && !reflect.DeepEqual(norm(it.Customer), norm(Expected(r))) {
+				t.Errorf("Get(%s) mapped wrongly:\n got %+v\nwant %+v", r.Key, norm(it.Customer), norm(Expected(r)))
+			}
+		}
+	})
+
+	t.Run("UpsertFromPlatform", func(t *testing.T) {
+		h := newHarness(t)
+		ctx := context.Background()
+		in := Expected(gen(5, "U", 1)[0])
+		in.ERPKey = ""
+		in.Flags = mapping.Flags{ONe: true}
+		in.PlatformIDs = mapping.PlatformIDs{ONe: "org:36f2ecdc-1681-4854-a81e-d6c7dd875f48"}
+		key, err := h.Adapter.Upsert(ctx, in)
+		if err != nil || key == "" {
+			t.Fatalf("Upsert: %q, %v", key, err)
+		}
+		again, err := h.Adapter.Upsert(ctx, in)
+		if err != nil || again != key {
+			t.Fatalf("repeated Upsert made key %q (first %q), %v", again, key, err)
+		}
+		it, err := h.Adapter.Get(ctx, key)
+		if err != nil || it.Err != nil {
+			t.Fatalf("Get after Upsert: %v / %v", err, it.Err)
+		}
+		want := in.Clone()
+		want.ERPKey = key
+		if !reflect.DeepEqual(norm(it.Customer), norm(want)) {
+			t.Fatalf("upserted customer reads back as\n got %+v\nwant %+v", norm(it.Customer), norm(want))
+		}
+		if it.Customer.PlatformIDs.ONe != in.PlatformIDs.ONe {
+			t.Fatalf("platform id %q", it.Customer.PlatformIDs.ONe)
+		}
+		// An update by key; flags already set are not cleared by it.
+		upd := want.Clone()
+		upd.Name = "Zmieniona Nazwa Sp. z o.o."
+		upd.Flags = mapping.Flags{CustomerAPI: true}
+		if k, err := h.Adapter.Upsert(ctx, upd); err != nil || k != key {
+			t.Fatalf("Upsert by key: %q, %v", k, err)
+		}
+		it, err = h.Adapter.Get(ctx, key)
+		if err != nil || it.Customer.Name != upd.Name || !it.Customer.Flags.ONe || !it.Customer.Flags.CustomerAPI {
+			t.Fatalf("after update: %+v, %v", it.Customer, err)
+		}
+	})
+
+	t.Run("UpsertRefusesInvalid", func(t *testing.T) {
+		h := newHarness(t)
+		in := Expected(gen(6, "V", 1)[0])
+		in.ERPKey = "V-BAD"
+		in.Currency = "ZLT"
+		in.Email = "nope"
+		_, err := h.Adapter.Upsert(context.Background(), in)
+		var ve *mapping.ValidationError
+		if !errors.As(err, &ve) || !ve.Has("currency") || !ve.Has("email") || apierr.Classify(err) != apierr.Permanent {
+			t.Fatalf("want a permanent validation error on currency and email, got %v", err)
+		}
+		if _, err := h.Adapter.Get(context.Background(), "V-BAD"); !errors.Is(err, erp.ErrNotFound) {
+			t.Fatalf("invalid customer was stored: %v", err)
+		}
+	})
+
+	t.Run("WriteBackUnlinkDelete", func(t *testing.T) {
+		h := newHarness(t)
+		ctx := context.Background()
+		recs := gen(7, "W", 3)
+		h.Put(t, base, recs...)
+		key := recs[0].Key
+		if err := h.Adapter.SetPlatformID(ctx, key, mapping.PlatformONe, "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Adapter.SetPlatformID(ctx, key, mapping.PlatformCustomerAPI, "9b2f1c1e-0000-4000-8000-000000000001"); err != nil {
+			t.Fatal(err)
+		}
+		it, err := h.Adapter.Get(ctx, key)
+		if err != nil || it.Customer.PlatformIDs.ONe != "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d" ||
+			it.Customer.PlatformIDs.CustomerAPI != "9b2f1c1e-0000-4000-8000-000000000001" {
+			t.Fatalf("after write-back: %+v, %v", it.Customer.PlatformIDs, err)
+		}
+		if err := h.Adapter.Unlink(ctx, key, mapping.PlatformONe); err != nil {
+			t.Fatal(err)
+		}
+		if it, _ = h.Adapter.Get(ctx, key); it.Customer.PlatformIDs.ONe != "" || it.Customer.PlatformIDs.CustomerAPI == "" {
+			t.Fatalf("after unlink: %+v", it.Customer.PlatformIDs)
+		}
+		if err := h.Adapter.MarkDeleted(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if it, _ = h.Adapter.Get(ctx, key); !it.Customer.Deleted || it.Err != nil {
+			t.Fatalf("after MarkDeleted: deleted=%v err=%v", it.Customer.Deleted, it.Err)
+		}
+		for name, err := range map[string]error{
+			"SetPlatformID": h.Adapter.SetPlatformID(ctx, "missing", mapping.PlatformONe, "org:x"),
+			"Unlink":        h.Adapter.Unlink(ctx, "missing", mapping.PlatformONe),
+			"MarkDeleted":   h.Adapter.MarkDeleted(ctx, "missing"),
+		} {
+			if !errors.Is(err, erp.ErrNotFound) || apierr.Classify(err) != apierr.Permanent {
+				t.Errorf("%s(missing) = %v, want a permanent ErrNotFound", name, err)
+			}
+		}
+	})
+
+	t.Run("Canceled", func(t *testing.T) {
+		h := newHarness(t)
+		h.Put(t, base, gen(8, "X", 3)...)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := h.Adapter.Changes(ctx, "", 10); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Changes with a canceled context: %v", err)
+		}
+		if _, err := h.Adapter.Upsert(ctx, Expected(gen(9, "Y", 1)[0])); err == nil {
+			t.Fatalf("Upsert with a canceled context succeeded")
+		}
+	})
+}
+
+// String helps failure messages.
+func (h Harness) String() string { return fmt.Sprintf("harness(%T)", h.Adapter) }

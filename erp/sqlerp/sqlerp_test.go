@@ -1,0 +1,266 @@
+package sqlerp
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/erp/erpgen"
+	"github.com/erpconnector/erpconnector/erp/erptest"
+	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/mapping"
+)
+
+func openSQLite(t testing.TB) *Table {
+	t.Helper()
+	ctx := context.Background()
+	cfg := DemoConfig("sqlite", filepath.Join(t.TempDir(), "erp.db"), DemoTable)
+	tab, err := Open(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tab.Close() })
+	if err := CreateDemoSchema(ctx, tab.DB(), tab.Dialect(), DemoTable); err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+func harness(tab *Table) erptest.Harness {
+	return erptest.Harness{Adapter: tab, Put: func(t *testing.T, at time.Time, recs ...erpgen.Record) {
+		t.Helper()
+		if err := InsertDemoRecords(context.Background(), tab.DB(), tab.Dialect(), tab.cfg.Table, recs, at); err != nil {
+			t.Fatal(err)
+		}
+	}}
+}
+
+func TestConformanceSQLite(t *testing.T) {
+	erptest.TestAdapter(t, func(t *testing.T) erptest.Harness { return harness(openSQLite(t)) })
+}
+
+var pgSchemas atomic.Int64
+
+// postgresDSN returns the test server's DSN, skipping (or failing in CI,
+// where ERPCONNECTOR_REQUIRE_POSTGRES=1) when there is none.
+func postgresDSN(t *testing.T) string {
+	dsn := os.Getenv("ERPCONNECTOR_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("ERPCONNECTOR_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("ERPCONNECTOR_REQUIRE_POSTGRES=1 but ERPCONNECTOR_TEST_POSTGRES_DSN is not set")
+		}
+		t.Skip("PostgreSQL tests skipped: set ERPCONNECTOR_TEST_POSTGRES_DSN (e.g. by sourcing .ci/services.sh) to run them")
+	}
+	return dsn
+}
+
+func openPostgres(t *testing.T, dsn string) *Table {
+	t.Helper()
+	ctx := context.Background()
+	// Each harness gets its own schema, dropped at the end.
+	schema := fmt.Sprintf("erptest_%d_%d", os.Getpid(), pgSchemas.Add(1))
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	table := schema + "." + DemoTable
+	tab, err := Open(ctx, DemoConfig("pgx", dsn, table), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tab.Close() })
+	if err := CreateDemoSchema(ctx, tab.DB(), tab.Dialect(), table); err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+func TestConformancePostgres(t *testing.T) {
+	dsn := postgresDSN(t)
+	erptest.TestAdapter(t, func(t *testing.T) erptest.Harness { return harness(openPostgres(t, dsn)) })
+}
+
+// TestGeneratedInvalidRowsSQLite: every invalid generated row (all kinds,
+// invalid UTF-8 included) comes back with its field error; the valid rows
+// around it map exactly.
+func TestGeneratedInvalidRowsSQLite(t *testing.T) {
+	tab := openSQLite(t)
+	recs := erpgen.New(erpgen.Options{Seed: 42, InvalidEvery: 3}).Records(300)
+	if err := InsertDemoRecords(context.Background(), tab.DB(), tab.Dialect(), DemoTable, recs, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]erpgen.Record{}
+	for _, r := range recs {
+		byKey[r.Key] = r
+	}
+	page, err := tab.Changes(context.Background(), "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[erpgen.Invalid]int{}
+	for _, it := range page.Items {
+		r := byKey[it.Key]
+		if r.Invalid == "" {
+			if it.Err != nil {
+				t.Errorf("%s: valid row has error %v", it.Key, it.Err)
+			}
+			continue
+		}
+		var ve *mapping.ValidationError
+		if !errors.As(it.Err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != r.Invalid.Field() {
+			t.Errorf("%s (%s): want exactly one error on %s, got %v", it.Key, r.Invalid, r.Invalid.Field(), it.Err)
+		}
+		kinds[r.Invalid]++
+	}
+	if len(kinds) != len(erpgen.AllInvalid()) {
+		t.Fatalf("not every invalid kind came through: %v", kinds)
+	}
+}
+
+func TestVersionCursorAndTies(t *testing.T) {
+	ctx := context.Background()
+	tab := openSQLite(t)
+	if _, err := tab.DB().ExecContext(ctx, `CREATE TABLE v (k TEXT PRIMARY KEY, nm TEXT, tin TEXT, flag INTEGER, ver INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Driver: "sqlite", Table: "v", KeyColumn: "k", CursorColumn: "ver", CursorKind: CursorVersion,
+		Rules: []mapping.FieldRule{{ERP: "nm", Field: "name"}, {ERP: "tin", Field: "tin"}},
+		Flags: []PlatformColumn{{Platform: mapping.PlatformONe, Column: "flag"}}}
+	vt, err := New(tab.DB(), SQLite(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ver := range []int{5, 5, 5, 7, 7, 9} {
+		if _, err := tab.DB().ExecContext(ctx, `INSERT INTO v VALUES (?, ?, '1234567890', 1, ?)`, fmt.Sprintf("k%d", 9-i), "Firma", ver); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	cur := ""
+	for {
+		p, err := vt.Changes(ctx, cur, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range p.Items {
+			got = append(got, it.Key)
+		}
+		cur = p.Cursor
+		if !p.More {
+			break
+		}
+	}
+	if want := "k7,k8,k9,k5,k6,k4"; strings.Join(got, ",") != want {
+		t.Fatalf("order %v, want %s", got, want)
+	}
+	// An upsert bumps the version past every row.
+	if _, err := vt.Upsert(ctx, mapping.Customer{ERPKey: "k5", Type: mapping.Company, Name: "Nowa", TIN: "1234567890", Flags: mapping.Flags{ONe: true}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := vt.Changes(ctx, cur, 10)
+	if err != nil || len(p.Items) != 1 || p.Items[0].Key != "k5" || p.Items[0].Customer.Name != "Nowa" {
+		t.Fatalf("after upsert: %+v, %v", p.Items, err)
+	}
+	if _, err := vt.Changes(ctx, "t|garbage", 10); apierr.Classify(err) != apierr.Permanent {
+		t.Fatalf("malformed cursor: %v", err)
+	}
+	if err := vt.MarkDeleted(ctx, "k5"); !errors.Is(err, erp.ErrUnsupported) {
+		t.Fatalf("MarkDeleted without a column: %v", err)
+	}
+}
+
+func TestConfigRejectsInjection(t *testing.T) {
+	cfg := DemoConfig("sqlite", "x.db", `customers"; DROP TABLE x; --`)
+	cfg.KeyColumn = "key column"
+	cfg.Flags = append(cfg.Flags, PlatformColumn{Platform: "shop", Column: "f"})
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"table", "key_column", `flags[2]: unknown platform "shop"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if s := fmt.Sprint(DemoConfig("pgx", "postgres://u:s3cret@h/db", "t")); strings.Contains(s, "s3cret") {
+		t.Fatalf("config printed its DSN: %s", s)
+	}
+	if q, err := QuoteIdent("erp.customers"); err != nil || q != `"erp"."customers"` {
+		t.Fatalf("QuoteIdent: %q %v", q, err)
+	}
+}
+
+func TestExtras(t *testing.T) {
+	ctx := context.Background()
+	tab := openSQLite(t)
+	recs := erpgen.New(erpgen.Options{Seed: 9, UnflaggedEvery: 4}).Records(20)
+	if err := InsertDemoRecords(ctx, tab.DB(), tab.Dialect(), DemoTable, recs, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	n, err := tab.CountFlagged(ctx)
+	flagged := 0
+	for _, r := range recs {
+		if r.Flagged() {
+			flagged++
+		}
+	}
+	if err != nil || n != flagged {
+		t.Fatalf("CountFlagged = %d, %v; want %d", n, err, flagged)
+	}
+	var all []string
+	after := ""
+	for {
+		ks, err := tab.ListKeys(ctx, after, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ks) == 0 {
+			break
+		}
+		all = append(all, ks...)
+		after = ks[len(ks)-1]
+	}
+	if len(all) != flagged {
+		t.Fatalf("ListKeys found %d, want %d", len(all), flagged)
+	}
+}
+
+func TestSettleTimeHoldsBackRecentRows(t *testing.T) {
+	ctx := context.Background()
+	tab := openSQLite(t)
+	tab.cfg.SettleTime = time.Minute
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	tab.now = func() time.Time { return now }
+	recs := erpgen.New(erpgen.Options{Seed: 5}).Records(4)
+	for i := range recs {
+		recs[i].SyncONe = true
+	}
+	if err := InsertDemoRecords(ctx, tab.DB(), tab.Dialect(), DemoTable, recs[:2], now.Add(-2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := InsertDemoRecords(ctx, tab.DB(), tab.Dialect(), DemoTable, recs[2:], now.Add(-10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := tab.Changes(ctx, "", 10)
+	if err != nil || len(p.Items) != 2 || p.Items[0].Key != recs[0].Key {
+		t.Fatalf("settled rows: %d, %v", len(p.Items), err)
+	}
+	now = now.Add(time.Minute)
+	p, err = tab.Changes(ctx, p.Cursor, 10)
+	if err != nil || len(p.Items) != 2 || p.Items[0].Key != recs[2].Key {
+		t.Fatalf("rows after settling: %d, %v", len(p.Items), err)
+	}
+}

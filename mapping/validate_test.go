@@ -1,0 +1,146 @@
+package mapping
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/erpconnector/erpconnector/internal/apierr"
+)
+
+func validCompany() Customer {
+	return Customer{
+		ERPKey: "PL-1", Type: Company, Name: "Agro-Pol Sp. z o.o.", TIN: "5213000001", TINCode: "PL",
+		Billing:  Address{Street: "ul. Polna 1", Postcode: "00-001", City: "Warszawa", CountryName: "Polska", CountryISO2: "PL"},
+		Phone:    "+48 22 123 45 67",
+		Email:    "biuro@agropol.pl",
+		Currency: "PLN",
+	}
+}
+
+func TestValidateEachRule(t *testing.T) {
+	lat, badLat := 10.0, 95.0
+	cases := []struct {
+		name  string
+		edit  func(*Customer)
+		field string
+	}{
+		{"missing key", func(c *Customer) { c.ERPKey = "" }, "key"},
+		{"bad type", func(c *Customer) { c.Type = "person" }, "type"},
+		{"missing name", func(c *Customer) { c.Name = "" }, "name"},
+		{"company without tin", func(c *Customer) { c.TIN = "" }, "tin"},
+		{"tin with symbols", func(c *Customer) { c.TIN = "52#13" }, "tin"},
+		{"bad tin code", func(c *Customer) { c.TINCode = "GR" }, "tin_code"},
+		{"bad currency", func(c *Customer) { c.Currency = "ZLT" }, "currency"},
+		{"lower-case currency", func(c *Customer) { c.Currency = "pln" }, "currency"},
+		{"bad email", func(c *Customer) { c.Email = "biuro@@agropol" }, "email"},
+		{"display-name email", func(c *Customer) { c.Email = "Biuro <biuro@agropol.pl>" }, "email"},
+		{"bad invoice email", func(c *Customer) { c.AdditionalInvoiceEmails = []string{"ok@a.pl", "nope"} }, "additional_invoice_emails[1]"},
+		{"bad admin email", func(c *Customer) { c.Admin.Email = "x" }, "admin.email"},
+		{"bad iso2", func(c *Customer) { c.Billing.CountryISO2 = "UK" }, "billing.country_iso2"},
+		{"iso3 in iso2", func(c *Customer) { c.Billing.CountryISO2 = "POL" }, "billing.country_iso2"},
+		{"long name", func(c *Customer) { c.Name = strings.Repeat("ą", 256) }, "name"},
+		{"invalid utf-8", func(c *Customer) { c.Billing.City = "Krak\xf3w" }, "billing.city"},
+		{"control char", func(c *Customer) { c.Billing.Street = "ul.\x00Polna" }, "billing.street"},
+		{"bad phone letters", func(c *Customer) { c.Phone = "call me" }, "phone"},
+		{"bad phone short", func(c *Customer) { c.Phone = "123" }, "phone"},
+		{"bad phone plus inside", func(c *Customer) { c.Phone = "48+123456789" }, "phone"},
+		{"bad tax type", func(c *Customer) { c.TaxType = "VAT" }, "tax_type"},
+		{"bad status", func(c *Customer) { c.ClientStatus = "VIP" }, "client_status"},
+		{"bad account type", func(c *Customer) { c.AccountTypes = []string{"CLIENT", "BUYER"} }, "account_types[1]"},
+		{"negative credit", func(c *Customer) { v := -1.0; c.TradeCreditLimit = &v }, "trade_credit_limit"},
+		{"gb holding not cph", func(c *Customer) { c.Billing.CountryISO2 = "GB"; c.Farm.HoldingNumber = "1111111" }, "farm.holding_number"},
+		{"bad scheme", func(c *Customer) { c.Farm.AssuranceScheme = "LEAF" }, "farm.assurance_scheme"},
+		{"bad w3w", func(c *Customer) { c.Farm.What3Words = "filled.count" }, "farm.what3words"},
+		{"lat without lon", func(c *Customer) { c.Farm.Latitude = &lat }, "farm.coordinates"},
+		{"lat out of range", func(c *Customer) { c.Farm.Latitude, c.Farm.Longitude = &badLat, &lat }, "farm.latitude"},
+		{"bad cert status", func(c *Customer) { c.Farm.CertificateStatus = "Pending" }, "farm.certificate_status"},
+		{"bad cert expiry", func(c *Customer) { c.Farm.CertificateExpiry = "31.01.2024" }, "farm.certificate_expiry"},
+		{"bad additional value", func(c *Customer) { c.AdditionalFields = []AdditionalField{{Name: "x", Value: []int{1}}} }, "additional.x"},
+	}
+	if err := Validate(validCompany()); err != nil {
+		t.Fatalf("base customer must be valid: %v", err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validCompany()
+			tc.edit(&c)
+			err := Validate(c)
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("want *ValidationError, got %v", err)
+			}
+			if len(ve.Fields) != 1 || ve.Fields[0].Field != tc.field {
+				t.Fatalf("want exactly one error on %s, got %+v", tc.field, ve.Fields)
+			}
+			if apierr.Classify(err) != apierr.Permanent {
+				t.Fatalf("class %v", apierr.Classify(err))
+			}
+		})
+	}
+}
+
+func TestValidateReportsAllAtOnce(t *testing.T) {
+	c := validCompany()
+	c.TIN, c.Currency, c.Email, c.Billing.CountryISO2, c.Phone = "", "XXY", "bad", "ZZ", "abc"
+	err := Validate(c)
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"tin", "currency", "email", "billing.country_iso2", "phone"} {
+		if !ve.Has(f) {
+			t.Errorf("missing error on %s in %v", f, err)
+		}
+	}
+	if len(ve.Fields) != 5 {
+		t.Errorf("want 5 errors, got %d: %v", len(ve.Fields), err)
+	}
+	if !strings.HasPrefix(err.Error(), `mapping: invalid customer "PL-1": `) {
+		t.Errorf("message %q", err)
+	}
+}
+
+func TestValidateIndividualNeedsNoTIN(t *testing.T) {
+	c := validCompany()
+	c.Type, c.TIN = Individual, ""
+	if err := Validate(c); err != nil {
+		t.Fatal(err)
+	}
+	c.Deleted, c.Name = true, ""
+	if err := Validate(c); err != nil {
+		t.Fatalf("deleted customers are not validated: %v", err)
+	}
+}
+
+func TestISOCodes(t *testing.T) {
+	for _, s := range []string{"PL", "GB", "DE", "IE", "US"} {
+		if !ValidISO2(s) {
+			t.Errorf("%s should be valid", s)
+		}
+	}
+	for _, s := range []string{"UK", "EU", "ZZ", "pl", "P", "POL", "EL", ""} {
+		if ValidISO2(s) {
+			t.Errorf("%s should be invalid", s)
+		}
+	}
+	if got, ok := ISO3("GB"); !ok || got != "GBR" {
+		t.Errorf("ISO3(GB)=%q", got)
+	}
+	if !ValidISO3("POL") || ValidISO3("PL") || ValidISO3("ZZZ") {
+		t.Error("ValidISO3")
+	}
+}
+
+func TestValidateONeWantsACompleteAddress(t *testing.T) {
+	c := validCompany()
+	if err := ValidateONe(c); err != nil {
+		t.Fatal(err)
+	}
+	c.Phone, c.Billing.City, c.Currency = "", "", "XXX1"
+	err := ValidateONe(c)
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !ve.Has("phone") || !ve.Has("billing.city") || !ve.Has("currency") || len(ve.Fields) != 3 {
+		t.Fatalf("ValidateONe: %v", err)
+	}
+}
