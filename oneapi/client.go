@@ -359,3 +359,6 @@ type discardLogger struct{}
 func (discardLogger) Errorf(string, ...any) {}
 func (discardLogger) Warnf(string, ...any)  {}
 func (discardLogger) Debugf(string, ...any) {}
+
+// CloseIdleConnections closes the client's idle keep-alive connections (on shutdown).
+func (c *API) CloseIdleConnections() { c.r.GetClient().CloseIdleConnections() }

@@ -226,3 +226,10 @@ func readAndRestore(body *io.ReadCloser) ([]byte, error) {
 
 // Join returns all problems as one error, or nil.
 func (v *Validator) Join() error { return errors.Join(v.Problems()...) }
+
+// CloseIdleConnections passes the call on to the wrapped transport.
+func (t *transport) CloseIdleConnections() {
+	if ci, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,385 @@
+package connector
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/erpconnector/erpconnector/oneapi"
+)
+
+// Config is the connector's typed configuration. The command line loads it
+// from a file (and the environment); tests build it directly. Defaults fills
+// in what is left out; Validate reports every problem at once.
+type Config struct {
+	// StatePath is the bbolt state file (queue, cursors, bindings).
+	StatePath string
+	// ONe configures the ONe platform; nil turns the ONe pipelines off.
+	ONe *ONeConfig
+	// CustomerAPI configures the Customer API; nil turns its pipelines off.
+	CustomerAPI *CustomerAPIConfig
+	// ERP tunes how the ERP is read and written.
+	ERP ERPConfig
+	// Schedules are the cron specs (with seconds) of the periodic runs.
+	Schedules Schedules
+	// Ownership says which side wins, per field group, when a platform
+	// change arrives. Groups not listed are owned by the ERP.
+	Ownership []Ownership
+	// Queue tunes the durable queue.
+	Queue QueueConfig
+}
+
+// ONeConfig configures the ONe platform.
+type ONeConfig struct {
+	// BaseURL is the scheme and host of the API.
+	BaseURL string
+	// Tenant is the one-tenant header.
+	Tenant string
+	// APIKey is the ApiAuth header. Secret.
+	APIKey string
+	// Timeout bounds one request (default 30s).
+	Timeout time.Duration
+	// Contexts are the feed contexts to follow (default APPLICATION,
+	// BACKOFFICE, INTERNAL: the connector's own INTEGRATIONS writes are left out).
+	Contexts []string
+	// Upstream is the rate limit, workers and breaker of the ONe upstream.
+	Upstream Upstream
+	// UpdateMode is "full" (PUT the whole client, default) or "partial"
+	// (basic, advanced, additional and finance data).
+	UpdateMode string
+	// OnUnflag is what happens on ONe when the ERP unflags or deletes a
+	// customer: "unbind" (leave the client, forget the link; default) or
+	// "delete" (delete the client on ONe).
+	OnUnflag string
+	// OnDelete is what happens in the ERP when ONe deletes a client:
+	// "unlink" (forget the ONe id; default) or "mark-deleted".
+	OnDelete string
+	// PageSize is the page size of full listings (resync), default 200.
+	PageSize int
+}
+
+// CustomerAPIConfig configures the Customer API.
+type CustomerAPIConfig struct {
+	// BaseURL is the scheme and host of the API.
+	BaseURL string
+	// Username and Password log in (or APIToken authenticates). Secrets.
+	Username string
+	Password string
+	APIToken string
+	// Timeout bounds one request (default 30s).
+	Timeout time.Duration
+	// Upstream is the rate limit, workers and breaker of the Customer API upstream.
+	Upstream Upstream
+	// PageSize is the page size of organisation listings (default 100).
+	PageSize int
+	// CertificateCountry is the ISO3 country used for certificate lookups (default GBR).
+	CertificateCountry string
+}
+
+// ERPConfig tunes ERP access.
+type ERPConfig struct {
+	// PageSize is how many changed customers one read returns (default 500).
+	PageSize int
+	// Upstream is the concurrency of ERP writes (inbound customers, write-backs).
+	Upstream Upstream
+}
+
+// Upstream is the guarded-delivery tuning of one upstream.
+type Upstream struct {
+	// Rate is requests per second (0: unlimited).
+	Rate float64
+	// Burst is the limiter's burst.
+	Burst int
+	// Workers is the number of concurrent deliveries (default 4).
+	Workers int
+	// BreakerFailures opens the breaker after this many consecutive failures (default 5).
+	BreakerFailures int
+	// BreakerOpen is how long the breaker stays open before a probe (default 30s).
+	BreakerOpen time.Duration
+}
+
+// Schedules are cron specs with a seconds field ("0 */10 * * * *").
+// An empty spec turns that run off.
+type Schedules struct {
+	// NewCustomers pushes ERP customers not yet on the platforms (default every 10 min at :00).
+	NewCustomers string
+	// Updates pushes changed ERP customers (default every 10 min at :50 seconds).
+	Updates string
+	// Feed polls the ONe client feed (default every 2 min).
+	Feed string
+	// CustomerPull lists Customer API organisations for changes (default every 10 min).
+	CustomerPull string
+	// Certificates refreshes Red Tractor certificates (default daily at 03:30).
+	Certificates string
+	// Resync runs a full resync (default nightly at 02:00).
+	Resync string
+	// TimeZone is the IANA zone of the specs (default UTC).
+	TimeZone string
+}
+
+// Field groups for Ownership.
+const (
+	GroupMaster     = "master"     // names, tax ids, billing address, phone, e-mails, currency, tax, status
+	GroupCommercial = "commercial" // account manager, warehouses, segments, payment terms, payer, credit, blockade, bank
+	GroupAdditional = "additional" // tenant-configured additional fields
+	GroupContact    = "contact"    // the administrator contact
+	GroupFarm       = "farm"       // holding, assurance, location, certificates
+)
+
+// FieldGroups lists the ownership groups.
+var FieldGroups = []string{GroupMaster, GroupCommercial, GroupAdditional, GroupContact, GroupFarm}
+
+// Owners.
+const (
+	OwnerERP      = "erp"
+	OwnerPlatform = "platform"
+)
+
+// Ownership assigns a field group to the ERP or to the platforms.
+type Ownership struct {
+	// Group is one of FieldGroups.
+	Group string
+	// Owner is "erp" or "platform".
+	Owner string
+}
+
+// QueueConfig tunes the durable queue.
+type QueueConfig struct {
+	// MaxAttempts before a job goes to the dead letters (default 10).
+	MaxAttempts int
+	// LeaseTimeout before an unfinished job returns to ready (default 2m).
+	LeaseTimeout time.Duration
+}
+
+// Default cadences, after the platform's ERP guidance.
+const (
+	DefaultNewCustomers = "0 */10 * * * *"
+	DefaultUpdates      = "50 */10 * * * *"
+	DefaultFeed         = "0 */2 * * * *"
+	DefaultCustomerPull = "30 */10 * * * *"
+	DefaultCertificates = "0 30 3 * * *"
+	DefaultResync       = "0 0 2 * * *"
+)
+
+// Defaults returns c with every unset value given its default.
+func (c Config) Defaults() Config {
+	if c.StatePath == "" {
+		c.StatePath = "data/state.db"
+	}
+	if c.ONe != nil {
+		one := *c.ONe
+		if one.Timeout == 0 {
+			one.Timeout = 30 * time.Second
+		}
+		if one.Contexts == nil {
+			one.Contexts = []string{string(oneapi.ContextApplication), string(oneapi.ContextBackoffice), string(oneapi.ContextInternal)}
+		}
+		if one.UpdateMode == "" {
+			one.UpdateMode = "full"
+		}
+		if one.OnUnflag == "" {
+			one.OnUnflag = "unbind"
+		}
+		if one.OnDelete == "" {
+			one.OnDelete = "unlink"
+		}
+		if one.PageSize == 0 {
+			one.PageSize = 200
+		}
+		one.Upstream = one.Upstream.defaults()
+		c.ONe = &one
+	}
+	if c.CustomerAPI != nil {
+		ca := *c.CustomerAPI
+		if ca.Timeout == 0 {
+			ca.Timeout = 30 * time.Second
+		}
+		if ca.PageSize == 0 {
+			ca.PageSize = 100
+		}
+		if ca.CertificateCountry == "" {
+			ca.CertificateCountry = "GBR"
+		}
+		ca.Upstream = ca.Upstream.defaults()
+		c.CustomerAPI = &ca
+	}
+	if c.ERP.PageSize == 0 {
+		c.ERP.PageSize = 500
+	}
+	c.ERP.Upstream = c.ERP.Upstream.defaults()
+	if c.Queue.MaxAttempts == 0 {
+		c.Queue.MaxAttempts = 10
+	}
+	if c.Queue.LeaseTimeout == 0 {
+		c.Queue.LeaseTimeout = 2 * time.Minute
+	}
+	if c.Schedules.TimeZone == "" {
+		c.Schedules.TimeZone = "UTC"
+	}
+	return c
+}
+
+// DefaultSchedules returns the vendor-guided cadences.
+func DefaultSchedules() Schedules {
+	return Schedules{NewCustomers: DefaultNewCustomers, Updates: DefaultUpdates, Feed: DefaultFeed,
+		CustomerPull: DefaultCustomerPull, Certificates: DefaultCertificates, Resync: DefaultResync, TimeZone: "UTC"}
+}
+
+func (u Upstream) defaults() Upstream {
+	if u.Workers == 0 {
+		u.Workers = 4
+	}
+	if u.Rate > 0 && u.Burst == 0 {
+		u.Burst = max(1, int(u.Rate))
+	}
+	if u.BreakerFailures == 0 {
+		u.BreakerFailures = 5
+	}
+	if u.BreakerOpen == 0 {
+		u.BreakerOpen = 30 * time.Second
+	}
+	return u
+}
+
+// Validate reports every problem of the configuration, each with its path.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if c.StatePath == "" {
+		add("state_path", "must not be empty")
+	}
+	if c.ONe == nil && c.CustomerAPI == nil {
+		add("one", "at least one platform (one or customer_api) must be configured")
+	}
+	if o := c.ONe; o != nil {
+		if !strings.HasPrefix(o.BaseURL, "http://") && !strings.HasPrefix(o.BaseURL, "https://") {
+			add("one.base_url", "must be an http(s) URL")
+		}
+		if o.Tenant == "" {
+			add("one.tenant", "must not be empty")
+		}
+		if o.APIKey == "" {
+			add("one.api_key", "must not be empty")
+		}
+		for i, cx := range o.Contexts {
+			if _, ok := oneapi.Context(cx).Canonical(); !ok {
+				add(fmt.Sprintf("one.contexts[%d]", i), "unknown context %q", cx)
+			}
+		}
+		if !slices.Contains([]string{"full", "partial"}, o.UpdateMode) {
+			add("one.update_mode", "must be full or partial")
+		}
+		if !slices.Contains([]string{"unbind", "delete"}, o.OnUnflag) {
+			add("one.on_unflag", "must be unbind or delete")
+		}
+		if !slices.Contains([]string{"unlink", "mark-deleted"}, o.OnDelete) {
+			add("one.on_delete", "must be unlink or mark-deleted")
+		}
+		errs = append(errs, o.Upstream.validate("one.upstream")...)
+	}
+	if ca := c.CustomerAPI; ca != nil {
+		if !strings.HasPrefix(ca.BaseURL, "http://") && !strings.HasPrefix(ca.BaseURL, "https://") {
+			add("customer_api.base_url", "must be an http(s) URL")
+		}
+		if ca.APIToken == "" && (ca.Username == "" || ca.Password == "") {
+			add("customer_api.username", "username and password, or api_token, are required")
+		}
+		errs = append(errs, ca.Upstream.validate("customer_api.upstream")...)
+	}
+	errs = append(errs, c.ERP.Upstream.validate("erp.upstream")...)
+	if c.ERP.PageSize < 1 || c.ERP.PageSize > 10000 {
+		add("erp.page_size", "must be between 1 and 10000 (the platform asks for at most 10,000 lines a request)")
+	}
+	errs = append(errs, c.Schedules.validate()...)
+	seen := map[string]bool{}
+	for i, o := range c.Ownership {
+		p := fmt.Sprintf("ownership[%d]", i)
+		if !slices.Contains(FieldGroups, o.Group) {
+			add(p+".group", "must be one of %s", strings.Join(FieldGroups, ", "))
+		} else if seen[o.Group] {
+			add(p+".group", "%s is listed twice", o.Group)
+		}
+		seen[o.Group] = true
+		if o.Owner != OwnerERP && o.Owner != OwnerPlatform {
+			add(p+".owner", "must be erp or platform")
+		}
+	}
+	if c.Queue.MaxAttempts < 1 {
+		add("queue.max_attempts", "must be at least 1")
+	}
+	return errors.Join(errs...)
+}
+
+func (u Upstream) validate(path string) []error {
+	var errs []error
+	if u.Rate < 0 {
+		errs = append(errs, fmt.Errorf("%s.rate: must not be negative", path))
+	}
+	if u.Rate > 0 && u.Burst < 1 {
+		errs = append(errs, fmt.Errorf("%s.burst: must be at least 1 when rate is set", path))
+	}
+	if u.Workers < 1 || u.Workers > 256 {
+		errs = append(errs, fmt.Errorf("%s.workers: must be between 1 and 256", path))
+	}
+	if u.BreakerFailures < 1 {
+		errs = append(errs, fmt.Errorf("%s.breaker_failures: must be at least 1", path))
+	}
+	return errs
+}
+
+// cronParser reads specs with a seconds field and the usual descriptors.
+var cronParser = cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseSchedule parses one spec; a spec the cron library would panic on is
+// an error here.
+func ParseSchedule(spec string) (sched cron.Schedule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("invalid schedule %q", spec)
+		}
+	}()
+	if strings.HasPrefix(strings.TrimSpace(spec), "TZ=") || strings.HasPrefix(strings.TrimSpace(spec), "CRON_TZ=") {
+		return nil, fmt.Errorf("schedule %q: set the zone with schedules.time_zone, not in the spec", spec)
+	}
+	return cronParser.Parse(spec)
+}
+
+func (s Schedules) validate() []error {
+	var errs []error
+	for name, spec := range map[string]string{"new_customers": s.NewCustomers, "updates": s.Updates, "feed": s.Feed,
+		"customer_pull": s.CustomerPull, "certificates": s.Certificates, "resync": s.Resync} {
+		if spec == "" {
+			continue
+		}
+		if _, err := ParseSchedule(spec); err != nil {
+			errs = append(errs, fmt.Errorf("schedules.%s: %w", name, err))
+		}
+	}
+	if s.TimeZone != "" {
+		if _, err := time.LoadLocation(s.TimeZone); err != nil {
+			errs = append(errs, fmt.Errorf("schedules.time_zone: %w", err))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errs
+}
+
+// owner returns who owns a field group.
+func (c Config) owner(group string) string {
+	for _, o := range c.Ownership {
+		if o.Group == group {
+			return o.Owner
+		}
+	}
+	if group == GroupContact {
+		// The first user is created on the platform and managed there.
+		return OwnerPlatform
+	}
+	return OwnerERP
+}

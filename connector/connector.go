@@ -1,0 +1,305 @@
+// Package connector is the sync engine: it joins the ERP adapter, the
+// platform clients, the durable queue and the mapping into the pipelines
+// that keep an ERP's flagged customers and the platforms' customers in step.
+//
+// Lifecycle: New wires everything (opening the state file), Start runs the
+// delivery pools and the schedules, Stop is idempotent and bounded (stop the
+// schedules, stop the pollers, drain the workers, close the state last), and
+// Run is New + Start + wait for ctx + Stop. The package touches no globals,
+// signals, os.Args or os.Exit, so tests embed it whole.
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/erpconnector/erpconnector/customerapi"
+	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/oneapi"
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// Options wire a Connector.
+type Options struct {
+	// Config is the typed configuration (Defaults is applied by New).
+	Config Config
+	// ERP is the ERP adapter (required).
+	ERP erp.Adapter
+	// Logger receives the connector's logs; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the connector's metrics; nil keeps them unregistered.
+	Registerer prometheus.Registerer
+	// Clock returns the current time (default time.Now).
+	Clock func() time.Time
+	// Transport replaces the HTTP transport of the platform clients (tests
+	// wrap it to validate traffic against the contracts).
+	Transport http.RoundTripper
+	// Version is reported in the user agent.
+	Version string
+}
+
+// Connector is one running sync engine for one tenant.
+type Connector struct {
+	cfg   Config
+	log   *slog.Logger
+	erp   erp.Adapter
+	store *queue.Store
+	one   *oneapi.API
+	capi  *customerapi.Client
+	now   func() time.Time
+	bind  bindings
+	m     *metrics
+
+	pools map[string]*queue.Pool
+	sched *scheduler
+
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	cancel   context.CancelFunc
+	runs     sync.WaitGroup
+	stopErr  error
+	stopOnce sync.Once
+
+	st *statusTracker
+}
+
+// New validates the configuration, opens the state file and builds the
+// clients and pools. Nothing runs until Start.
+func New(opts Options) (*Connector, error) {
+	cfg := opts.Config.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("connector: config: %w", err)
+	}
+	if opts.ERP == nil {
+		return nil, errors.New("connector: an ERP adapter is required")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Clock
+	if now == nil {
+		now = time.Now
+	}
+	c := &Connector{cfg: cfg, log: log.With("component", "connector"), erp: opts.ERP, now: now, st: newStatusTracker(),
+		pools: map[string]*queue.Pool{}}
+	c.m = newMetrics(opts.Registerer)
+
+	if dir := filepath.Dir(cfg.StatePath); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("connector: state directory: %w", err)
+		}
+	}
+	store, err := queue.Open(cfg.StatePath, queue.Options{
+		Logger: log, Clock: now, MaxAttempts: cfg.Queue.MaxAttempts, LeaseTimeout: cfg.Queue.LeaseTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connector: open state: %w", err)
+	}
+	c.store = store
+	if err := store.Update(context.Background(), func(tx *bolt.Tx) error { return c.bind.ensure(tx) }); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	ua := "erpconnector/" + opts.Version
+	if opts.Version == "" {
+		ua = "erpconnector"
+	}
+	if o := cfg.ONe; o != nil {
+		c.one, err = oneapi.New(oneapi.Config{BaseURL: o.BaseURL, Tenant: o.Tenant, APIKey: o.APIKey, Timeout: o.Timeout,
+			UserAgent: ua, Transport: opts.Transport, Logger: log})
+		if err != nil {
+			_ = store.Close()
+			return nil, fmt.Errorf("connector: %w", err)
+		}
+		pool, err := queue.NewPool(store, queue.PoolOptions{
+			Upstream: "one", Types: []string{jobONePush, jobONePull}, Handler: c.handleONe,
+			Workers: o.Upstream.Workers, Rate: o.Upstream.Rate, Burst: o.Upstream.Burst,
+			Breaker: queue.BreakerSettings{ConsecutiveFailures: uint32(o.Upstream.BreakerFailures), OpenTimeout: o.Upstream.BreakerOpen},
+			Logger:  log, Metrics: opts.Registerer,
+		})
+		if err != nil {
+			_ = store.Close()
+			return nil, fmt.Errorf("connector: %w", err)
+		}
+		c.pools["one"] = pool
+	}
+	if ca := cfg.CustomerAPI; ca != nil {
+		var hc *http.Client
+		if opts.Transport != nil {
+			hc = &http.Client{Transport: opts.Transport}
+		}
+		c.capi, err = customerapi.New(customerapi.Options{BaseURL: ca.BaseURL, Timeout: ca.Timeout, Version: opts.Version,
+			Credentials: customerapi.Credentials{Username: ca.Username, Password: ca.Password, APIToken: ca.APIToken},
+			HTTPClient:  hc, Logger: log, Clock: now})
+		if err != nil {
+			_ = store.Close()
+			return nil, fmt.Errorf("connector: %w", err)
+		}
+		pool, err := queue.NewPool(store, queue.PoolOptions{
+			Upstream: "customer", Types: []string{jobCAPIPush, jobCAPIPull, jobCAPICert}, Handler: c.handleCAPI,
+			Workers: ca.Upstream.Workers, Rate: ca.Upstream.Rate, Burst: ca.Upstream.Burst,
+			Breaker: queue.BreakerSettings{ConsecutiveFailures: uint32(ca.Upstream.BreakerFailures), OpenTimeout: ca.Upstream.BreakerOpen},
+			Logger:  log, Metrics: opts.Registerer,
+		})
+		if err != nil {
+			_ = store.Close()
+			return nil, fmt.Errorf("connector: %w", err)
+		}
+		c.pools["customer"] = pool
+	}
+	c.sched, err = newScheduler(c)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Start launches the delivery pools and the schedules. It returns at once.
+func (c *Connector) Start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return errors.New("connector: start after stop")
+	}
+	if c.started {
+		return nil
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.cancel = cancel
+	for _, p := range c.pools {
+		if err := p.Start(runCtx); err != nil {
+			cancel()
+			return fmt.Errorf("connector: start pool: %w", err)
+		}
+	}
+	c.sched.start(runCtx)
+	c.started = true
+	c.log.Info("connector started", "state", c.cfg.StatePath, "one", c.cfg.ONe != nil, "customer_api", c.cfg.CustomerAPI != nil)
+	return nil
+}
+
+// Stop stops the schedules and pollers, lets in-flight deliveries finish
+// until ctx ends (the rest return to the queue), and closes the state file.
+// It is safe to call more than once and before Start.
+func (c *Connector) Stop(ctx context.Context) error {
+	c.stopOnce.Do(func() {
+		c.mu.Lock()
+		c.stopped = true
+		started := c.started
+		c.mu.Unlock()
+		var errs []error
+		if started {
+			c.sched.stop(ctx)
+		}
+		// Pollers and one-off runs (SyncOnce, Resync) started through run().
+		done := make(chan struct{})
+		go func() { c.runs.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			if c.cancel != nil {
+				c.cancel()
+			}
+			<-done
+		}
+		if started {
+			for _, name := range sortedKeys(c.pools) {
+				if err := c.pools[name].Stop(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("connector: stop %s pool: %w", name, err))
+				}
+			}
+			c.cancel()
+		}
+		if c.one != nil {
+			c.one.CloseIdleConnections()
+		}
+		if err := c.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("connector: close state: %w", err))
+		}
+		c.stopErr = errors.Join(errs...)
+		c.log.Info("connector stopped")
+	})
+	return c.stopErr
+}
+
+// run tracks a one-off run so Stop waits for it.
+func (c *Connector) run(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return errors.New("connector: stopped")
+	}
+	c.runs.Add(1)
+	c.mu.Unlock()
+	defer c.runs.Done()
+	start := c.now()
+	err := fn(ctx)
+	c.st.finish(name, start, c.now(), err)
+	c.m.runFinished(name, err)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		c.log.Error("run failed", "run", name, "err", err)
+	}
+	return err
+}
+
+// Run is New + Start, waits for ctx to end, then Stop (bounded by stopTimeout).
+func Run(ctx context.Context, opts Options, stopTimeout time.Duration) error {
+	c, err := New(opts)
+	if err != nil {
+		return err
+	}
+	if err := c.Start(ctx); err != nil {
+		_ = c.Stop(context.Background())
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	return c.Stop(sctx)
+}
+
+// Store exposes the state store (the admin API reads queue stats and dead letters).
+func (c *Connector) Store() *queue.Store { return c.store }
+
+// Idle reports whether the queue has no job that is ready, leased or
+// waiting (scheduled retries are not counted as idle).
+func (c *Connector) Idle(ctx context.Context) (bool, error) {
+	st, err := c.store.Stats(ctx)
+	if err != nil {
+		return false, err
+	}
+	return st.Counts.Total() == 0, nil
+}
+
+// WaitIdle waits until the queue is empty or ctx ends.
+func (c *Connector) WaitIdle(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		idle, err := c.Idle(ctx)
+		if err != nil {
+			return err
+		}
+		if idle {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Run names (schedules, status and metrics).
+const (
+	RunNewCustomers = "new_customers"
+	RunUpdates      = "updates"
+	RunFeed         = "feed"
+	RunCustomerPull = "customer_pull"
+	RunCertificates = "certificates"
+	RunResync       = "resync"
+)
+
+// scheduler runs the periodic runs on cron schedules, skipping a run that
+// is still going and recovering from panics.
+type scheduler struct {
+	c      *Connector
+	cron   *cron.Cron
+	mu     sync.Mutex
+	paused bool
+	ctx    context.Context
+}
+
+func newScheduler(c *Connector) (*scheduler, error) {
+	loc, err := time.LoadLocation(c.cfg.Schedules.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("connector: schedules: %w", err)
+	}
+	l := cronLogger{c.log.With("component", "schedule")}
+	s := &scheduler{c: c}
+	s.cron = cron.New(cron.WithParser(cronParser), cron.WithLocation(loc),
+		cron.WithChain(cron.Recover(l), cron.SkipIfStillRunning(l)), cron.WithLogger(l))
+	for _, e := range c.runSpecs() {
+		if e.spec == "" {
+			continue
+		}
+		sched, err := ParseSchedule(e.spec)
+		if err != nil {
+			return nil, fmt.Errorf("connector: schedule %s: %w", e.name, err)
+		}
+		name, fn := e.name, e.fn
+		s.cron.Schedule(sched, cron.FuncJob(func() { s.fire(name, fn) }))
+	}
+	return s, nil
+}
+
+type runSpec struct {
+	name string
+	spec string
+	fn   func(ctx context.Context) error
+}
+
+// runSpecs lists the periodic runs the configuration turns on.
+func (c *Connector) runSpecs() []runSpec {
+	sc := c.cfg.Schedules
+	var out []runSpec
+	out = append(out,
+		runSpec{RunNewCustomers, sc.NewCustomers, func(ctx context.Context) error { _, err := c.scanERP(ctx, scanNew); return err }},
+		runSpec{RunUpdates, sc.Updates, func(ctx context.Context) error { _, err := c.scanERP(ctx, scanUpdates); return err }},
+	)
+	if c.cfg.ONe != nil {
+		out = append(out,
+			runSpec{RunFeed, sc.Feed, func(ctx context.Context) error { _, err := c.pollFeed(ctx); return err }},
+			runSpec{RunResync, sc.Resync, func(ctx context.Context) error { _, err := c.resyncONe(ctx); return err }},
+		)
+	}
+	if c.cfg.CustomerAPI != nil {
+		out = append(out,
+			runSpec{RunCustomerPull, sc.CustomerPull, func(ctx context.Context) error { _, err := c.pullCAPI(ctx); return err }},
+			runSpec{RunCertificates, sc.Certificates, func(ctx context.Context) error { _, err := c.refreshCertificates(ctx); return err }},
+		)
+	}
+	return out
+}
+
+func (s *scheduler) fire(name string, fn func(ctx context.Context) error) {
+	s.mu.Lock()
+	paused, ctx := s.paused, s.ctx
+	s.mu.Unlock()
+	if paused || ctx == nil || ctx.Err() != nil {
+		return
+	}
+	_ = s.c.run(ctx, name, fn)
+}
+
+func (s *scheduler) start(ctx context.Context) {
+	s.mu.Lock()
+	s.ctx = ctx
+	s.mu.Unlock()
+	s.cron.Start()
+}
+
+// stop stops the schedules and waits (until ctx ends) for running jobs.
+func (s *scheduler) stop(ctx context.Context) {
+	done := s.cron.Stop().Done()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// Pause stops scheduled runs from starting (running ones finish); Resume
+// lets them start again.
+func (c *Connector) Pause() {
+	c.sched.mu.Lock()
+	c.sched.paused = true
+	c.sched.mu.Unlock()
+	c.log.Info("schedules paused")
+}
+
+// Resume undoes Pause.
+func (c *Connector) Resume() {
+	c.sched.mu.Lock()
+	c.sched.paused = false
+	c.sched.mu.Unlock()
+	c.log.Info("schedules resumed")
+}
+
+// Paused reports whether schedules are paused.
+func (c *Connector) Paused() bool {
+	c.sched.mu.Lock()
+	defer c.sched.mu.Unlock()
+	return c.sched.paused
+}
+
+// NextRuns returns the next time of each scheduled run.
+func (c *Connector) NextRuns() map[string]time.Time {
+	out := map[string]time.Time{}
+	specs := c.runSpecs()
+	i := 0
+	for _, e := range c.sched.cron.Entries() {
+		for i < len(specs) && specs[i].spec == "" {
+			i++
+		}
+		if i < len(specs) {
+			out[specs[i].name] = e.Next
+			i++
+		}
+	}
+	return out
+}
+
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug(msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error(msg, append([]any{"err", err}, kv...)...)
+}
+
+// SyncOnce runs the ERP scans and the feed poll once, now, in that order,
+// and returns when their jobs are queued (the pools deliver them). It is
+// what `sync --once` and the tests use.
+func (c *Connector) SyncOnce(ctx context.Context) error {
+	var errs []error
+	for _, e := range c.runSpecs() {
+		if e.name == RunResync {
+			continue
+		}
+		if err := c.run(ctx, e.name, e.fn); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", e.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,129 @@
+package connector
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// RunStatus is what an operator sees about one run (pipeline).
+type RunStatus struct {
+	LastRun     time.Time `json:"last_run,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	Runs        int       `json:"runs"`
+	Failures    int       `json:"failures"`
+	NextRun     time.Time `json:"next_run,omitzero"`
+}
+
+// Status is a snapshot for operators.
+type Status struct {
+	Runs     map[string]RunStatus      `json:"runs"`
+	Outcomes map[string]map[string]int `json:"outcomes"` // direction → outcome → records
+	Cursors  map[string]string         `json:"cursors"`
+	FeedNext int64                     `json:"feed_next_id"`
+	Queue    queue.Stats               `json:"queue"`
+	Breakers map[string]string         `json:"breakers"`
+	Paused   bool                      `json:"paused"`
+	Bindings map[string]int            `json:"bindings"`
+}
+
+type statusTracker struct {
+	mu       sync.Mutex
+	runs     map[string]RunStatus
+	outcomes map[string]map[string]int
+	feedNext int64
+}
+
+func newStatusTracker() *statusTracker {
+	return &statusTracker{runs: map[string]RunStatus{}, outcomes: map[string]map[string]int{}}
+}
+
+func (s *statusTracker) finish(name string, start, end time.Time, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.runs[name]
+	r.LastRun = start
+	r.Runs++
+	if err != nil {
+		r.Failures++
+		r.LastError = err.Error()
+	} else {
+		r.LastSuccess = end
+		r.LastError = ""
+	}
+	s.runs[name] = r
+}
+
+func (s *statusTracker) count(direction, outcome string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.outcomes[direction]
+	if m == nil {
+		m = map[string]int{}
+		s.outcomes[direction] = m
+	}
+	m[outcome]++
+}
+
+func (s *statusTracker) setFeed(next int64, _ int) {
+	s.mu.Lock()
+	s.feedNext = next
+	s.mu.Unlock()
+}
+
+// Status returns a snapshot of the connector's state. It never contains secrets.
+func (c *Connector) Status(ctx context.Context) (Status, error) {
+	st := Status{Runs: map[string]RunStatus{}, Outcomes: map[string]map[string]int{}, Cursors: map[string]string{},
+		Breakers: map[string]string{}, Bindings: map[string]int{}}
+	c.st.mu.Lock()
+	for k, v := range c.st.runs {
+		st.Runs[k] = v
+	}
+	for d, m := range c.st.outcomes {
+		cp := map[string]int{}
+		for k, v := range m {
+			cp[k] = v
+		}
+		st.Outcomes[d] = cp
+	}
+	st.FeedNext = c.st.feedNext
+	c.st.mu.Unlock()
+	for name, next := range c.NextRuns() {
+		r := st.Runs[name]
+		r.NextRun = next
+		st.Runs[name] = r
+	}
+	for _, name := range []string{cursorERPNew, cursorERPUpdates, cursorONeFeed} {
+		v, ok, err := c.store.GetCursor(ctx, name)
+		if err != nil {
+			return st, err
+		}
+		if ok {
+			st.Cursors[name] = string(v)
+		}
+	}
+	q, err := c.store.Stats(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Queue = q
+	for name, p := range c.pools {
+		st.Breakers[name] = p.BreakerState().String()
+	}
+	st.Paused = c.Paused()
+	return st, nil
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
