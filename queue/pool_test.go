@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -368,4 +369,33 @@ func TestNewPoolValidates(t *testing.T) {
 	if err := p.Stop(context.Background()); err != nil {
 		t.Fatalf("stop before start: %v", err)
 	}
+}
+
+// TestPoolStopReleasesHeldJobs: jobs the pool holds but has not started go
+// back to ready at a stop; only the running ones finish.
+func TestPoolStopReleasesHeldJobs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := openTest(t, Options{NoSync: true})
+		enqueueN(t, s, 200, "one.upsert")
+		var handled atomic.Int64
+		started := make(chan struct{}, 200)
+		p := startPool(t, s, PoolOptions{Workers: 2, Handler: func(ctx context.Context, j Job) error {
+			started <- struct{}{}
+			time.Sleep(100 * time.Millisecond)
+			handled.Add(1)
+			return nil
+		}})
+		<-started
+		<-started
+		if err := p.Stop(context.Background()); err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+		st := mustStats(t, s)
+		if n := handled.Load(); n < 2 || n > 4 {
+			t.Fatalf("%d jobs handled during the stop; only the running ones should finish", n)
+		}
+		if st.Leased != 0 || st.Ready != 200-int(handled.Load()) {
+			t.Fatalf("after stop: %+v (handled %d)", st.Counts, handled.Load())
+		}
+	})
 }
