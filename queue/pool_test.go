@@ -376,25 +376,33 @@ func TestNewPoolValidates(t *testing.T) {
 func TestPoolStopReleasesHeldJobs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := openTest(t, Options{NoSync: true})
-		enqueueN(t, s, 200, "one.upsert")
+		enqueueN(t, s, 500, "one.upsert")
 		var handled atomic.Int64
-		started := make(chan struct{}, 200)
+		slow := make(chan struct{}, 500)
 		p := startPool(t, s, PoolOptions{Workers: 2, Handler: func(ctx context.Context, j Job) error {
-			started <- struct{}{}
-			time.Sleep(100 * time.Millisecond)
+			// Quick at first, so the pool learns to hold many jobs, then slow.
+			if handled.Load() >= 50 {
+				slow <- struct{}{}
+				time.Sleep(100 * time.Millisecond)
+			}
 			handled.Add(1)
 			return nil
 		}})
-		<-started
-		<-started
+		<-slow
+		<-slow
+		synctest.Wait()
+		held := mustStats(t, s).Leased
+		if held < 10 {
+			t.Fatalf("the pool holds only %d jobs; the test proves nothing", held)
+		}
 		if err := p.Stop(context.Background()); err != nil {
 			t.Fatalf("stop: %v", err)
 		}
 		st := mustStats(t, s)
-		if n := handled.Load(); n < 2 || n > 4 {
-			t.Fatalf("%d jobs handled during the stop; only the running ones should finish", n)
+		if n := handled.Load(); n > 54 {
+			t.Fatalf("%d jobs handled; after the stop only the 2 running ones should finish", n)
 		}
-		if st.Leased != 0 || st.Ready != 200-int(handled.Load()) {
+		if st.Leased != 0 || st.Ready != 500-int(handled.Load()) {
 			t.Fatalf("after stop: %+v (handled %d)", st.Counts, handled.Load())
 		}
 	})
