@@ -204,3 +204,46 @@ func TestFieldOwnership(t *testing.T) {
 		t.Fatalf("ONe name %q, want the ERP's %q back", cl.Name, erpName)
 	}
 }
+
+// TestDeadLetterReplayAfterFix: replaying the dead letter of a fixed ERP
+// record reads the record again and delivers it.
+func TestDeadLetterReplayAfterFix(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	bad := erpgen.New(erpgen.Options{Seed: 6, InvalidEvery: 1, Kinds: []erpgen.Invalid{erpgen.BadEmail}}).Records(1)[0]
+	bad.SyncONe = true
+	w.put(bad)
+	w.sync()
+	ctx := context.Background()
+	dead, _, _ := w.conn.Store().DeadLetters(ctx, queue.DeadFilter{})
+	if len(dead) != 1 {
+		t.Fatalf("dead letters %+v", dead)
+	}
+	// Replayed while still invalid: back in the dead letters.
+	if _, err := w.conn.Store().Replay(ctx, queue.DeadFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	w.idle()
+	if dead, _, _ = w.conn.Store().DeadLetters(ctx, queue.DeadFilter{}); len(dead) != 1 || w.one.ClientCount(tenant) != 0 {
+		t.Fatalf("replay of an unfixed record: dead %d, clients %d", len(dead), w.one.ClientCount(tenant))
+	}
+	// Fixed in the ERP, then replayed (no scan in between).
+	for _, col := range []string{"email", "invoice_email", "admin_email"} {
+		if v := bad.Value(col); v != "" && !strings.Contains(v, "@") || strings.Contains(v, " ") {
+			bad.Set(col, "fixed@example.com")
+		}
+	}
+	w.put(bad)
+	if it := w.get(bad.Key); it.Err != nil {
+		t.Fatalf("record still invalid after the fix: %v", it.Err)
+	}
+	if _, err := w.conn.Store().Replay(ctx, queue.DeadFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	w.idle()
+	if w.one.ClientCount(tenant) != 1 || w.get(bad.Key).Customer.PlatformIDs.ONe == "" {
+		t.Fatal("the replayed, fixed record was not delivered")
+	}
+	if dead, _, _ = w.conn.Store().DeadLetters(ctx, queue.DeadFilter{}); len(dead) != 0 {
+		t.Fatalf("%d dead letters left", len(dead))
+	}
+}

@@ -276,9 +276,20 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 	log := c.log.With("erp_key", key)
 	switch p.Op {
 	case opInvalid:
-		// A record the platform would refuse: straight to the dead letters
-		// with its field errors. A later change of the ERP record queues it again.
-		return apierr.Permanently(fmt.Errorf("connector: ERP customer %q is invalid: %s", key, p.Reason))
+		// A record the platform would refuse goes to the dead letters with
+		// its field errors. The record is read again first, so a dead letter
+		// replayed after the ERP record was fixed is sent.
+		fresh, err := c.freshPush(ctx, key)
+		if err != nil {
+			return err
+		}
+		if fresh.Op == opInvalid {
+			return apierr.Permanently(fmt.Errorf("connector: ERP customer %q is invalid: %s", key, fresh.Reason))
+		}
+		p = fresh
+		if p.Op == opUnflag {
+			return c.unflagONe(ctx, key)
+		}
 	case opUnflag:
 		return c.unflagONe(ctx, key)
 	case opUpsert:
@@ -376,6 +387,29 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 	}
 	b.PushedHash = p.Hash
 	return c.putBinding(ctx, mapping.PlatformONe, b)
+}
+
+// freshPush reads an ERP customer again and plans its push.
+func (c *Connector) freshPush(ctx context.Context, key string) (pushPayload, error) {
+	it, err := c.erp.Get(ctx, key)
+	if err != nil {
+		return pushPayload{}, fmt.Errorf("connector: read ERP customer %q: %w", key, err)
+	}
+	cust := it.Customer
+	switch {
+	case it.Err != nil:
+		return pushPayload{Op: opInvalid, Customer: cust, Reason: it.Err.Error()}, nil
+	case cust.Deleted || !cust.Flags.ONe:
+		return pushPayload{Op: opUnflag, Customer: cust}, nil
+	}
+	if err := mapping.ValidateONe(cust); err != nil {
+		return pushPayload{Op: opInvalid, Customer: cust, Reason: err.Error()}, nil
+	}
+	h, err := mapping.HashONe(cust)
+	if err != nil {
+		return pushPayload{}, err
+	}
+	return pushPayload{Op: opUpsert, Customer: cust, Hash: h}, nil
 }
 
 // updateONe sends a bound customer's data: a full PUT or the partial
