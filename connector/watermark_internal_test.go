@@ -86,4 +86,3 @@ func TestWatermark(t *testing.T) {
 	}
 	_ = oneapi.EscapeID
 }
-
