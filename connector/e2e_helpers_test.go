@@ -108,7 +108,9 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	hs := httptest.NewServer(one)
 	t.Cleanup(hs.Close)
 	dir := t.TempDir()
-	tab, err := sqlerp.Open(ctx, sqlerp.DemoConfig("sqlite", filepath.Join(dir, "erp.db"), sqlerp.DemoTable), nil)
+	erpCfg := sqlerp.DemoConfig("sqlite", filepath.Join(dir, "erp.db"), sqlerp.DemoTable)
+	erpCfg.IncludeUnflagged = true // the connector applies its unflag policy
+	tab, err := sqlerp.Open(ctx, erpCfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -247,3 +247,44 @@ func TestDeadLetterReplayAfterFix(t *testing.T) {
 		t.Fatalf("%d dead letters left", len(dead))
 	}
 }
+
+// TestUnflagPolicy: a customer unflagged in the ERP is deleted on ONe (policy
+// "delete") or only unbound (policy "unbind"); either way the ERP link goes.
+func TestUnflagPolicy(t *testing.T) {
+	for _, policy := range []string{"delete", "unbind"} {
+		t.Run(policy, func(t *testing.T) {
+			w := newWorld(t, worldOpts{records: 4, configure: func(c *connectorConfig) { c.ONe.OnUnflag = policy }})
+			w.sync()
+			var r erpgen.Record
+			for _, rec := range w.recs {
+				if rec.SyncONe && rec.Invalid == "" && !rec.Deleted {
+					r = rec
+					break
+				}
+			}
+			id := w.get(r.Key).Customer.PlatformIDs.ONe
+			before := w.one.ClientCount(tenant)
+			r.SyncONe = false
+			w.put(r)
+			w.sync()
+			_, still := w.one.Client(tenant, id)
+			if policy == "delete" && (still || w.one.ClientCount(tenant) != before-1) {
+				t.Fatal("unflagged customer not deleted on ONe")
+			}
+			if policy == "unbind" && !still {
+				t.Fatal("unbind policy deleted the client")
+			}
+			if got := w.get(r.Key).Customer.PlatformIDs.ONe; got != "" {
+				t.Fatalf("ERP still links %q", got)
+			}
+			// A later change of the unflagged record does nothing on ONe.
+			w.one.Faults().ResetCounts()
+			r.Set("name", "Still Unflagged Ltd")
+			w.put(r)
+			w.sync()
+			if n := w.writes(); n != 0 {
+				t.Fatalf("%d writes for an unflagged customer", n)
+			}
+		})
+	}
+}
