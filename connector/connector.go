@@ -108,6 +108,7 @@ func New(opts Options) (*Connector, error) {
 		return nil, fmt.Errorf("connector: open state: %w", err)
 	}
 	c.store = store
+	c.registerGauges(opts.Registerer)
 	if err := store.Update(context.Background(), func(tx *bolt.Tx) error { return c.bind.ensure(tx) }); err != nil {
 		_ = store.Close()
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/queue"
 )
 
 // metrics are the connector's own Prometheus series (the queue and pools
@@ -13,6 +14,37 @@ type metrics struct {
 	queued      *prometheus.CounterVec // direction
 	runs        *prometheus.CounterVec // run, result
 	lastSuccess *prometheus.GaugeVec   // run
+}
+
+// registerGauges adds the series computed at scrape time.
+func (c *Connector) registerGauges(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(queue.NewStatsCollector(c.store))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "erpconnector_feed_lag_seconds",
+		Help: "Seconds since the ONe feed was last read to its end (0 before the first read)."}, func() float64 {
+		c.st.mu.Lock()
+		last := c.st.runs[RunFeed].LastSuccess
+		c.st.mu.Unlock()
+		if last.IsZero() {
+			return 0
+		}
+		return c.now().Sub(last).Seconds()
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "erpconnector_feed_next_id",
+		Help: "The ONe feed cursor (nextId) last stored."}, func() float64 {
+		c.st.mu.Lock()
+		defer c.st.mu.Unlock()
+		return float64(c.st.feedNext)
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "erpconnector_ready",
+		Help: "1 when the state is open and every upstream's first poll succeeded."}, func() float64 {
+		if ok, _ := c.Ready(); ok {
+			return 1
+		}
+		return 0
+	}))
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

@@ -2,7 +2,11 @@ package connector
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,4 +130,66 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// readinessRuns are the runs whose first success makes an upstream ready.
+func (c *Connector) readinessRuns() map[string]string {
+	out := map[string]string{"erp": RunUpdates}
+	if c.cfg.ONe != nil {
+		out["one"] = RunFeed
+	}
+	if c.cfg.CustomerAPI != nil {
+		out["customer"] = RunCustomerPull
+	}
+	return out
+}
+
+// Ready reports whether the connector is ready: its state is open and the
+// first poll of each upstream (the ERP scan, the ONe feed, the Customer API
+// listing) has succeeded. The map says which upstreams are ready.
+func (c *Connector) Ready() (bool, map[string]bool) {
+	c.mu.Lock()
+	stopped := c.stopped
+	c.mu.Unlock()
+	c.st.mu.Lock()
+	defer c.st.mu.Unlock()
+	out := map[string]bool{}
+	ready := !stopped
+	for upstream, run := range c.readinessRuns() {
+		ok := !c.st.runs[run].LastSuccess.IsZero()
+		out[upstream] = ok
+		ready = ready && ok
+	}
+	return ready, out
+}
+
+// CursorNames lists the cursors an operator may read or set.
+var CursorNames = []string{cursorERPNew, cursorERPUpdates, cursorONeFeed}
+
+// Cursor returns a named cursor ("" when unset).
+func (c *Connector) Cursor(ctx context.Context, name string) (string, error) {
+	if !slices.Contains(CursorNames, name) {
+		return "", fmt.Errorf("connector: unknown cursor %q (known: %s)", name, strings.Join(CursorNames, ", "))
+	}
+	v, _, err := c.store.GetCursor(ctx, name)
+	return string(v), err
+}
+
+// SetCursor sets a named cursor by hand (for example to skip or replay part
+// of the ONe feed). The change is logged with the old and new value.
+func (c *Connector) SetCursor(ctx context.Context, name, value string) error {
+	old, err := c.Cursor(ctx, name)
+	if err != nil {
+		return err
+	}
+	if name == cursorONeFeed {
+		if n, err := strconv.ParseInt(value, 10, 64); err != nil || n < 0 {
+			return fmt.Errorf("connector: cursor %s: want a non-negative integer, got %q", name, value)
+		}
+	}
+	if err := c.store.SetCursor(ctx, name, []byte(value)); err != nil {
+		return err
+	}
+	c.log.Warn("cursor set by hand", "cursor", name, "old", old, "new", value)
+	return nil
 }

@@ -98,6 +98,7 @@ type poolMetrics struct {
 	transitions *prometheus.CounterVec
 	pauses      prometheus.Counter
 	duration    prometheus.Histogram
+	limiterWait prometheus.Histogram
 }
 
 // NewPool builds a pool over store. It does not start work; call Start.
@@ -211,11 +212,16 @@ func (p *Pool) initMetrics() error {
 			Help:    "Handler run time.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}),
+		limiterWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "erpconnector", Subsystem: "queue", Name: "limiter_wait_seconds", ConstLabels: labels,
+			Help:    "Time a delivery waited for the upstream's rate limiter.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}),
 	}
 	if p.opts.Metrics == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{p.m.jobs, p.m.state, p.m.transitions, p.m.pauses, p.m.duration} {
+	for _, c := range []prometheus.Collector{p.m.jobs, p.m.state, p.m.transitions, p.m.pauses, p.m.duration, p.m.limiterWait} {
 		if err := p.opts.Metrics.Register(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
 		}
@@ -515,9 +521,11 @@ func (p *Pool) deliver(j Job) Outcome {
 	if ctx.Err() != nil || p.pausedUntil.Load() > time.Now().UnixNano() || !p.store.opts.Clock().Before(j.LeaseDeadline) {
 		return p.outcome(j, Release, 0, nil)
 	}
+	waitStart := time.Now()
 	if err := p.limiter.Wait(ctx); err != nil {
 		return p.outcome(j, Release, 0, nil)
 	}
+	p.m.limiterWait.Observe(time.Since(waitStart).Seconds())
 	if p.pausedUntil.Load() > time.Now().UnixNano() || !p.store.opts.Clock().Before(j.LeaseDeadline) {
 		return p.outcome(j, Release, 0, nil)
 	}
