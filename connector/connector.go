@@ -67,6 +67,7 @@ type Connector struct {
 	started  bool
 	stopped  bool
 	cancel   context.CancelFunc
+	runCtx   context.Context
 	runs     sync.WaitGroup
 	stopErr  error
 	stopOnce sync.Once
@@ -180,6 +181,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
+	c.runCtx = runCtx
 	for _, p := range c.pools {
 		if err := p.Start(runCtx); err != nil {
 			cancel()

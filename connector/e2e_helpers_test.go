@@ -231,3 +231,9 @@ func statusStrings(st connector.Status) []string {
 	b, _ := json.Marshal(st)
 	return []string{string(b), fmt.Sprintf("%+v", st)}
 }
+
+func strconvFormat(n uint64) string { return fmt.Sprint(n) }
+
+func (w *world) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -1,0 +1,290 @@
+package connector
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// AdminOptions configure the admin HTTP API.
+type AdminOptions struct {
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// every route but /healthz and /readyz.
+	Token string
+	// Gatherer serves /metrics (nil: no metrics route).
+	Gatherer prometheus.Gatherer
+}
+
+// AdminHandler serves the operator API:
+//
+//	GET  /healthz                  the process is up
+//	GET  /readyz                   200 once the state is open and each upstream's first poll succeeded
+//	GET  /metrics                  Prometheus metrics
+//	GET  /api/v1/status            the status snapshot
+//	POST /api/v1/sync              run the scans and the feed poll now (202)
+//	GET  /api/v1/plan              what a sync would do, without doing it
+//	POST /api/v1/resync            start (or resume) a full resync (202)
+//	GET  /api/v1/resync            resync progress
+//	POST /api/v1/pause, /resume    stop and restart scheduled runs
+//	GET  /api/v1/dlq               dead letters (?type=&after=&limit=)
+//	GET  /api/v1/dlq/{id}          one dead letter with its payload and history
+//	POST /api/v1/dlq/replay        replay dead letters ({"ids":[…]} or {"type":…}; {} replays all)
+//	POST /api/v1/dlq/purge         purge dead letters (same filter)
+//	GET  /api/v1/cursors           every cursor
+//	PUT  /api/v1/cursors/{name}    set a cursor by hand ({"value":"…"}), logged
+func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ok, ups := c.Ready()
+		status := http.StatusOK
+		if !ok {
+			status = http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, map[string]any{"ready": ok, "upstreams": ups})
+	})
+	auth := func(h http.HandlerFunc) http.Handler { return requireToken(opts.Token, h) }
+	if opts.Gatherer != nil {
+		mux.Handle("GET /metrics", requireToken(opts.Token, promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
+	}
+	mux.Handle("GET /api/v1/status", auth(func(w http.ResponseWriter, r *http.Request) {
+		st, err := c.Status(r.Context())
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	}))
+	mux.Handle("POST /api/v1/sync", auth(func(w http.ResponseWriter, r *http.Request) {
+		c.background("sync", func(ctx context.Context) error { return c.SyncOnce(ctx) })
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
+	}))
+	mux.Handle("GET /api/v1/plan", auth(func(w http.ResponseWriter, r *http.Request) {
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		rep, err := c.PlanONe(r.Context(), limit)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, rep)
+	}))
+	mux.Handle("POST /api/v1/resync", auth(func(w http.ResponseWriter, r *http.Request) {
+		c.background("resync", func(ctx context.Context) error { _, err := c.Resync(ctx); return err })
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
+	}))
+	mux.Handle("GET /api/v1/resync", auth(func(w http.ResponseWriter, r *http.Request) {
+		m, err := c.ResyncProgress(r.Context())
+		if errors.Is(err, queue.ErrNotFound) {
+			writeJSON(w, http.StatusOK, map[string]any{"name": resyncONe, "started": false})
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"name": m.Name, "started": true, "done": m.Done(),
+			"progress": m.Progress(), "migration": m})
+	}))
+	mux.Handle("POST /api/v1/pause", auth(func(w http.ResponseWriter, r *http.Request) {
+		c.Pause()
+		writeJSON(w, http.StatusOK, map[string]bool{"paused": true})
+	}))
+	mux.Handle("POST /api/v1/resume", auth(func(w http.ResponseWriter, r *http.Request) {
+		c.Resume()
+		writeJSON(w, http.StatusOK, map[string]bool{"paused": false})
+	}))
+	mux.Handle("GET /api/v1/dlq", auth(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f := queue.DeadFilter{Type: q.Get("type")}
+		if v := q.Get("after"); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("after: %w", err))
+				return
+			}
+			f.AfterID = n
+		}
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				writeError(w, http.StatusBadRequest, errors.New("limit: want a positive integer"))
+				return
+			}
+			f.Limit = n
+		}
+		jobs, next, err := c.store.DeadLetters(r.Context(), f)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		out := make([]DeadLetter, 0, len(jobs))
+		for _, j := range jobs {
+			out = append(out, deadLetter(j, false))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"dead_letters": out, "next": next})
+	}))
+	mux.Handle("GET /api/v1/dlq/{id}", auth(func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, errors.New("id: want a job id"))
+			return
+		}
+		j, err := c.store.DeadLetter(r.Context(), id)
+		if errors.Is(err, queue.ErrNotFound) {
+			writeError(w, http.StatusNotFound, err)
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, deadLetter(j, true))
+	}))
+	mux.Handle("POST /api/v1/dlq/replay", auth(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := readFilter(w, r)
+		if !ok {
+			return
+		}
+		res, err := c.store.Replay(r.Context(), f)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		c.log.Info("dead letters replayed", "replayed", res.Replayed, "superseded", res.Superseded)
+		writeJSON(w, http.StatusOK, res)
+	}))
+	mux.Handle("POST /api/v1/dlq/purge", auth(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := readFilter(w, r)
+		if !ok {
+			return
+		}
+		n, err := c.store.Purge(r.Context(), f)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		c.log.Warn("dead letters purged", "purged", n)
+		writeJSON(w, http.StatusOK, map[string]int{"purged": n})
+	}))
+	mux.Handle("GET /api/v1/cursors", auth(func(w http.ResponseWriter, r *http.Request) {
+		out := map[string]string{}
+		for _, name := range CursorNames {
+			v, err := c.Cursor(r.Context(), name)
+			if err != nil {
+				writeError(w, http.StatusInternalServerError, err)
+				return
+			}
+			out[name] = v
+		}
+		writeJSON(w, http.StatusOK, out)
+	}))
+	mux.Handle("PUT /api/v1/cursors/{name}", auth(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Value *string `json:"value"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body); err != nil || body.Value == nil {
+			writeError(w, http.StatusBadRequest, errors.New(`body: want {"value": "..."}`))
+			return
+		}
+		if err := c.SetCursor(r.Context(), r.PathValue("name"), *body.Value); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{r.PathValue("name"): *body.Value})
+	}))
+	return mux
+}
+
+// DeadLetter is a dead letter as the admin API shows it.
+type DeadLetter struct {
+	ID        uint64          `json:"id"`
+	Type      string          `json:"type"`
+	Key       string          `json:"key"`
+	Attempts  int             `json:"attempts"`
+	LastError string          `json:"last_error"`
+	History   []queue.Attempt `json:"history,omitempty"`
+	Created   time.Time       `json:"created"`
+	Updated   time.Time       `json:"updated"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+}
+
+func deadLetter(j queue.Job, payload bool) DeadLetter {
+	d := DeadLetter{ID: j.ID, Type: j.Type, Key: j.Key, Attempts: j.Attempts, LastError: j.LastError,
+		History: j.History, Created: j.Created, Updated: j.Updated}
+	if payload && json.Valid(j.Payload) {
+		d.Payload = j.Payload
+	}
+	return d
+}
+
+func readFilter(w http.ResponseWriter, r *http.Request) (queue.DeadFilter, bool) {
+	var body struct {
+		IDs  []uint64 `json:"ids"`
+		Type string   `json:"type"`
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		err = json.Unmarshal(b, &body)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("body: %w", err))
+		return queue.DeadFilter{}, false
+	}
+	return queue.DeadFilter{IDs: body.IDs, Type: body.Type}, true
+}
+
+// background runs fn as a tracked one-off run that Stop waits for.
+func (c *Connector) background(name string, fn func(ctx context.Context) error) {
+	c.mu.Lock()
+	ctx := c.runCtx
+	c.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	go func() {
+		if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			c.log.Error("admin-started run failed", "run", name, "err", err)
+		}
+	}()
+}
+
+func requireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="erpconnector"`)
+			writeError(w, http.StatusUnauthorized, errors.New("a valid bearer token is required"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
