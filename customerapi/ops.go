@@ -15,11 +15,7 @@ import (
 // answer by logging in again with NewPassword. Most callers let the
 // TokenSource log in instead.
 func (c *Client) Login(ctx context.Context, req LoginRequest) (*LoginResponse, error) {
-	var out LoginResponse
-	if err := c.call(ctx, request{op: "login", method: http.MethodPost, path: "/v1/auth/login", body: req}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[LoginResponse](ctx, c, request{op: "login", method: http.MethodPost, path: "/v1/auth/login", body: req})
 }
 
 // RefreshTokens exchanges a refresh token for new tokens.
@@ -59,11 +55,7 @@ func (c *Client) GenerateAPIToken(ctx context.Context, req GenerateAPITokenReque
 
 // Profile returns the authenticated caller's profile (user, organisation, access).
 func (c *Client) Profile(ctx context.Context) (*Profile, error) {
-	var out Profile
-	if err := c.call(ctx, request{op: "getProfile", method: http.MethodGet, path: "/v1/profile", auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[Profile](ctx, c, request{op: "getProfile", method: http.MethodGet, path: "/v1/profile", auth: true})
 }
 
 // Organisations.
@@ -134,77 +126,45 @@ func (c *Client) GetOrganisationsByIDs(ctx context.Context, ids []string) ([]Org
 
 // GetCurrentOrganisation returns the caller's own organisation (flattened).
 func (c *Client) GetCurrentOrganisation(ctx context.Context) (*OrganisationRecord, error) {
-	var out OrganisationRecord
-	if err := c.call(ctx, request{op: "getCurrentOrganisation", method: http.MethodGet, path: "/v1/organisations/me", auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[OrganisationRecord](ctx, c, request{op: "getCurrentOrganisation", method: http.MethodGet, path: "/v1/organisations/me", auth: true})
 }
 
 // GetOrganisation returns one organisation.
 func (c *Client) GetOrganisation(ctx context.Context, id string) (*Organisation, error) {
-	var out Organisation
-	if err := c.call(ctx, request{op: "getOrganisation", method: http.MethodGet, path: "/v1/organisations/" + url.PathEscape(id), auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[Organisation](ctx, c, request{op: "getOrganisation", method: http.MethodGet, path: "/v1/organisations/" + url.PathEscape(id), auth: true})
 }
 
 // CreateOrganisation creates an organisation. A duplicate (same name and
 // company number) answers 409.
 func (c *Client) CreateOrganisation(ctx context.Context, req CreateOrganisationRequest) (*Organisation, error) {
-	var out Organisation
-	if err := c.call(ctx, request{op: "createOrganisation", method: http.MethodPost, path: "/v1/organisations", body: req, auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[Organisation](ctx, c, request{op: "createOrganisation", method: http.MethodPost, path: "/v1/organisations", body: req, auth: true})
 }
 
 // UpdateOrganisation patches an organisation; nil fields are left alone.
 func (c *Client) UpdateOrganisation(ctx context.Context, id string, req UpdateOrganisationRequest) (*Organisation, error) {
-	var out Organisation
-	if err := c.call(ctx, request{op: "updateOrganisation", method: http.MethodPatch, path: "/v1/organisations/" + url.PathEscape(id), body: req, auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[Organisation](ctx, c, request{op: "updateOrganisation", method: http.MethodPatch, path: "/v1/organisations/" + url.PathEscape(id), body: req, auth: true})
 }
 
 // ActivateOrganisation sets an organisation active.
 func (c *Client) ActivateOrganisation(ctx context.Context, id string) (*Organisation, error) {
-	var out Organisation
-	if err := c.call(ctx, request{op: "activateOrganisation", method: http.MethodPost, path: "/v1/organisations/" + url.PathEscape(id) + "/activate", auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[Organisation](ctx, c, request{op: "activateOrganisation", method: http.MethodPost, path: "/v1/organisations/" + url.PathEscape(id) + "/activate", auth: true})
 }
 
 // Business units and businesses.
 
 // CreateBusinessUnit creates a business unit (a farm with its business, say).
 func (c *Client) CreateBusinessUnit(ctx context.Context, req CreateBusinessUnitRequest) (*BusinessUnit, error) {
-	var out BusinessUnit
-	if err := c.call(ctx, request{op: "createBusinessUnit", method: http.MethodPost, path: "/v1/business-units", body: req, auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[BusinessUnit](ctx, c, request{op: "createBusinessUnit", method: http.MethodPost, path: "/v1/business-units", body: req, auth: true})
 }
 
 // UpdateBusinessUnit patches a business unit and its business.
 func (c *Client) UpdateBusinessUnit(ctx context.Context, id string, req UpdateBusinessUnitRequest) (*BusinessUnit, error) {
-	var out BusinessUnit
-	if err := c.call(ctx, request{op: "updateBusinessUnit", method: http.MethodPatch, path: "/v1/business-units/" + url.PathEscape(id), body: req, auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[BusinessUnit](ctx, c, request{op: "updateBusinessUnit", method: http.MethodPatch, path: "/v1/business-units/" + url.PathEscape(id), body: req, auth: true})
 }
 
 // BusinessUnitsSummary lists every business unit of an organisation.
 func (c *Client) BusinessUnitsSummary(ctx context.Context, organisationID string) (*BusinessUnitsSummary, error) {
-	var out BusinessUnitsSummary
-	if err := c.call(ctx, request{op: "getBusinessUnitsSummary", method: http.MethodGet, path: "/v1/organisations/" + url.PathEscape(organisationID) + "/business-units/summary", auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[BusinessUnitsSummary](ctx, c, request{op: "getBusinessUnitsSummary", method: http.MethodGet, path: "/v1/organisations/" + url.PathEscape(organisationID) + "/business-units/summary", auth: true})
 }
 
 // BusinessUnits lists the business units of an organisation the caller may
@@ -228,11 +188,7 @@ func (c *Client) BusinessUnits(ctx context.Context, organisationID string, filte
 
 // GetBusiness returns one business.
 func (c *Client) GetBusiness(ctx context.Context, id string) (*Business, error) {
-	var out Business
-	if err := c.call(ctx, request{op: "getBusiness", method: http.MethodGet, path: "/v1/businesses/" + url.PathEscape(id), auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[Business](ctx, c, request{op: "getBusiness", method: http.MethodGet, path: "/v1/businesses/" + url.PathEscape(id), auth: true})
 }
 
 // BusinessesByBusinessUnitIDs returns the businesses of the given business units.
@@ -279,11 +235,7 @@ func (c *Client) importCSV(ctx context.Context, op, path, organisationID, fileNa
 	if organisationID != "" {
 		mp.fields["organisationId"] = organisationID
 	}
-	var out ImportResult
-	if err := c.call(ctx, request{op: op, method: http.MethodPost, path: path, multipart: mp, auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[ImportResult](ctx, c, request{op: op, method: http.MethodPost, path: path, multipart: mp, auth: true})
 }
 
 // Users.
@@ -341,20 +293,12 @@ func (c *Client) CountUsers(ctx context.Context, q UserQuery) (int, error) {
 // CreateUser creates a user (team owners only). The user receives a
 // temporary password and must answer the NEW_PASSWORD_REQUIRED challenge.
 func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (*User, error) {
-	var out User
-	if err := c.call(ctx, request{op: "createUser", method: http.MethodPost, path: "/v1/users", body: req, auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[User](ctx, c, request{op: "createUser", method: http.MethodPost, path: "/v1/users", body: req, auth: true})
 }
 
 // PatchUser patches a user; nil fields are left alone.
 func (c *Client) PatchUser(ctx context.Context, id string, req PatchUserRequest) (*User, error) {
-	var out User
-	if err := c.call(ctx, request{op: "patchUser", method: http.MethodPatch, path: "/v1/users/" + url.PathEscape(id), body: req, auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[User](ctx, c, request{op: "patchUser", method: http.MethodPatch, path: "/v1/users/" + url.PathEscape(id), body: req, auth: true})
 }
 
 // UsersByIDs returns user summaries by id.
@@ -379,11 +323,7 @@ func (c *Client) UserSummaries(ctx context.Context, ids []string) ([]UserSummary
 // (ID) or to a new shell organisation; its contacts become users. An
 // existing connection answers 409.
 func (c *Client) CreateBusinessConnection(ctx context.Context, req BusinessConnectionRequest) (*BusinessConnections, error) {
-	var out BusinessConnections
-	if err := c.call(ctx, request{op: "createBusinessConnection", method: http.MethodPost, path: "/v1/business-connections", body: req, auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[BusinessConnections](ctx, c, request{op: "createBusinessConnection", method: http.MethodPost, path: "/v1/business-connections", body: req, auth: true})
 }
 
 // ConnectionQuery pages BusinessConnections.
@@ -409,21 +349,13 @@ func (c *Client) BusinessConnections(ctx context.Context, q ConnectionQuery) (*B
 		v.Set("sortDesc", "true")
 	}
 	setIf(v, "tags", q.Tags)
-	var out BusinessConnections
-	if err := c.call(ctx, request{op: "getBusinessConnections", method: http.MethodGet, path: "/v1/business-connections", query: v, auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[BusinessConnections](ctx, c, request{op: "getBusinessConnections", method: http.MethodGet, path: "/v1/business-connections", query: v, auth: true})
 }
 
 // CheckBusinessConnection reports organisations matching req (by contacts,
 // email domain and name) and whether a new connection should be blocked.
 func (c *Client) CheckBusinessConnection(ctx context.Context, req BusinessConnectionRequest) (*BusinessConnectionCheckResult, error) {
-	var out BusinessConnectionCheckResult
-	if err := c.call(ctx, request{op: "checkBusinessConnectionExists", method: http.MethodPost, path: "/v1/business-connections/check", body: req, auth: true}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return callFor[BusinessConnectionCheckResult](ctx, c, request{op: "checkBusinessConnectionExists", method: http.MethodPost, path: "/v1/business-connections/check", body: req, auth: true})
 }
 
 // InNetwork reports whether an organisation is connected to the caller's.
@@ -461,6 +393,15 @@ func (c *Client) contact(ctx context.Context, op, method, organisationID, userID
 	var out User
 	if err := c.call(ctx, request{op: op, method: method,
 		path: "/v1/business-connections/" + url.PathEscape(organisationID) + "/contacts/" + url.PathEscape(userID), auth: true}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// callFor runs one call whose answer decodes into a T.
+func callFor[T any](ctx context.Context, c *Client, r request) (*T, error) {
+	var out T
+	if err := c.call(ctx, r, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
