@@ -59,6 +59,7 @@ type Connector struct {
 	now   func() time.Time
 	bind  bindings
 	m     *metrics
+	locks keyLocks
 
 	pools map[string]*queue.Pool
 	sched *scheduler

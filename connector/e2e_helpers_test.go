@@ -175,7 +175,12 @@ func (w *world) stop() {
 // change cursor orders by updated-at).
 func (w *world) put(recs ...erpgen.Record) {
 	w.t.Helper()
+	// Later than anything written so far, including the connector's own
+	// writes stamped with the real time.
 	w.clock = w.clock.Add(time.Second)
+	if now := time.Now(); now.After(w.clock) {
+		w.clock = now
+	}
 	if err := sqlerp.InsertDemoRecords(context.Background(), w.tab.DB(), w.tab.Dialect(), sqlerp.DemoTable, recs, w.clock); err != nil {
 		w.t.Fatal(err)
 	}

@@ -273,6 +273,7 @@ func (c *Connector) putBinding(ctx context.Context, p mapping.Platform, b Bindin
 
 func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) error {
 	key := p.Customer.ERPKey
+	defer c.locks.lock(key)()
 	log := c.log.With("erp_key", key)
 	switch p.Op {
 	case opInvalid:
@@ -486,6 +487,11 @@ func (c *Connector) pull(ctx context.Context, p pullPayload) error {
 		return nil
 	}); err != nil {
 		return err
+	}
+	if bound {
+		defer c.locks.lock(key)()
+	} else {
+		defer c.locks.lock("one:" + p.ClientID)()
 	}
 	var b Binding
 	if bound {
