@@ -221,6 +221,8 @@ func (c *Connector) resyncERP(ctx context.Context, after string, rep *ResyncRepo
 					p.Version = b.Version + 1
 					j.Payload, _ = json.Marshal(p)
 					jobs = append(jobs, *j)
+					c.log.Debug("resync repairs an ERP customer", "erp_key", key, "op", p.Op, "bound", b.ID != "",
+						"pushed_hash", b.PushedHash, "hash", p.Hash)
 				}
 				return nil
 			})
