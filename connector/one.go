@@ -302,7 +302,7 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 		return err
 	}
 	if p.Version != 0 && bound && b.Version >= p.Version {
-		log.Debug("resync copy is older than the live change; skipped")
+		log.Debug("resync copy is older than the live change; skipped", "binding_version", b.Version, "read_version", p.Version-1)
 		return nil
 	}
 	if bound && b.PushedHash == p.Hash {
@@ -500,7 +500,9 @@ func (c *Connector) pull(ctx context.Context, p pullPayload) error {
 			return err
 		}
 		if p.Version != 0 && b.Version >= p.Version {
-			return nil // the live path moved on after the resync read this
+			log.Debug("resync pull skipped: the live path moved on after the resync read this", "erp_key", key,
+				"binding_version", b.Version, "read_version", p.Version-1)
+			return nil
 		}
 	}
 	cl, err := c.one.GetClient(ctx, p.ClientID)

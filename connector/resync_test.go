@@ -85,6 +85,11 @@ func TestResyncRepairsDrift(t *testing.T) {
 	}
 	w.idle()
 	if cl, _ := w.one.Client(tenant, id1); cl.Name != w.get(k1).Customer.Name {
+		for _, l := range strings.Split(w.logs.String(), "\n") {
+			if (strings.Contains(l, id1) || strings.Contains(l, k1)) && !strings.Contains(l, `"msg":"request"`) {
+				t.Log(l)
+			}
+		}
 		t.Fatalf("ERP-owned name not repaired on ONe: %q", cl.Name)
 	}
 	if got := w.get(k2).Customer.WarehouseID; got != "north_02" {
