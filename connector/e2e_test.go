@@ -4,7 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/oneapi"
@@ -286,5 +288,22 @@ func TestUnflagPolicy(t *testing.T) {
 				t.Fatalf("%d writes for an unflagged customer", n)
 			}
 		})
+	}
+}
+
+// TestScheduleNextRuns: each run reports its own next time.
+func TestScheduleNextRuns(t *testing.T) {
+	w := newWorld(t, worldOpts{configure: func(c *connectorConfig) {
+		// Listed in the opposite order of their next times.
+		c.Schedules = connector.Schedules{NewCustomers: "0 0 0 1 3 *", Updates: "0 0 0 1 2 *", Feed: "0 0 0 1 1 *", TimeZone: "UTC"}
+	}})
+	next := w.conn.NextRuns()
+	for run, month := range map[string]time.Month{"new_customers": time.March, "updates": time.February, "feed": time.January} {
+		if got := next[run]; got.Month() != month || got.Day() != 1 {
+			t.Errorf("%s next run %v, want the 1st of %v", run, got, month)
+		}
+	}
+	if _, ok := next["resync"]; ok {
+		t.Error("a run without a schedule has a next time")
 	}
 }

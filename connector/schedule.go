@@ -24,11 +24,12 @@ const (
 // scheduler runs the periodic runs on cron schedules, skipping a run that
 // is still going and recovering from panics.
 type scheduler struct {
-	c      *Connector
-	cron   *cron.Cron
-	mu     sync.Mutex
-	paused bool
-	ctx    context.Context
+	c       *Connector
+	cron    *cron.Cron
+	entries map[string]cron.EntryID // run name → its cron entry
+	mu      sync.Mutex
+	paused  bool
+	ctx     context.Context
 }
 
 func newScheduler(c *Connector) (*scheduler, error) {
@@ -37,7 +38,7 @@ func newScheduler(c *Connector) (*scheduler, error) {
 		return nil, fmt.Errorf("connector: schedules: %w", err)
 	}
 	l := cronLogger{c.log.With("component", "schedule")}
-	s := &scheduler{c: c}
+	s := &scheduler{c: c, entries: map[string]cron.EntryID{}}
 	s.cron = cron.New(cron.WithParser(cronParser), cron.WithLocation(loc),
 		cron.WithChain(cron.Recover(l), cron.SkipIfStillRunning(l)), cron.WithLogger(l))
 	for _, e := range c.runSpecs() {
@@ -49,7 +50,7 @@ func newScheduler(c *Connector) (*scheduler, error) {
 			return nil, fmt.Errorf("connector: schedule %s: %w", e.name, err)
 		}
 		name, fn := e.name, e.fn
-		s.cron.Schedule(sched, cron.FuncJob(func() { s.fire(name, fn) }))
+		s.entries[name] = s.cron.Schedule(sched, cron.FuncJob(func() { s.fire(name, fn) }))
 	}
 	return s, nil
 }
@@ -133,19 +134,11 @@ func (c *Connector) Paused() bool {
 	return c.sched.paused
 }
 
-// NextRuns returns the next time of each scheduled run.
+// NextRuns returns the next time of each scheduled run (zero before Start).
 func (c *Connector) NextRuns() map[string]time.Time {
 	out := map[string]time.Time{}
-	specs := c.runSpecs()
-	i := 0
-	for _, e := range c.sched.cron.Entries() {
-		for i < len(specs) && specs[i].spec == "" {
-			i++
-		}
-		if i < len(specs) {
-			out[specs[i].name] = e.Next
-			i++
-		}
+	for name, id := range c.sched.entries {
+		out[name] = c.sched.cron.Entry(id).Next
 	}
 	return out
 }

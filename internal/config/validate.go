@@ -1,0 +1,220 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/erpconnector/erpconnector/erp/fileerp"
+	"github.com/erpconnector/erpconnector/erp/sqlerp"
+)
+
+// Validate reports every problem of the configuration at once, as an
+// *Error whose problems each carry their key path, in a deterministic
+// order: the connector's rules (connector.Config.Validate), the ERP
+// adapter's (sqlerp or fileerp Config.Validate, under erp.sql or
+// erp.files) and the file's own (log settings, admin address, reference
+// servers, demo). Defaults are applied to a copy first, so a File built by
+// hand validates as the connector would run it.
+func (f *File) Validate() error {
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, f.LogLevel) {
+		add("log_level", "must be debug, info, warn or error")
+	}
+	if !slices.Contains([]string{"json", "text"}, f.LogFormat) {
+		add("log_format", "must be json or text")
+	}
+	if host, _, err := net.SplitHostPort(f.Admin.Listen); err != nil {
+		add("admin.listen", "must be host:port (e.g. %s)", DefaultAdminListen)
+	} else if !isLoopback(host) && f.Admin.Token == "" {
+		add("admin.listen", "must be a loopback address (127.0.0.1, ::1 or localhost) unless admin.token is set")
+	}
+
+	cc := f.Connector()
+	for _, e := range flatten(cc.Validate()) {
+		if e == nil {
+			continue
+		}
+		path, msg, ok := strings.Cut(e.Error(), ": ")
+		if !ok {
+			path, msg = "", e.Error()
+		}
+		ps = append(ps, Problem{Path: path, Message: msg})
+	}
+
+	switch f.ERP.Adapter {
+	case AdapterSQL:
+		if f.ERP.SQL.DSN == "" {
+			add("erp.sql.dsn", "must not be empty (or set erp.sql.dsn_file)")
+		}
+		ps = append(ps, adapterProblems(f.ERP.SQL.Config.Validate(), "erp.sql", keysOf(sqlerp.Config{}))...)
+		if !reflect.ValueOf(f.ERP.Files).IsZero() {
+			add("erp.files", "is set but erp.adapter is sql")
+		}
+	case AdapterFiles:
+		ps = append(ps, adapterProblems(f.ERP.Files.Validate(), "erp.files", keysOf(fileerp.Config{}))...)
+		if !reflect.ValueOf(f.ERP.SQL).IsZero() {
+			add("erp.sql", "is set but erp.adapter is files")
+		}
+	default:
+		add("erp.adapter", "must be sql or files")
+	}
+
+	ps = append(ps, f.referenceProblems()...)
+
+	d := f.Demo
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"demo.seed_customers", d.SeedCustomers}, {"demo.invalid_every", d.InvalidEvery}, {"demo.storefront_registrations", d.StorefrontRegistrations}} {
+		if n.v < 0 {
+			add(n.key, "must not be negative")
+		}
+	}
+	if d.SeedCustomers > 0 && (!f.Reference.Enabled || f.ERP.Adapter != AdapterSQL) {
+		add("demo.seed_customers", "needs reference.enabled and erp.adapter sql (it writes the demo ERP layout)")
+	}
+	if d.StorefrontRegistrations > 0 && (!f.Reference.Enabled || f.Reference.ONeListen == "") {
+		add("demo.storefront_registrations", "needs reference.enabled with a reference.one_listen")
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return &Error{File: f.path, Problems: sortProblems(ps)}
+}
+
+// referenceProblems checks that the reference section is usable and that
+// the platform sections point at it while it is enabled.
+func (f *File) referenceProblems() []Problem {
+	r := f.Reference
+	if !r.Enabled {
+		return nil
+	}
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	if r.ONeListen == "" && r.CustomerListen == "" {
+		add("reference.one_listen", "one_listen or customer_listen is needed while reference.enabled is true")
+	}
+	if r.ONeListen != "" && r.ONeListen == r.CustomerListen {
+		add("reference.customer_listen", "must differ from reference.one_listen")
+	}
+	check := func(key, addr string) (port string, ok bool) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || !isLoopback(host) {
+			add(key, "must be a loopback host:port (the reference servers are for tests and demos)")
+			return "", false
+		}
+		return port, true
+	}
+	if r.ONeListen != "" {
+		port, ok := check("reference.one_listen", r.ONeListen)
+		if r.ONeTenant == "" {
+			add("reference.one_tenant", "must not be empty")
+		}
+		if r.ONeAPIKey == "" {
+			add("reference.one_api_key", "must not be empty")
+		}
+		if o := f.ONe; o != nil {
+			if ok && !f.refBound && port != "0" && o.BaseURL != "http://"+r.ONeListen {
+				add("one.base_url", "must be http://%s (reference.one_listen) while reference.enabled is true", r.ONeListen)
+			}
+			if o.Tenant != r.ONeTenant {
+				add("one.tenant", "must be reference.one_tenant (%s) while reference.enabled is true", r.ONeTenant)
+			}
+			if o.APIKey != r.ONeAPIKey {
+				add("one.api_key", "must equal reference.one_api_key while reference.enabled is true")
+			}
+		}
+	}
+	if r.CustomerListen != "" {
+		port, ok := check("reference.customer_listen", r.CustomerListen)
+		if r.CustomerUser == "" {
+			add("reference.customer_user", "must not be empty")
+		}
+		if r.CustomerPassword == "" {
+			add("reference.customer_password", "must not be empty")
+		}
+		if ca := f.CustomerAPI; ca != nil {
+			if ok && !f.refBound && port != "0" && ca.BaseURL != "http://"+r.CustomerListen {
+				add("customer_api.base_url", "must be http://%s (reference.customer_listen) while reference.enabled is true", r.CustomerListen)
+			}
+			if ca.APIToken != "" {
+				add("customer_api.api_token", "must be empty while reference.enabled is true (the reference server logs in with username and password)")
+			}
+			if ca.Username != r.CustomerUser {
+				add("customer_api.username", "must be reference.customer_user (%s) while reference.enabled is true", r.CustomerUser)
+			}
+			if ca.Password != r.CustomerPassword {
+				add("customer_api.password", "must equal reference.customer_password while reference.enabled is true")
+			}
+		}
+	}
+	return ps
+}
+
+// isLoopback reports whether a listen host only accepts local connections.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// keysOf returns the top-level keys of a configuration struct.
+func keysOf(v any) []string {
+	var keys []string
+	walk(reflect.ValueOf(v), "", func(path string, _ reflect.Value) { keys = append(keys, path) })
+	return keys
+}
+
+// adapterProblems turns an adapter's Validate errors ("sqlerp: table is
+// required", "flags[0].column: sqlerp: …", "mapping: rules[3]: …") into
+// problems under prefix ("erp.sql.table: is required").
+func adapterProblems(err error, prefix string, keys []string) []Problem {
+	if err == nil {
+		return nil
+	}
+	var ps []Problem
+	for _, e := range flatten(err) {
+		msg := trimPackages(e.Error())
+		path := ""
+		first, rest, _ := strings.Cut(msg, " ")
+		key := strings.TrimSuffix(first, ":")
+		base := key
+		if i := strings.IndexAny(base, "[."); i >= 0 {
+			base = base[:i]
+		}
+		switch {
+		case slices.Contains(keys, base):
+			path, msg = key, trimPackages(rest)
+		case strings.Contains(msg, "unknown driver"):
+			path = "driver"
+		case strings.Contains(msg, "flag column"):
+			path = "flags"
+		}
+		ps = append(ps, Problem{Path: joinPath(prefix, path), Message: msg})
+	}
+	return ps
+}
+
+func trimPackages(msg string) string {
+	for {
+		trimmed := false
+		for _, p := range []string{"sqlerp: ", "fileerp: ", "mapping: "} {
+			if m, ok := strings.CutPrefix(msg, p); ok {
+				msg, trimmed = m, true
+			}
+		}
+		if !trimmed {
+			return msg
+		}
+	}
+}
