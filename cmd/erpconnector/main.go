@@ -16,8 +16,9 @@ import (
 // Exit codes a script can rely on.
 const (
 	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
+	exitFailure = 1 // the work failed (a platform or the ERP refused, a run failed)
+	exitUsage   = 2 // the command line is wrong
+	exitConfig  = 3 // the configuration file is invalid; every problem is printed
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -30,8 +31,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "erpconnector:", err)
 		var ue *usageError
-		if errors.As(err, &ue) {
+		var ce *configError
+		switch {
+		case errors.As(err, &ue):
 			return exitUsage
+		case errors.As(err, &ce):
+			return exitConfig
 		}
 		return exitFailure
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -11,17 +12,34 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = ""
 
+// defaultConfig is the embedded demo: reference servers and a SQLite ERP.
+const defaultConfig = "configs/demo.yaml"
+
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:           "erpconnector",
 		Short:         "Keep ERP customers in sync with ONe and the Customer API",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output != "text" && g.output != "json" {
+				return &usageError{fmt.Errorf("--output: want text or json, got %q", g.output)}
+			}
+			return nil
+		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newVersionCmd(), newReferenceCmd())
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configPath, "config", defaultConfig, "configuration file (env ERPCONNECTOR_CONFIG)")
+	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	if v := os.Getenv("ERPCONNECTOR_CONFIG"); v != "" {
+		g.configPath = v
+	}
+	root.AddCommand(newVersionCmd(), newReferenceCmd(), newRunCmd(g), newSyncCmd(g), newResyncCmd(g), newPlanCmd(g),
+		newStatusCmd(g), newDLQCmd(g), newCursorCmd(g), newConfigCmd(g), newDemoCmd(g))
 	return root
 }
 

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/erpconnector/erpconnector/connector"
+	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
+	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/internal/config"
+	"github.com/erpconnector/erpconnector/oneapi"
+	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
+)
+
+// references are the embedded reference servers of a demo configuration.
+type references struct {
+	one     *oneapitest.Server
+	cust    *customerapitest.Server
+	servers []*http.Server
+}
+
+// startReferences serves the reference servers a configuration asks for and
+// points the configuration at their bound addresses.
+func startReferences(f *config.File, log *slog.Logger) (*references, error) {
+	r := &references{}
+	if !f.Reference.Enabled {
+		return r, nil
+	}
+	ref := f.Reference
+	var oneURL, custURL string
+	if ref.ONeListen != "" {
+		one, err := oneapitest.NewServer(oneapitest.Options{Tenants: map[string]string{ref.ONeTenant: ref.ONeAPIKey},
+			Seed: ref.Seed, StatePath: filepath.Join(filepath.Dir(f.Connector().StatePath), "reference-one.json"), Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		r.one = one
+		if oneURL, err = r.serve("ONe reference API", ref.ONeListen, one, log); err != nil {
+			r.close(context.Background())
+			return nil, err
+		}
+	}
+	if ref.CustomerListen != "" {
+		r.cust = customerapitest.NewServer(customerapitest.Options{Users: map[string]string{ref.CustomerUser: ref.CustomerPassword},
+			Seed: ref.Seed, Logger: log})
+		var err error
+		if custURL, err = r.serve("Customer reference API", ref.CustomerListen, r.cust, log); err != nil {
+			r.close(context.Background())
+			return nil, err
+		}
+	}
+	f.SetReferenceURLs(oneURL, custURL)
+	return r, nil
+}
+
+func (r *references) serve(name, addr string, h http.Handler, log *slog.Logger) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("%s: listen %s: %w", name, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	r.servers = append(r.servers, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("reference server stopped", "server", name, "err", err)
+		}
+	}()
+	url := "http://" + ln.Addr().String()
+	log.Info("reference server listening", "server", name, "url", url)
+	return url, nil
+}
+
+// registerStorefrontClients registers n demo clients through the reference
+// storefront, so the demo shows customers flowing from ONe into the ERP.
+func (r *references) registerStorefrontClients(tenant string, n int, log *slog.Logger) {
+	if r.one == nil || n <= 0 {
+		return
+	}
+	names := []string{"Sklep Ogrodniczy Zielony Zakątek", "Hurtownia Budowlana Mur-Bud", "Piekarnia Pod Lipami",
+		"Kwiaciarnia Różany Ogród", "Apteka Pod Orłem"}
+	for i := range n {
+		name := names[i%len(names)]
+		w := oneapi.ClientWrite{CustomerType: oneapi.CustomerCompany, Name: name, Tin: fmt.Sprintf("52130172%02d", i%100), TinCode: "PL",
+			Phone: "+48 22 100 20 " + fmt.Sprintf("%02d", i%100),
+			Address: &oneapi.Address{City: "Warszawa", Country: "Polska", ExternalID: fmt.Sprintf("web-%d", i), Name: name,
+				Phone: "+48 22 100 20 " + fmt.Sprintf("%02d", i%100), Street: fmt.Sprintf("Marszałkowska %d", 10+i), ZipCode: "00-590"}}
+		resp, err := r.one.StorefrontCreate(tenant, oneapi.ContextApplication, w)
+		if err != nil {
+			log.Error("demo storefront registration", "err", err)
+			continue
+		}
+		log.Info("demo: a customer registered in the ONe storefront", "client_id", resp.ClientID, "name", name)
+	}
+}
+
+func (r *references) close(ctx context.Context) {
+	for _, s := range r.servers {
+		_ = s.Shutdown(ctx)
+	}
+	if r.one != nil {
+		_ = r.one.Close()
+	}
+}
+
+// engine is one generation of the connector with its ERP adapter and metrics.
+type engine struct {
+	conn *connector.Connector
+	erp  erp.Adapter
+	reg  *prometheus.Registry
+}
+
+// startEngine opens the ERP (seeding a demo ERP) and builds the connector;
+// start also starts it.
+func startEngine(ctx context.Context, f *config.File, log *slog.Logger, start bool) (*engine, error) {
+	adapter, err := f.OpenERP(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	if f.IsDemo() {
+		n, err := f.SeedDemo(ctx, adapter)
+		if err != nil {
+			closeERP(adapter)
+			return nil, err
+		}
+		if n > 0 {
+			log.Info("demo ERP seeded", "customers", n)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	conn, err := connector.New(connector.Options{Config: f.Connector(), ERP: adapter, Logger: log, Registerer: reg, Version: buildVersion()})
+	if err != nil {
+		closeERP(adapter)
+		return nil, err
+	}
+	e := &engine{conn: conn, erp: adapter, reg: reg}
+	if start {
+		if err := conn.Start(ctx); err != nil {
+			e.close(context.Background())
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e *engine) close(ctx context.Context) error {
+	err := e.conn.Stop(ctx)
+	closeERP(e.erp)
+	return err
+}
+
+func closeERP(a erp.Adapter) {
+	if c, ok := a.(erp.Closer); ok {
+		_ = c.Close()
+	}
+}
