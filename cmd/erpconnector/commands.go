@@ -668,8 +668,39 @@ func newConfigCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(validate, show)
+	keys := &cobra.Command{
+		Use: "keys", Short: "List every configuration key with its environment variable and default (Markdown)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ks := config.Keys()
+			return g.print(ks, func(w io.Writer) { writeKeyTable(w, ks) })
+		},
+	}
+	cmd.AddCommand(validate, show, keys)
 	return cmd
+}
+
+// writeKeyTable writes the configuration reference as a Markdown table.
+func writeKeyTable(w io.Writer, ks []config.Key) {
+	fmt.Fprintln(w, "| key | environment variable | type | default |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	known := map[string]bool{}
+	for _, k := range ks {
+		known[k.Path] = true
+	}
+	for _, k := range ks {
+		def := k.Default
+		if def != "" {
+			def = "`" + def + "`"
+		}
+		typ := k.Type
+		switch {
+		case k.Secret && known[k.Path+"_file"]:
+			typ += " (secret; or `" + k.Path + "_file`)"
+		case k.Secret:
+			typ += " (secret)"
+		}
+		fmt.Fprintf(w, "| `%s` | `%s` | %s | %s |\n", k.Path, k.Env, typ, def)
+	}
 }
 
 func newDemoCmd(g *globals) *cobra.Command {

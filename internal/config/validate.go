@@ -102,7 +102,7 @@ func (f *File) referenceProblems() []Problem {
 	if r.ONeListen == "" && r.CustomerListen == "" {
 		add("reference.one_listen", "one_listen or customer_listen is needed while reference.enabled is true")
 	}
-	if r.ONeListen != "" && r.ONeListen == r.CustomerListen {
+	if r.ONeListen != "" && r.ONeListen == r.CustomerListen && !strings.HasSuffix(r.ONeListen, ":0") {
 		add("reference.customer_listen", "must differ from reference.one_listen")
 	}
 	check := func(key, addr string) (port string, ok bool) {

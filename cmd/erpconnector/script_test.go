@@ -1,0 +1,68 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"erpconnector": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the CLI scripts in testdata/script. Each script gets the
+// shipped configs/ in its work directory, with every server on a free port.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			dir := filepath.Join(env.WorkDir, "configs")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			for _, name := range []string{"demo.yaml", "files.example.yaml", "production.example.yaml"} {
+				b, err := os.ReadFile(filepath.Join("..", "..", "configs", name))
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+					return err
+				}
+			}
+			env.Setenv("ERPCONNECTOR_ADMIN_LISTEN", "127.0.0.1:0")
+			env.Setenv("ERPCONNECTOR_REFERENCE_ONE_LISTEN", "127.0.0.1:0")
+			env.Setenv("ERPCONNECTOR_REFERENCE_CUSTOMER_LISTEN", "127.0.0.1:0")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// exitcode N CMD...: run erpconnector in-process and check its exact exit code.
+			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 {
+					ts.Fatalf("usage: exitcode N ARGS...")
+				}
+				want, err := strconv.Atoi(args[0])
+				if err != nil {
+					ts.Fatalf("exitcode: %v", err)
+				}
+				old, _ := os.Getwd()
+				if err := os.Chdir(ts.Getenv("WORK")); err != nil {
+					ts.Fatalf("chdir: %v", err)
+				}
+				defer os.Chdir(old)
+				for _, kv := range []string{"ERPCONNECTOR_ADMIN_LISTEN", "ERPCONNECTOR_REFERENCE_ONE_LISTEN", "ERPCONNECTOR_REFERENCE_CUSTOMER_LISTEN"} {
+					os.Setenv(kv, ts.Getenv(kv))
+					defer os.Unsetenv(kv)
+				}
+				got := run(args[1:], ts.Stdout(), ts.Stderr())
+				if (got == want) == neg {
+					ts.Fatalf("exit code %d, want %d", got, want)
+				}
+			},
+		},
+	})
+}
