@@ -265,7 +265,8 @@ func (c *Connector) binding(ctx context.Context, p mapping.Platform, key string)
 }
 
 func (c *Connector) putBinding(ctx context.Context, p mapping.Platform, b Binding) error {
-	return c.store.Update(ctx, func(tx *bolt.Tx) error {
+	// Bindings are written by many workers at once: batch their commits.
+	return c.store.Batch(ctx, func(tx *bolt.Tx) error {
 		_, err := c.bind.put(tx, p, b, c.now())
 		return err
 	})

@@ -193,6 +193,9 @@ func Open(path string, opts Options) (*Store, error) {
 	// Grow the file in smaller steps than bbolt's 16 MiB default: the file
 	// never shrinks, so slack added at a peak stays for good.
 	db.AllocSize = allocSize
+	// Batch (below) coalesces concurrent small writes into one commit; keep
+	// the wait for company short so a lone writer is not held up for long.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db, opts: opts, log: opts.Logger.With("component", "queue"), wake: make(chan struct{})}
 	var recovered int
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -235,6 +238,17 @@ func (s *Store) Update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	}
 	return s.db.Update(fn)
+}
+
+// Batch runs fn in a read-write transaction that may be shared with other
+// concurrent Batch calls, so that many small writes from concurrent workers
+// cost one commit. fn may run more than once (when a transaction it shares
+// fails) and must therefore derive everything from the transaction.
+func (s *Store) Batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(fn)
 }
 
 // View runs fn in a read-only transaction of the store's file.

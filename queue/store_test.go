@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -508,5 +509,45 @@ func TestRetryUntilMaxAttemptsThenDeadLetter(t *testing.T) {
 	}
 	if l := mustLease(t, s, 5); len(l) != 1 || string(l[0].Payload) != "newer" {
 		t.Fatalf("leased %+v", l)
+	}
+}
+
+// TestBatchCoalescesConcurrentWrites: concurrent Batch calls all land, each
+// exactly once in the data, however bbolt groups them.
+func TestBatchCoalescesConcurrentWrites(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Batch(ctx, func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucketIfNotExists([]byte("test.batch"))
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte(fmt.Sprintf("k%03d", i)), []byte("v"))
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	if err := s.View(ctx, func(tx *bolt.Tx) error {
+		n = tx.Bucket([]byte("test.batch")).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 64 {
+		t.Fatalf("%d keys, want 64", n)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Batch(cctx, func(*bolt.Tx) error { return nil }); err == nil {
+		t.Fatal("Batch ran with a cancelled context")
 	}
 }
