@@ -77,48 +77,7 @@ func capiCertKey(erpKey string) string { return "capi:cert:" + erpKey }
 // planCAPI decides the Customer API job (if any) one ERP item needs,
 // reading the binding inside tx.
 func (c *Connector) planCAPI(tx *bolt.Tx, it erp.Item, kind scanKind, lane queue.Lane) (*queue.Job, error) {
-	if it.Key == "" {
-		return nil, nil
-	}
-	b, bound, err := c.bind.get(tx, mapping.PlatformCustomerAPI, it.Key)
-	if err != nil {
-		return nil, err
-	}
-	if (kind == scanNew) == bound {
-		return nil, nil
-	}
-	cust := it.Customer
-	var p pushPayload
-	switch {
-	case it.Err != nil:
-		if !cust.Flags.CustomerAPI && !bound {
-			return nil, nil
-		}
-		p = pushPayload{Op: opInvalid, Customer: cust, Reason: it.Err.Error()}
-	case cust.Deleted || !cust.Flags.CustomerAPI:
-		if !bound {
-			return nil, nil
-		}
-		p = pushPayload{Op: opUnflag, Customer: cust}
-	default:
-		if err := mapping.ValidateCustomerAPI(cust); err != nil {
-			p = pushPayload{Op: opInvalid, Customer: cust, Reason: err.Error()}
-			break
-		}
-		h, err := mapping.HashCustomerAPI(cust)
-		if err != nil {
-			return nil, err
-		}
-		if bound && b.PushedHash == h {
-			return nil, nil // nothing changed for the Customer API
-		}
-		p = pushPayload{Op: opUpsert, Customer: cust, Hash: h}
-	}
-	payload, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("connector: encode job: %w", err)
-	}
-	return &queue.Job{Type: jobCAPIPush, Key: capiPushKey(it.Key), Payload: payload, Lane: lane}, nil
+	return c.planPush(tx, capiPush, it, kind, lane)
 }
 
 // handleCAPI delivers one Customer API job.

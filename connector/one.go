@@ -68,13 +68,38 @@ const (
 	scanUpdates                 // customers bound to ONe (updates, unflags)
 )
 
-// planONe decides the job (if any) one ERP item needs, reading the binding
-// inside tx.
+// pushSpec is what planning a push needs to know about a platform.
+type pushSpec struct {
+	platform mapping.Platform
+	flagged  func(mapping.Customer) bool
+	validate func(mapping.Customer) error
+	hash     func(mapping.Customer) (string, error)
+	jobType  string
+	key      func(erpKey string) string
+}
+
+var (
+	onePush = pushSpec{platform: mapping.PlatformONe, flagged: func(c mapping.Customer) bool { return c.Flags.ONe },
+		validate: mapping.ValidateONe, hash: mapping.HashONe, jobType: jobONePush, key: pushKey}
+	capiPush = pushSpec{platform: mapping.PlatformCustomerAPI, flagged: func(c mapping.Customer) bool { return c.Flags.CustomerAPI },
+		validate: mapping.ValidateCustomerAPI, hash: mapping.HashCustomerAPI, jobType: jobCAPIPush, key: capiPushKey}
+)
+
+// planONe decides the ONe job (if any) one ERP item needs, reading the
+// binding inside tx.
 func (c *Connector) planONe(tx *bolt.Tx, it erp.Item, kind scanKind, lane queue.Lane) (*queue.Job, error) {
+	return c.planPush(tx, onePush, it, kind, lane)
+}
+
+// planPush decides the push (if any) one ERP item needs on one platform: a
+// "new" scan handles customers not bound to it, an "updates" scan those
+// that are. Invalid records become dead-letter jobs with their reasons;
+// unchanged ones (same hash as last pushed) need nothing.
+func (c *Connector) planPush(tx *bolt.Tx, spec pushSpec, it erp.Item, kind scanKind, lane queue.Lane) (*queue.Job, error) {
 	if it.Key == "" {
 		return nil, nil
 	}
-	b, bound, err := c.bind.get(tx, mapping.PlatformONe, it.Key)
+	b, bound, err := c.bind.get(tx, spec.platform, it.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -85,26 +110,26 @@ func (c *Connector) planONe(tx *bolt.Tx, it erp.Item, kind scanKind, lane queue.
 	var p pushPayload
 	switch {
 	case it.Err != nil:
-		if !cust.Flags.ONe && !bound {
+		if !spec.flagged(cust) && !bound {
 			return nil, nil
 		}
 		p = pushPayload{Op: opInvalid, Customer: cust, Reason: it.Err.Error()}
-	case cust.Deleted || !cust.Flags.ONe:
+	case cust.Deleted || !spec.flagged(cust):
 		if !bound {
 			return nil, nil
 		}
 		p = pushPayload{Op: opUnflag, Customer: cust}
 	default:
-		if err := mapping.ValidateONe(cust); err != nil {
+		if err := spec.validate(cust); err != nil {
 			p = pushPayload{Op: opInvalid, Customer: cust, Reason: err.Error()}
 			break
 		}
-		h, err := mapping.HashONe(cust)
+		h, err := spec.hash(cust)
 		if err != nil {
 			return nil, err
 		}
 		if bound && b.PushedHash == h {
-			return nil, nil // nothing changed for ONe
+			return nil, nil // nothing changed for this platform
 		}
 		p = pushPayload{Op: opUpsert, Customer: cust, Hash: h}
 	}
@@ -112,7 +137,7 @@ func (c *Connector) planONe(tx *bolt.Tx, it erp.Item, kind scanKind, lane queue.
 	if err != nil {
 		return nil, fmt.Errorf("connector: encode job: %w", err)
 	}
-	return &queue.Job{Type: jobONePush, Key: pushKey(it.Key), Payload: payload, Lane: lane}, nil
+	return &queue.Job{Type: spec.jobType, Key: spec.key(it.Key), Payload: payload, Lane: lane}, nil
 }
 
 // planner turns one ERP item into the job (if any) one platform needs.
