@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/erpconnector/erpconnector/connector"
+	"github.com/erpconnector/erpconnector/customerapi"
 	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/internal/config"
@@ -161,5 +163,43 @@ func (e *engine) close(ctx context.Context) error {
 func closeERP(a erp.Adapter) {
 	if c, ok := a.(erp.Closer); ok {
 		_ = c.Close()
+	}
+}
+
+// publishFarmCertificates publishes Red Tractor certificates on the reference
+// Customer API for two of every three demo farms, so the demo shows
+// certificate status flowing into the ERP (the others come back Expired).
+func (r *references) publishFarmCertificates(ctx context.Context, a erp.Adapter, log *slog.Logger) {
+	lister, ok := a.(erp.KeyLister)
+	if r.cust == nil || !ok {
+		return
+	}
+	keys, err := lister.ListKeys(ctx, "", 10000)
+	if err != nil {
+		log.Warn("demo certificates", "err", err)
+		return
+	}
+	n := 0
+	for i, key := range keys {
+		it, err := a.Get(ctx, key)
+		if err != nil || it.Customer.Farm.HoldingNumber == "" || i%3 == 0 {
+			continue
+		}
+		f := it.Customer.Farm
+		r.cust.AddCertificates(customerapi.Certificate{
+			CertificateStatus:      customerapi.CertificateValid,
+			CertificateIdentifier:  fmt.Sprintf("DEMO%06d.%s", i, strings.ReplaceAll(f.HoldingNumber, "/", "")),
+			CertificateEnterprises: []customerapi.CertificateEnterprise{{EnterpriseIdentifier: fmt.Sprintf("ENT%06d", i), Enterprise: "Combinable Crops"}},
+			CertificateExpiryDate:  time.Now().UTC().AddDate(0, 8, 0).Format("2006-01-02") + "T00:00:00.000+00:00",
+			CertifiedSites: []customerapi.CertifiedSite{{
+				SiteIdentifiers: &customerapi.SiteIdentifier{IdentifierType: "holdingno", Identifier: f.HoldingNumber},
+				IsPrimary:       true, SiteCountry: "GBR", SitePostcode: it.Customer.Billing.Postcode,
+				SiteName: it.Customer.Name, SiteAddress: it.Customer.Billing.Street + ", " + it.Customer.Billing.Postcode,
+			}},
+		})
+		n++
+	}
+	if n > 0 {
+		log.Info("demo: Red Tractor certificates published for the demo farms", "farms", n)
 	}
 }

@@ -117,6 +117,7 @@ func runDaemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 
 	if f.IsDemo() {
 		refs.registerStorefrontClients(f.Reference.ONeTenant, f.Demo.StorefrontRegistrations, log)
+		refs.publishFarmCertificates(ctx, e.erp, log)
 	}
 	// A first pass right away, then the schedules take over.
 	go func() {

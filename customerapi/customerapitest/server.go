@@ -208,6 +208,14 @@ func (s *Server) Certificates() []customerapi.Certificate {
 	return append([]customerapi.Certificate(nil), s.st.certs...)
 }
 
+// AddCertificates adds Red Tractor certificates to the searchable set (as
+// the certification body would publish them).
+func (s *Server) AddCertificates(certs ...customerapi.Certificate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.certs = append(s.st.certs, certs...)
+}
+
 // OrganisationID returns the id of the organisation owned by the user with email.
 func (s *Server) OrganisationID(email string) string {
 	s.mu.Lock()

@@ -2,6 +2,7 @@ package customerapitest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -391,5 +392,23 @@ func TestDeterministicSeed(t *testing.T) {
 	}
 	if valid == 0 || grace == 0 {
 		t.Fatalf("valid %d grace %d", valid, grace)
+	}
+}
+
+func TestAddCertificatesAreSearchable(t *testing.T) {
+	e := newEnv(t, customerapitest.Options{Certificates: 1})
+	cert := customerapi.Certificate{CertificateStatus: customerapi.CertificateValid, CertificateIdentifier: "TEST.1",
+		CertificateExpiryDate:  "2030-01-31T00:00:00.000+00:00",
+		CertificateEnterprises: []customerapi.CertificateEnterprise{{EnterpriseIdentifier: "ENT1", Enterprise: "Combinable Crops"}},
+		CertifiedSites: []customerapi.CertifiedSite{{SiteIdentifiers: &customerapi.SiteIdentifier{IdentifierType: "holdingno", Identifier: "12/345/6789"},
+			IsPrimary: true, SiteCountry: "GBR", SitePostcode: "YO17 9AB", SiteName: "Test Farm", SiteAddress: "Test Farm, YO17 9AB"}}}
+	e.srv.AddCertificates(cert)
+	c := e.client(customerapi.Credentials{Username: ownerEmail, Password: ownerPass})
+	got, err := c.RedTractorCertificates(context.Background(), customerapi.CertificateQuery{Country: "GBR", HoldingNumber: "12/345/6789"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].CertificateIdentifier != "TEST.1" {
+		t.Fatalf("search by holding number found %+v", got)
 	}
 }
