@@ -66,9 +66,22 @@ func CreateDemoSchema(ctx context.Context, db *sql.DB, d Dialect, table string) 
 	if _, err := db.ExecContext(ctx, b.String()); err != nil {
 		return fmt.Errorf("sqlerp: create demo schema: %w", err)
 	}
-	ix := fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%q, %q)", idx, qt, erpgen.UpdatedAtColumn, erpgen.KeyColumn)
-	if _, err := db.ExecContext(ctx, ix); err != nil {
-		return fmt.Errorf("sqlerp: create demo schema: %w", err)
+	// The change cursor walks (updated-at, key); inbound customers are found
+	// by their platform ids, so those columns are indexed too.
+	ixs := []string{
+		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%q, %q)", idx, qt, erpgen.UpdatedAtColumn, erpgen.KeyColumn),
+	}
+	for _, col := range []string{erpgen.ONeIDColumn, erpgen.CustomerAPIColumn} {
+		name, err := QuoteIdent(strings.ReplaceAll(table, ".", "_") + "_" + col + "_idx")
+		if err != nil {
+			return fmt.Errorf("sqlerp: create demo schema: %w", err)
+		}
+		ixs = append(ixs, fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%q)", name, qt, col))
+	}
+	for _, ix := range ixs {
+		if _, err := db.ExecContext(ctx, ix); err != nil {
+			return fmt.Errorf("sqlerp: create demo schema: %w", err)
+		}
 	}
 	return nil
 }

@@ -209,7 +209,11 @@ func SQLiteDSN(dsn string) string {
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	return dsn + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	// _txlock=immediate: a transaction that reads and then writes (Upsert)
+	// takes the write lock up front; a deferred one can fail with
+	// SQLITE_BUSY_SNAPSHOT under concurrent writers, which no busy timeout
+	// cures.
+	return dsn + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 }
 
 // New wraps an open database. The caller keeps ownership of db.

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/erpconnector/erpconnector/connector"
+	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/internal/config"
+	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// apiKeyEnv passes the tenant's API key to a serve-one child (never on
+// its command line, which other users of the machine can read).
+const apiKeyEnv = "ERPBENCH_API_KEY"
+
+// serveOneMain is the hidden `serve-one` subcommand: the ONe reference
+// server (no faults, no limits) on loopback. The first line on stdout is its
+// base URL; it serves until the context ends or stdin reaches end of file
+// (so it never outlives the parent that holds the pipe).
+func serveOneMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve-one", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "loopback address to listen on")
+	tenant := fs.String("tenant", "", "tenant as NAME (its API key from $"+apiKeyEnv+") or NAME=KEY")
+	seed := fs.Uint64("seed", 1, "seed for generated ids")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	name, key, ok := strings.Cut(*tenant, "=")
+	if !ok {
+		key = os.Getenv(apiKeyEnv)
+	}
+	if name == "" || key == "" {
+		return errors.New("serve-one: --tenant: want NAME with $" + apiKeyEnv + " set, or NAME=KEY")
+	}
+	one, err := oneapitest.NewServer(oneapitest.Options{Tenants: map[string]string{name: key}, Seed: *seed})
+	if err != nil {
+		return fmt.Errorf("serve-one: %w", err)
+	}
+	defer one.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("serve-one: listen: %w", err)
+	}
+	srv := &http.Server{Handler: one, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if _, err := fmt.Fprintf(stdout, "http://%s\n", ln.Addr()); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("serve-one: announce address: %w", err)
+	}
+	eof := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(eof)
+	}()
+	select {
+	case <-ctx.Done():
+	case <-eof:
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve-one: serve: %w", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// childReport is the last line the connector child prints: what the
+// parent checks beyond the servers' and the ERP's contents.
+type childReport struct {
+	Seconds float64 `json:"seconds"`
+	// PeakRSSKiB is the process's own high-water RSS (VmHWM). The parent's
+	// rusage Maxrss cannot be used alone: on Linux a child spawned with
+	// vfork semantics starts its ru_maxrss from the parent's RSS.
+	PeakRSSKiB int64                     `json:"peak_rss_kib"`
+	Queue      queue.Stats               `json:"queue"`
+	Outcomes   map[string]map[string]int `json:"outcomes"`
+	Bindings   map[string]int            `json:"bindings"`
+	SyncErr    string                    `json:"sync_err,omitempty"`
+}
+
+// connectorMain is the hidden `connector` subcommand: one pass of the real
+// pipeline, exactly as `erpconnector sync --once` runs it locally (load and
+// validate the configuration, open the ERP, New, Start, SyncOnce, WaitIdle,
+// Stop). Its last stdout line is a childReport.
+func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("connector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	idlePoll := fs.Duration("idle-poll", 0, "wait for the queue to drain by calling Idle at this interval instead of WaitIdle (0: WaitIdle, as sync --once does)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("connector: cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			_ = pf.Close()
+			return fmt.Errorf("connector: cpu profile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			err = errors.Join(err, pf.Close())
+		}()
+	}
+	f, err := config.LoadValid(*cfgPath, os.Environ())
+	if err != nil {
+		return fmt.Errorf("connector: %w", err)
+	}
+	log := f.NewLogger(stderr)
+	start := time.Now()
+	adapter, err := f.OpenERP(ctx, log)
+	if err != nil {
+		return fmt.Errorf("connector: %w", err)
+	}
+	defer func() {
+		if c, ok := adapter.(erp.Closer); ok {
+			err = errors.Join(err, c.Close())
+		}
+	}()
+	conn, err := connector.New(connector.Options{Config: f.Connector(), ERP: adapter, Logger: log,
+		Registerer: prometheus.NewRegistry(), Version: "erpbench"})
+	if err != nil {
+		return fmt.Errorf("connector: %w", err)
+	}
+	if err := conn.Start(ctx); err != nil {
+		return fmt.Errorf("connector: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = errors.Join(err, conn.Stop(sctx))
+	}()
+	syncErr := conn.SyncOnce(ctx)
+	if err := waitIdle(ctx, conn, *idlePoll); err != nil {
+		return fmt.Errorf("connector: wait idle: %w", err)
+	}
+	seconds := time.Since(start).Seconds()
+	st, err := conn.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("connector: status: %w", err)
+	}
+	rep := childReport{Seconds: seconds, Queue: st.Queue, Outcomes: st.Outcomes, Bindings: st.Bindings, PeakRSSKiB: peakRSSKiB()}
+	if syncErr != nil {
+		rep.SyncErr = syncErr.Error()
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return fmt.Errorf("connector: encode report: %w", err)
+	}
+	if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
+		return fmt.Errorf("connector: report: %w", err)
+	}
+	if syncErr != nil {
+		return fmt.Errorf("connector: sync: %w", syncErr)
+	}
+	return nil
+}
+
+// waitIdle is conn.WaitIdle, or with every > 0 a poll of conn.Idle at that
+// interval (Idle scans the whole queue, so its frequency is a cost).
+func waitIdle(ctx context.Context, conn *connector.Connector, every time.Duration) error {
+	if every <= 0 {
+		return conn.WaitIdle(ctx)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		idle, err := conn.Idle(ctx)
+		if err != nil || idle {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// peakRSSKiB reads this process's high-water resident set size (VmHWM)
+// from /proc; 0 when it cannot.
+func peakRSSKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return n
+		}
+	}
+	return 0
+}
