@@ -278,21 +278,15 @@ func Run(ctx context.Context, opts Options, stopTimeout time.Duration) error {
 // Store exposes the state store (the admin API reads queue stats and dead letters).
 func (c *Connector) Store() *queue.Store { return c.store }
 
-// Idle reports whether the queue has no job that is ready, leased or
-// waiting (scheduled retries are not counted as idle).
+// Idle reports whether the queue holds no job that is ready, scheduled,
+// leased or waiting (dead letters aside).
 func (c *Connector) Idle(ctx context.Context) (bool, error) {
-	st, err := c.store.Stats(ctx)
-	if err != nil {
-		return false, err
-	}
-	return st.Counts.Total() == 0, nil
+	return c.store.Empty(ctx)
 }
 
-// WaitIdle waits until the queue is empty or ctx ends. It looks every
-// 100 ms: Stats reads every held job, so looking more often slows a large
-// migration down.
+// WaitIdle waits until the queue is empty or ctx ends.
 func (c *Connector) WaitIdle(ctx context.Context) error {
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTicker(25 * time.Millisecond)
 	defer t.Stop()
 	for {
 		idle, err := c.Idle(ctx)

@@ -49,6 +49,27 @@ type Stats struct {
 	DeadByType map[string]int `json:"dead_by_type"`
 }
 
+// Empty reports whether the queue holds no live job (ready, scheduled,
+// waiting or leased; dead letters aside). Unlike Stats it costs the same
+// however many jobs are held.
+func (s *Store) Empty(ctx context.Context) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("queue: empty: %w", err)
+	}
+	empty := true
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bktJobs); b != nil {
+			k, _ := b.Cursor().First()
+			empty = k == nil
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("queue: empty: %w", err)
+	}
+	return empty, nil
+}
+
 // Stats scans the queue (cost grows with the number of jobs held, not with
 // the number processed).
 func (s *Store) Stats(ctx context.Context) (Stats, error) {

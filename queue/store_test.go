@@ -551,3 +551,45 @@ func TestBatchCoalescesConcurrentWrites(t *testing.T) {
 		t.Fatal("Batch ran with a cancelled context")
 	}
 }
+
+// TestEmpty follows the live jobs: enqueued, leased, retried (scheduled) and
+// dead-lettered.
+func TestEmpty(t *testing.T) {
+	clk := newFakeClock()
+	s := openTest(t, Options{Clock: clk.Now})
+	ctx := context.Background()
+	empty := func() bool {
+		e, err := s.Empty(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	if !empty() {
+		t.Fatal("a new store is not empty")
+	}
+	if err := s.Enqueue(ctx, Job{Type: "t", Key: "k1", Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if empty() {
+		t.Fatal("empty with a ready job")
+	}
+	j := mustLease(t, s, 1)[0]
+	if empty() {
+		t.Fatal("empty with a leased job")
+	}
+	if err := s.Retry(ctx, j, time.Hour, errors.New("later")); err != nil {
+		t.Fatal(err)
+	}
+	if empty() {
+		t.Fatal("empty with a scheduled retry")
+	}
+	clk.Advance(2 * time.Hour)
+	j = mustLease(t, s, 1)[0]
+	if err := s.Fail(ctx, j, errors.New("bad")); err != nil {
+		t.Fatal(err)
+	}
+	if !empty() {
+		t.Fatal("a dead letter counts as live work")
+	}
+}
