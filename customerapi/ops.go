@@ -109,10 +109,14 @@ func (c *Client) ListOrganisations(ctx context.Context, q OrganisationQuery) ([]
 // CountOrganisations returns how many organisations match q (paging ignored).
 func (c *Client) CountOrganisations(ctx context.Context, q OrganisationQuery) (int, error) {
 	q.Limit, q.Offset = 0, 0
-	v := q.values()
+	return c.count(ctx, "listOrganisations", "/v1/organisations", q.values())
+}
+
+// count asks a listing operation for its count instead of a page.
+func (c *Client) count(ctx context.Context, op, path string, v url.Values) (int, error) {
 	v.Set("count", "true")
 	var out CountResult
-	err := c.call(ctx, request{op: "listOrganisations", method: http.MethodGet, path: "/v1/organisations", query: v, auth: true}, &out)
+	err := c.call(ctx, request{op: op, method: http.MethodGet, path: path, query: v, auth: true}, &out)
 	return out.Count, err
 }
 
@@ -283,11 +287,7 @@ func (c *Client) ListUsers(ctx context.Context, q UserQuery) ([]User, error) {
 // CountUsers returns how many users match q.
 func (c *Client) CountUsers(ctx context.Context, q UserQuery) (int, error) {
 	q.Limit, q.Offset = 0, 0
-	v := q.values()
-	v.Set("count", "true")
-	var out CountResult
-	err := c.call(ctx, request{op: "listUsers", method: http.MethodGet, path: "/v1/users", query: v, auth: true}, &out)
-	return out.Count, err
+	return c.count(ctx, "listUsers", "/v1/users", q.values())
 }
 
 // CreateUser creates a user (team owners only). The user receives a
