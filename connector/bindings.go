@@ -1,7 +1,6 @@
 package connector
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -60,8 +59,8 @@ func (bindings) get(tx *bolt.Tx, p mapping.Platform, erpKey string) (Binding, bo
 	if v == nil {
 		return Binding{}, false, nil
 	}
-	var out Binding
-	if err := json.Unmarshal(v, &out); err != nil {
+	out, err := decodeBinding(erpKey, v)
+	if err != nil {
 		return Binding{}, false, fmt.Errorf("connector: binding %s/%s: %w", p, erpKey, err)
 	}
 	return out, true, nil
@@ -96,11 +95,10 @@ func (bs bindings) put(tx *bolt.Tx, p mapping.Platform, in Binding, now time.Tim
 	}
 	in.Version = old.Version + 1
 	in.Updated = now
-	v, err := json.Marshal(in)
-	if err != nil {
-		return Binding{}, fmt.Errorf("connector: binding: %w", err)
-	}
-	if err := tx.Bucket(bindingBucket(p)).Put([]byte(in.ERPKey), v); err != nil {
+	bk := tx.Bucket(bindingBucket(p))
+	// ERP keys mostly arrive in scan (key) order: fill pages up.
+	bk.FillPercent = 0.9
+	if err := bk.Put([]byte(in.ERPKey), encodeBinding(in)); err != nil {
 		return Binding{}, fmt.Errorf("connector: binding: %w", err)
 	}
 	if in.ID != "" {
@@ -142,10 +140,10 @@ func (bindings) each(tx *bolt.Tx, p mapping.Platform, fn func(Binding) error) er
 	if b == nil {
 		return nil
 	}
-	return b.ForEach(func(_, v []byte) error {
-		var bd Binding
-		if err := json.Unmarshal(v, &bd); err != nil {
-			return fmt.Errorf("connector: binding: %w", err)
+	return b.ForEach(func(k, v []byte) error {
+		bd, err := decodeBinding(string(k), v)
+		if err != nil {
+			return fmt.Errorf("connector: binding %s/%s: %w", p, k, err)
 		}
 		return fn(bd)
 	})

@@ -60,6 +60,8 @@ type Connector struct {
 	bind  bindings
 	m     *metrics
 	locks keyLocks
+	// writeBacks batches the platform ids written back to the ERP.
+	writeBacks writeBacks
 
 	pools map[string]*queue.Pool
 	sched *scheduler

@@ -1,23 +1,58 @@
 package connector
 
 import (
-	"hash/fnv"
+	"context"
 	"sync"
+
+	"github.com/erpconnector/erpconnector/queue"
 )
 
 // keyLocks serialises the handlers that read, change and write the same ERP
 // customer (an ONe pull, a Customer API pull, a certificate refresh and the
 // pushes of one record), so none of them writes back a copy another has
-// just changed. Keys share a fixed set of stripes.
+// just changed. Each key has its own lock, held only while someone needs it.
 type keyLocks struct {
-	stripes [256]sync.Mutex
+	mu sync.Mutex
+	m  map[string]*keyLock
 }
 
-// lock locks key's stripe and returns the unlock function.
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock locks key and returns the unlock function (call it once).
 func (l *keyLocks) lock(key string) func() {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	m := &l.stripes[h.Sum32()%uint32(len(l.stripes))]
-	m.Lock()
-	return m.Unlock
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*keyLock{}
+	}
+	k := l.m[key]
+	if k == nil {
+		k = &keyLock{}
+		l.m[key] = k
+	}
+	k.refs++
+	l.mu.Unlock()
+	k.mu.Lock()
+	return func() {
+		k.mu.Unlock()
+		l.mu.Lock()
+		if k.refs--; k.refs == 0 {
+			delete(l.m, key)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// lockUntilSettled locks key for a queue handler until its job's settlement
+// (and with it every binding the handler deferred) is committed, so the next
+// handler of the same record reads what this one wrote. Outside a handler
+// the caller unlocks with the returned function; inside, it is a no-op.
+func (l *keyLocks) lockUntilSettled(ctx context.Context, key string) func() {
+	unlock := l.lock(key)
+	if queue.AfterSettle(ctx, unlock) {
+		return func() {}
+	}
+	return unlock
 }

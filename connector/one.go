@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -166,6 +167,9 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 	}
 	queued := 0
 	for {
+		if err := c.awaitRoom(ctx); err != nil {
+			return queued, err
+		}
 		cur, _, err := c.store.GetCursor(ctx, cursorName)
 		if err != nil {
 			return queued, err
@@ -204,6 +208,38 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 			return queued, nil
 		}
 	}
+}
+
+// maxHeld bounds the jobs an ERP scan lets the queue hold: a migration of
+// any size goes through in chunks, so the state file and the memory it maps
+// stay small. The scan waits for the deliveries to bring the queue down to
+// resumeHeld before reading the next page.
+const (
+	maxHeld    = 5000
+	resumeHeld = maxHeld / 2
+)
+
+// awaitRoom blocks while the queue holds maxHeld jobs or more, until it
+// is down to resumeHeld (or ctx ends).
+func (c *Connector) awaitRoom(ctx context.Context) error {
+	n, err := c.store.Held(ctx)
+	if err != nil || n < maxHeld {
+		return err
+	}
+	c.log.Debug("queue full; the ERP scan waits for deliveries", "held", n)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for n > resumeHeld {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("connector: wait for queue room: %w", ctx.Err())
+		case <-t.C:
+		}
+		if n, err = c.store.Held(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pollFeed drains the ONe client feed from the stored cursor, queueing one
@@ -290,8 +326,9 @@ func (c *Connector) binding(ctx context.Context, p mapping.Platform, key string)
 }
 
 func (c *Connector) putBinding(ctx context.Context, p mapping.Platform, b Binding) error {
-	// Bindings are written by many workers at once: batch their commits.
-	return c.store.Batch(ctx, func(tx *bolt.Tx) error {
+	// In a delivery the binding commits with the job's settlement (no
+	// commit of its own); elsewhere it is batched with concurrent writers.
+	return c.store.Defer(ctx, func(tx *bolt.Tx) error {
 		_, err := c.bind.put(tx, p, b, c.now())
 		return err
 	})
@@ -299,7 +336,7 @@ func (c *Connector) putBinding(ctx context.Context, p mapping.Platform, b Bindin
 
 func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) error {
 	key := p.Customer.ERPKey
-	defer c.locks.lock(key)()
+	defer c.locks.lockUntilSettled(ctx, key)()
 	log := c.log.With("erp_key", key)
 	switch p.Op {
 	case opInvalid:
@@ -405,15 +442,11 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 			return err
 		}
 	}
-	if err := c.erp.SetPlatformID(ctx, key, mapping.PlatformONe, id); err != nil && !errors.Is(err, erp.ErrNotFound) {
+	if err := c.setPlatformID(ctx, key, mapping.PlatformONe, id); err != nil && !errors.Is(err, erp.ErrNotFound) {
 		return fmt.Errorf("connector: write back ONe id: %w", err)
 	}
-	b, _, err = c.binding(ctx, mapping.PlatformONe, key)
-	if err != nil {
-		return err
-	}
-	b.PushedHash = p.Hash
-	return c.putBinding(ctx, mapping.PlatformONe, b)
+	nb.PushedHash = p.Hash
+	return c.putBinding(ctx, mapping.PlatformONe, nb)
 }
 
 // freshPush reads an ERP customer again and plans its push.
@@ -515,9 +548,9 @@ func (c *Connector) pull(ctx context.Context, p pullPayload) error {
 		return err
 	}
 	if bound {
-		defer c.locks.lock(key)()
+		defer c.locks.lockUntilSettled(ctx, key)()
 	} else {
-		defer c.locks.lock("one:" + p.ClientID)()
+		defer c.locks.lockUntilSettled(ctx, "one:"+p.ClientID)()
 	}
 	var b Binding
 	if bound {
@@ -666,7 +699,10 @@ func (c *Connector) enqueuePush(ctx context.Context, cust mapping.Customer, hash
 	if err != nil {
 		return err
 	}
-	return c.store.Enqueue(ctx, queue.Job{Type: jobONePush, Key: pushKey(cust.ERPKey), Payload: payload, Lane: queue.LaneLive})
+	job := queue.Job{Type: jobONePush, Key: pushKey(cust.ERPKey), Payload: payload, Lane: queue.LaneLive}
+	// Queued with the handler's bindings, never before them: the push must
+	// find the binding this handler wrote, or it would create the client again.
+	return c.store.Defer(ctx, func(tx *bolt.Tx) error { return c.store.EnqueueTx(tx, job) })
 }
 
 // sameERPRecord reports whether writing merged would change nothing.

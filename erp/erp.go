@@ -110,6 +110,21 @@ type KeyLister interface {
 	ListKeys(ctx context.Context, after string, limit int) ([]string, error)
 }
 
+// PlatformID is one write-back: the id a platform assigned to a customer.
+type PlatformID struct {
+	Key      string
+	Platform mapping.Platform
+	ID       string
+}
+
+// PlatformIDWriter is an optional extra: many write-backs in one
+// transaction. errs has one entry per id (nil, or what SetPlatformID would
+// have returned for it, such as ErrNotFound); err reports a failure of the
+// whole batch, in which case nothing was written.
+type PlatformIDWriter interface {
+	SetPlatformIDs(ctx context.Context, ids []PlatformID) (errs []error, err error)
+}
+
 // Closer is an optional extra: release the adapter's resources.
 type Closer interface {
 	Close() error

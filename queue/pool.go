@@ -356,6 +356,7 @@ func (p *Pool) coordinate() {
 				// The store is unreachable: the leases expire (or the next
 				// Open recovers them) and the jobs return to ready.
 				p.log.Error("settle failed while stopping; leases will expire", "err", err, "outcomes", len(pending))
+				settled(pending)
 				inflight -= len(pending)
 				pending = pending[:0]
 			case err != nil:
@@ -366,6 +367,7 @@ func (p *Pool) coordinate() {
 				if c.lost != nil {
 					p.log.Warn("outcomes for lost leases skipped", "err", c.lost)
 				}
+				settled(pending)
 				inflight -= len(pending)
 				pending = pending[:0]
 				for _, j := range c.leased {
@@ -530,10 +532,18 @@ func (p *Pool) deliver(j Job) Outcome {
 		return p.outcome(j, Release, 0, nil)
 	}
 	start := time.Now()
-	_, err := p.cb.Execute(func() (any, error) { return nil, p.call(ctx, j) })
+	st := &settlement{store: p.store}
+	_, err := p.cb.Execute(func() (any, error) { return nil, p.call(withSettlement(ctx, st), j) })
 	d := time.Since(start)
 	p.observe(d)
 	p.m.duration.Observe(d.Seconds())
+	o := p.settleAs(j, err)
+	o.s = st
+	return o
+}
+
+// settleAs turns a handler's error into the job's outcome.
+func (p *Pool) settleAs(j Job, err error) Outcome {
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		return p.outcome(j, Release, 0, nil)
 	}

@@ -70,6 +70,27 @@ func (s *Store) Empty(ctx context.Context) (bool, error) {
 	return empty, nil
 }
 
+// Held returns how many jobs the queue holds (ready, scheduled, waiting
+// behind their key and leased; not dead letters). It counts index entries
+// without decoding a job, so a producer can check it before every batch to
+// keep the queue, and the file, small.
+func (s *Store) Held(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("queue: held: %w", err)
+	}
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bktJobs); b != nil {
+			n = b.Stats().KeyN
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue: held: %w", err)
+	}
+	return n, nil
+}
+
 // Stats scans the queue (cost grows with the number of jobs held, not with
 // the number processed).
 func (s *Store) Stats(ctx context.Context) (Stats, error) {

@@ -383,6 +383,9 @@ type Outcome struct {
 	After time.Duration
 	// Err is the attempt's error for Retry and Fail.
 	Err error
+
+	// s holds what the handler deferred (see Store.Defer, AfterSettle).
+	s *settlement
 }
 
 // Settle applies outcomes in one transaction. An outcome whose lease was lost
@@ -398,6 +401,7 @@ func (s *Store) Settle(ctx context.Context, outs ...Outcome) error {
 		lost, err = s.txn(tx).settle(outs)
 		return err
 	})
+	settled(outs)
 	if err != nil {
 		return fmt.Errorf("queue: settle: %w", err)
 	}
@@ -829,6 +833,7 @@ func (t *txn) settle(outs []Outcome) (lost error, err error) {
 	var lostErrs []error
 	for i := range outs {
 		o := &outs[i]
+		t.applyEffects(o)
 		j, lerr := t.leasedJob(o)
 		if lerr != nil {
 			if errors.Is(lerr, ErrLeaseLost) {

@@ -323,6 +323,57 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		}
 	})
 
+	t.Run("BatchedWriteBack", func(t *testing.T) {
+		h := newHarness(t)
+		w, ok := h.Adapter.(erp.PlatformIDWriter)
+		if !ok {
+			t.Logf("%s has no batched write-back; SetPlatformID serves alone", h)
+			return
+		}
+		ctx := context.Background()
+		recs := gen(10, "B", 3)
+		h.Put(t, base, recs...)
+		ids := []erp.PlatformID{
+			{Key: recs[0].Key, Platform: mapping.PlatformONe, ID: "org:00000000-0000-4000-8000-00000000000a"},
+			{Key: "missing", Platform: mapping.PlatformONe, ID: "org:00000000-0000-4000-8000-00000000000b"},
+			{Key: recs[1].Key, Platform: mapping.PlatformCustomerAPI, ID: "9b2f1c1e-0000-4000-8000-00000000000c"},
+			{Key: recs[2].Key, Platform: mapping.PlatformONe, ID: "org:00000000-0000-4000-8000-00000000000d"},
+		}
+		errs, err := w.SetPlatformIDs(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(errs) != len(ids) {
+			t.Fatalf("%d results for %d write-backs", len(errs), len(ids))
+		}
+		for i, e := range errs {
+			if want := ids[i].Key == "missing"; errors.Is(e, erp.ErrNotFound) != want || (!want && e != nil) {
+				t.Errorf("write-back %d (%s): %v", i, ids[i].Key, e)
+			}
+		}
+		for _, id := range ids {
+			if id.Key == "missing" {
+				continue
+			}
+			it, err := h.Adapter.Get(ctx, id.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := it.Customer.PlatformIDs.ONe
+			if id.Platform == mapping.PlatformCustomerAPI {
+				got = it.Customer.PlatformIDs.CustomerAPI
+			}
+			if got != id.ID {
+				t.Errorf("%s: %s id = %q, want %q", id.Key, id.Platform, got, id.ID)
+			}
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := w.SetPlatformIDs(cctx, ids[:1]); err == nil {
+			t.Error("SetPlatformIDs with a canceled context succeeded")
+		}
+	})
+
 	t.Run("Canceled", func(t *testing.T) {
 		h := newHarness(t)
 		h.Put(t, base, gen(8, "X", 3)...)

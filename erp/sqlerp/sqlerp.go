@@ -749,6 +749,66 @@ func (t *Table) SetPlatformID(ctx context.Context, key string, p mapping.Platfor
 	return t.update(ctx, "set platform id", key, col+" = "+t.d.Placeholder(1), id)
 }
 
+// SetPlatformIDs implements erp.PlatformIDWriter: the write-backs in one
+// transaction, each statement prepared once.
+func (t *Table) SetPlatformIDs(ctx context.Context, ids []erp.PlatformID) ([]error, error) {
+	errs := make([]error, len(ids))
+	if len(ids) == 0 {
+		return errs, nil
+	}
+	cols := map[mapping.Platform]string{}
+	for i, it := range ids {
+		if _, ok := cols[it.Platform]; ok {
+			continue
+		}
+		col, err := t.platformColumn("set platform id", it.Platform)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		cols[it.Platform] = col
+	}
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlerp: set platform ids: %w", classify(err))
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmts := map[mapping.Platform]*sql.Stmt{}
+	for p, col := range cols {
+		q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", t.q.table, col, t.d.Placeholder(1), t.q.key, t.d.Placeholder(2))
+		st, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("sqlerp: set platform ids: %w", classify(err))
+		}
+		defer st.Close()
+		stmts[p] = st
+	}
+	for i, it := range ids {
+		st := stmts[it.Platform]
+		if st == nil {
+			if errs[i] == nil {
+				_, errs[i] = t.platformColumn("set platform id", it.Platform)
+			}
+			continue
+		}
+		res, err := st.ExecContext(ctx, it.ID, it.Key)
+		if err != nil {
+			return nil, fmt.Errorf("sqlerp: set platform id %q: %w", it.Key, classify(err))
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, fmt.Errorf("sqlerp: set platform id %q: %w", it.Key, classify(err))
+		}
+		if n == 0 {
+			errs[i] = erp.NotFound("sqlerp: set platform id", it.Key)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlerp: set platform ids: %w", classify(err))
+	}
+	return errs, nil
+}
+
 // Unlink implements erp.Adapter.
 func (t *Table) Unlink(ctx context.Context, key string, p mapping.Platform) error {
 	col, err := t.platformColumn("unlink", p)

@@ -1,0 +1,190 @@
+package connector
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Bindings are stored in a compact binary form: a migration of 100,000
+// customers keeps 100,000 of them in the state file, and the file is mapped
+// into memory. Layout (version 1):
+//
+//	0x01 · uvarint Version · varint Updated (unix ns) · string ID ·
+//	hash PushedHash · hash SeenHash · uvarint len(Extra) · (string key · string value)…
+//
+// where a string is a uvarint length and its bytes, and a hash is 0 (none),
+// 1 and 32 bytes (a "sha256:" hex digest), or 2 and a string. The ERP key is
+// the bucket key and is not repeated. Values written as JSON by earlier
+// versions (they start with '{') are still read.
+const bindingCodecV1 = 0x01
+
+const sha256Prefix = "sha256:"
+
+func encodeBinding(b Binding) []byte {
+	buf := make([]byte, 0, 128)
+	buf = append(buf, bindingCodecV1)
+	buf = binary.AppendUvarint(buf, b.Version)
+	var ns int64
+	if !b.Updated.IsZero() {
+		ns = b.Updated.UnixNano()
+	}
+	buf = binary.AppendVarint(buf, ns)
+	buf = appendString(buf, b.ID)
+	buf = appendHash(buf, b.PushedHash)
+	buf = appendHash(buf, b.SeenHash)
+	keys := make([]string, 0, len(b.Extra))
+	for k := range b.Extra {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	buf = binary.AppendUvarint(buf, uint64(len(keys)))
+	for _, k := range keys {
+		buf = appendString(buf, k)
+		buf = appendString(buf, b.Extra[k])
+	}
+	return buf
+}
+
+func appendString(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+func appendHash(buf []byte, h string) []byte {
+	if h == "" {
+		return append(buf, 0)
+	}
+	if d, ok := strings.CutPrefix(h, sha256Prefix); ok && len(d) == 64 && d == strings.ToLower(d) {
+		if raw, err := hex.DecodeString(d); err == nil {
+			return append(append(buf, 1), raw...)
+		}
+	}
+	return appendString(append(buf, 2), h)
+}
+
+var errBindingCodec = errors.New("malformed binding")
+
+// decodeBinding reads a stored binding of erpKey.
+func decodeBinding(erpKey string, v []byte) (Binding, error) {
+	if len(v) > 0 && v[0] == '{' {
+		var b Binding
+		if err := json.Unmarshal(v, &b); err != nil {
+			return Binding{}, err
+		}
+		return b, nil
+	}
+	d := bindingReader{buf: v}
+	if d.byte() != bindingCodecV1 {
+		return Binding{}, fmt.Errorf("%w: unknown format", errBindingCodec)
+	}
+	b := Binding{ERPKey: erpKey}
+	b.Version = d.uvarint()
+	if ns := d.varint(); ns != 0 {
+		b.Updated = time.Unix(0, ns).UTC()
+	}
+	b.ID = d.string()
+	b.PushedHash = d.hash()
+	b.SeenHash = d.hash()
+	if n := d.uvarint(); n > 0 && d.err == nil {
+		if n > uint64(len(v)) {
+			return Binding{}, fmt.Errorf("%w: extra count %d", errBindingCodec, n)
+		}
+		b.Extra = make(map[string]string, n)
+		for range n {
+			k := d.string()
+			b.Extra[k] = d.string()
+		}
+	}
+	if d.err != nil {
+		return Binding{}, d.err
+	}
+	if len(d.buf) != 0 {
+		return Binding{}, fmt.Errorf("%w: %d trailing bytes", errBindingCodec, len(d.buf))
+	}
+	return b, nil
+}
+
+// bindingReader decodes the binary form; the first problem sticks in err.
+type bindingReader struct {
+	buf []byte
+	err error
+}
+
+func (r *bindingReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: truncated %s", errBindingCodec, what)
+	}
+	r.buf = nil
+}
+
+func (r *bindingReader) byte() byte {
+	if len(r.buf) < 1 {
+		r.fail("byte")
+		return 0
+	}
+	c := r.buf[0]
+	r.buf = r.buf[1:]
+	return c
+}
+
+func (r *bindingReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.buf)
+	if n <= 0 {
+		r.fail("number")
+		return 0
+	}
+	r.buf = r.buf[n:]
+	return v
+}
+
+func (r *bindingReader) varint() int64 {
+	v, n := binary.Varint(r.buf)
+	if n <= 0 {
+		r.fail("number")
+		return 0
+	}
+	r.buf = r.buf[n:]
+	return v
+}
+
+func (r *bindingReader) string() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(len(r.buf)) {
+		r.fail("string")
+		return ""
+	}
+	s := string(r.buf[:n])
+	r.buf = r.buf[n:]
+	return s
+}
+
+func (r *bindingReader) hash() string {
+	switch r.byte() {
+	case 0:
+		return ""
+	case 1:
+		if len(r.buf) < 32 {
+			r.fail("hash")
+			return ""
+		}
+		s := sha256Prefix + hex.EncodeToString(r.buf[:32])
+		r.buf = r.buf[32:]
+		return s
+	case 2:
+		return r.string()
+	}
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: unknown hash form", errBindingCodec)
+	}
+	r.buf = nil
+	return ""
+}

@@ -1,0 +1,83 @@
+package connector
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestBindingCodecRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 23, 3, 4, 5, 6, time.UTC)
+	for _, b := range []Binding{
+		{ERPKey: "C1"},
+		{ERPKey: "C2", ID: "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d", Version: 7, Updated: at,
+			PushedHash: "sha256:7d696c7d1ce518024a891d82ce26d46de15e419d91446d2f30d2c37be1854034",
+			SeenHash:   "sha256:0000000000000000000000000000000000000000000000000000000000000001",
+			Extra:      map[string]string{"addressId": "021a0e64-6010-42df-86a2-1ceff41a6965", "businessUnitId": "bu-1"}},
+		// Hashes not in the digest form are kept as they are.
+		{ERPKey: "C3", ID: "x", PushedHash: "sha256:ABC", SeenHash: "md5:1", Version: 1 << 40},
+	} {
+		v := encodeBinding(b)
+		got, err := decodeBinding(b.ERPKey, v)
+		if err != nil {
+			t.Fatalf("%s: %v", b.ERPKey, err)
+		}
+		if !reflect.DeepEqual(got, b) {
+			t.Errorf("%s: round trip\n got %+v\nwant %+v", b.ERPKey, got, b)
+		}
+	}
+}
+
+func TestBindingCodecIsCompactAndReadsJSON(t *testing.T) {
+	b := Binding{ERPKey: "C0000001", ID: "ind:e793a57b-e186-4b39-89dd-3b9181b7a288", Version: 2,
+		PushedHash: "sha256:7d696c7d1ce518024a891d82ce26d46de15e419d91446d2f30d2c37be1854034",
+		Extra:      map[string]string{"addressId": "021a0e64-6010-42df-86a2-1ceff41a6965"},
+		Updated:    time.Date(2026, 11, 23, 3, 32, 35, 432998282, time.UTC)}
+	js, _ := json.Marshal(b)
+	bin := encodeBinding(b)
+	if len(bin)*2 > len(js) {
+		t.Errorf("binary binding is %d bytes, JSON %d: want under half", len(bin), len(js))
+	}
+	// A state file written with JSON bindings is still read.
+	got, err := decodeBinding(b.ERPKey, js)
+	if err != nil || !reflect.DeepEqual(got, b) {
+		t.Fatalf("JSON binding: %+v, %v", got, err)
+	}
+}
+
+func TestBindingCodecRejectsDamage(t *testing.T) {
+	v := encodeBinding(Binding{ERPKey: "C", ID: "id", Extra: map[string]string{"a": "b"}})
+	for i := range len(v) - 1 {
+		if _, err := decodeBinding("C", v[:i]); !errors.Is(err, errBindingCodec) {
+			t.Errorf("truncated at %d: err = %v", i, err)
+		}
+	}
+	if _, err := decodeBinding("C", append(v, 0)); !errors.Is(err, errBindingCodec) {
+		t.Errorf("trailing byte: err = %v", err)
+	}
+	if _, err := decodeBinding("C", []byte{9}); !errors.Is(err, errBindingCodec) {
+		t.Errorf("unknown version: err = %v", err)
+	}
+}
+
+func FuzzBindingCodec(f *testing.F) {
+	f.Add(encodeBinding(Binding{ID: "org:1", PushedHash: "sha256:7d696c7d1ce518024a891d82ce26d46de15e419d91446d2f30d2c37be1854034", Extra: map[string]string{"k": "v"}}))
+	f.Add([]byte(`{"id":"x"}`))
+	f.Add([]byte{1, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		b, err := decodeBinding("K", v)
+		if err != nil || (len(v) > 0 && v[0] == '{') {
+			return
+		}
+		// Whatever decodes encodes back to the same binding.
+		again, err := decodeBinding("K", encodeBinding(b))
+		if err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		if !reflect.DeepEqual(again, b) {
+			t.Fatalf("not stable:\n%+v\n%+v", b, again)
+		}
+	})
+}

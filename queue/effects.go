@@ -1,0 +1,89 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// settlement is what a handler asked to happen with its job's settlement:
+// writes committed in the same transaction, and calls made once that
+// transaction is over.
+type settlement struct {
+	store   *Store
+	effects []func(tx *bolt.Tx) error
+	after   []func()
+}
+
+type settlementKey struct{}
+
+// withSettlement gives a handler's context the settlement of its job.
+func withSettlement(ctx context.Context, s *settlement) context.Context {
+	return context.WithValue(ctx, settlementKey{}, s)
+}
+
+func settlementOf(ctx context.Context) *settlement {
+	s, _ := ctx.Value(settlementKey{}).(*settlement)
+	return s
+}
+
+// Defer writes fn's changes to the store's file together with the
+// settlement of the job a pool handler is delivering: fn runs inside the
+// transaction that acks, retries, fails or releases the job, whatever the
+// outcome, so a handler's bookkeeping costs no commit of its own and is
+// never visible without the job's outcome. Effects of one job run in the
+// order they were deferred; one that fails turns an ack into a retry
+// (fn may run again on a later transaction and must derive everything
+// from tx). Called outside a handler of a pool on this store, it commits fn
+// at once (batched with concurrent writers).
+func (s *Store) Defer(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if st := settlementOf(ctx); st != nil && st.store == s {
+		st.effects = append(st.effects, fn)
+		return nil
+	}
+	return s.Batch(ctx, fn)
+}
+
+// AfterSettle arranges for fn to run once the settlement of the job a pool
+// handler is delivering has been committed (or abandoned because the store
+// failed while stopping). It reports false, and does not keep fn, when ctx
+// is not a pool handler's: the caller then runs fn itself when done.
+func AfterSettle(ctx context.Context, fn func()) bool {
+	st := settlementOf(ctx)
+	if st == nil {
+		return false
+	}
+	st.after = append(st.after, fn)
+	return true
+}
+
+// applyEffects runs an outcome's deferred writes in tx. A failed write
+// turns an ack into a retry carrying the error.
+func (t *txn) applyEffects(o *Outcome) {
+	if o.s == nil {
+		return
+	}
+	for _, fn := range o.s.effects {
+		if err := fn(t.tx); err != nil {
+			err = fmt.Errorf("queue: deferred write of job %d: %w", o.Job.ID, err)
+			t.s.log.Error("deferred write failed; the job will be retried", "job_id", o.Job.ID, "err", err)
+			if o.Kind == Ack {
+				o.Kind, o.Err = Retry, err
+			}
+			return
+		}
+	}
+}
+
+// settled runs the after-settle calls of outcomes and forgets them.
+func settled(outs []Outcome) {
+	for i := range outs {
+		if s := outs[i].s; s != nil {
+			outs[i].s = nil
+			for _, fn := range s.after {
+				fn()
+			}
+		}
+	}
+}
