@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -156,6 +157,73 @@ type Table struct {
 	sel     string // the column list of every SELECT
 	nFixed  int    // columns before the rule columns
 	ruleCol []string
+	stmts   stmtCache
+	// writeMu serialises this process's SQLite writes: SQLite has one
+	// writer at a time anyway, and a writer that waits here starts the
+	// moment the previous one ends, where SQLite's busy handler would
+	// sleep and poll. Other processes are still met by the busy timeout.
+	writeMu sync.Mutex
+}
+
+// writing takes the write turn for SQLite (nothing for other databases)
+// and returns its release.
+func (t *Table) writing() func() {
+	if t.d.Name != "sqlite" {
+		return func() {}
+	}
+	t.writeMu.Lock()
+	return t.writeMu.Unlock
+}
+
+// stmtCache keeps the adapter's prepared statements: its queries come in a
+// handful of shapes, and preparing one costs more than running it.
+// database/sql prepares a cached statement again on each connection (and
+// inside each transaction) only once. The shapes are fixed by the
+// configuration (which optional columns a write names, whether a read has
+// a cursor), so the cache stays small without a bound.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// prepared returns the cached statement for q, preparing it on first use.
+func (t *Table) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	c := &t.stmts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.m[q]; st != nil {
+		return st, nil
+	}
+	st, err := t.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[q] = st
+	return st, nil
+}
+
+// query runs a cached SELECT.
+func (t *Table) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := t.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// exec runs a cached statement, inside tx when tx is not nil.
+func (t *Table) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	st, err := t.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 type quoted struct {
@@ -273,6 +341,12 @@ func (t *Table) Dialect() Dialect { return t.d }
 
 // Close closes the database if Open opened it.
 func (t *Table) Close() error {
+	t.stmts.mu.Lock()
+	for q, st := range t.stmts.m {
+		_ = st.Close()
+		delete(t.stmts.m, q)
+	}
+	t.stmts.mu.Unlock()
 	if t.ownDB {
 		return t.db.Close()
 	}
@@ -396,7 +470,7 @@ func (t *Table) Changes(ctx context.Context, cur string, limit int) (erp.Page, e
 		fmt.Fprintf(&b, " AND %s <= %s", t.q.cursor, arg(t.now().UTC().Add(-t.cfg.SettleTime)))
 	}
 	fmt.Fprintf(&b, " ORDER BY %s, %s LIMIT %d", t.q.cursor, t.q.key, limit+1)
-	rows, err := t.db.QueryContext(ctx, b.String(), args...)
+	rows, err := t.query(ctx, b.String(), args...)
 	if err != nil {
 		return erp.Page{}, fmt.Errorf("sqlerp: changes: %w", classify(err))
 	}
@@ -587,7 +661,7 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, cursor, error) {
 // Get implements erp.Adapter.
 func (t *Table) Get(ctx context.Context, key string) (erp.Item, error) {
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s", t.sel, t.q.table, t.q.key, t.d.Placeholder(1))
-	rows, err := t.db.QueryContext(ctx, q, key)
+	rows, err := t.query(ctx, q, key)
 	if err != nil {
 		return erp.Item{}, fmt.Errorf("sqlerp: get: %w", classify(err))
 	}
@@ -623,7 +697,11 @@ func (t *Table) findByPlatformID(ctx context.Context, tx *sql.Tx, c mapping.Cust
 		}
 		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s ORDER BY %s LIMIT 1", t.q.key, t.q.inbound, col, t.d.Placeholder(1), t.q.key)
 		var key string
-		switch err := tx.QueryRowContext(ctx, q, id).Scan(&key); {
+		st, err := t.prepared(ctx, q)
+		if err != nil {
+			return "", classify(err)
+		}
+		switch err := tx.StmtContext(ctx, st).QueryRowContext(ctx, id).Scan(&key); {
 		case err == nil:
 			return key, nil
 		case !errors.Is(err, sql.ErrNoRows):
@@ -636,6 +714,7 @@ func (t *Table) findByPlatformID(ctx context.Context, tx *sql.Tx, c mapping.Cust
 // Upsert implements erp.Adapter. Flags already set in the ERP are never
 // cleared by an upsert, and platform ids are only written when present.
 func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) {
+	defer t.writing()()
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("sqlerp: upsert: %w", classify(err))
@@ -705,7 +784,7 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 	}
 	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s", t.q.inbound,
 		strings.Join(cols, ", "), strings.Join(vals, ", "), t.q.key, strings.Join(sets, ", "))
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	if _, err := t.exec(ctx, tx, q, args...); err != nil {
 		return "", fmt.Errorf("sqlerp: upsert %q: %w", c.ERPKey, classify(err))
 	}
 	if err := tx.Commit(); err != nil {
@@ -718,7 +797,9 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 func (t *Table) update(ctx context.Context, op, key, set string, args ...any) error {
 	args = append(args, key)
 	q := fmt.Sprintf("UPDATE %s SET %s WHERE %s = %s", t.q.table, set, t.q.key, t.d.Placeholder(len(args)))
-	res, err := t.db.ExecContext(ctx, q, args...)
+	release := t.writing()
+	res, err := t.exec(ctx, nil, q, args...)
+	release()
 	if err != nil {
 		return fmt.Errorf("sqlerp: %s %q: %w", op, key, classify(err))
 	}
@@ -768,6 +849,7 @@ func (t *Table) SetPlatformIDs(ctx context.Context, ids []erp.PlatformID) ([]err
 		}
 		cols[it.Platform] = col
 	}
+	defer t.writing()()
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlerp: set platform ids: %w", classify(err))
@@ -776,12 +858,11 @@ func (t *Table) SetPlatformIDs(ctx context.Context, ids []erp.PlatformID) ([]err
 	stmts := map[mapping.Platform]*sql.Stmt{}
 	for p, col := range cols {
 		q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", t.q.table, col, t.d.Placeholder(1), t.q.key, t.d.Placeholder(2))
-		st, err := tx.PrepareContext(ctx, q)
+		st, err := t.prepared(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("sqlerp: set platform ids: %w", classify(err))
 		}
-		defer st.Close()
-		stmts[p] = st
+		stmts[p] = tx.StmtContext(ctx, st)
 	}
 	for i, it := range ids {
 		st := stmts[it.Platform]
@@ -843,7 +924,7 @@ func (t *Table) ListKeys(ctx context.Context, after string, limit int) ([]string
 	}
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s > %s ORDER BY %s LIMIT %d", t.q.key, t.q.table, t.flagFilter(),
 		t.q.key, t.d.Placeholder(1), t.q.key, limit)
-	rows, err := t.db.QueryContext(ctx, q, after)
+	rows, err := t.query(ctx, q, after)
 	if err != nil {
 		return nil, fmt.Errorf("sqlerp: list keys: %w", classify(err))
 	}
