@@ -110,6 +110,10 @@ type KeyLister interface {
 	ListKeys(ctx context.Context, after string, limit int) ([]string, error)
 }
 
+// System names the ERP in errors marked with apierr.At: a platform's
+// delivery pool does not hold the ERP's failures against the platform.
+const System = "erp"
+
 // PlatformID is one write-back: the id a platform assigned to a customer.
 type PlatformID struct {
 	Key      string

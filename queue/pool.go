@@ -179,7 +179,12 @@ func NewPool(store *Store, opts PoolOptions) (*Pool, error) {
 		IsSuccessful: func(err error) bool {
 			return err == nil || apierr.Classify(err) == apierr.Permanent
 		},
+		// Cancellations, and failures of another system a handler uses
+		// (the ERP), say nothing about this upstream's health.
 		IsExcluded: func(err error) bool {
+			if sys := apierr.SystemOf(err); sys != "" && sys != opts.Upstream {
+				return true
+			}
 			return errors.Is(err, context.Canceled) || apierr.Classify(err) == apierr.Canceled
 		},
 		// Runs with the breaker's lock held: never call State/Counts here.
@@ -557,7 +562,8 @@ func (p *Pool) settleAs(j Job, err error) Outcome {
 		return p.outcome(j, Fail, 0, err)
 	default: // Retryable, OutcomeUnknown
 		ra := apierr.RetryAfterOf(err)
-		if st := apierr.StatusOf(err); ra > 0 && (st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable) {
+		if st := apierr.StatusOf(err); ra > 0 && (st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable) &&
+			(apierr.SystemOf(err) == "" || apierr.SystemOf(err) == p.opts.Upstream) {
 			p.pause(time.Now().Add(ra))
 		}
 		p.log.Info("job will be retried", "job_id", j.ID, "type", j.Type, "attempt", j.Attempts, "err", err)

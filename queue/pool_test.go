@@ -407,3 +407,46 @@ func TestPoolStopReleasesHeldJobs(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolBreakerIgnoresOtherSystems: failures a handler meets in another
+// system (the ERP) retry the job but never open this upstream's breaker or
+// pause it, while the same number of this upstream's failures does open it.
+func TestPoolBreakerIgnoresOtherSystems(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		err      error
+		wantOpen bool
+	}{
+		{"erp", apierr.At("erp", &apierr.Error{Operation: "db", Status: 503, RetryAfter: time.Minute}), false},
+		{"own", apierr.At("one", &apierr.Error{Operation: "createClient", Status: 503}), true},
+		{"unmarked", errors.New("connection refused"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := openTest(t, Options{NoSync: true, Backoff: Backoff{Initial: 100 * time.Millisecond, Jitter: -1}})
+				enqueueN(t, s, 6, "one.upsert")
+				var fails atomic.Int32
+				p := startPool(t, s, PoolOptions{Workers: 1,
+					Breaker: BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: time.Hour, HalfOpenMaxRequests: 1},
+					Handler: func(context.Context, Job) error {
+						if fails.Add(1) <= 6 {
+							return tc.err
+						}
+						return nil
+					}})
+				time.Sleep(time.Second)
+				opened := p.BreakerState() == gobreaker.StateOpen
+				if opened != tc.wantOpen {
+					t.Fatalf("breaker open = %v after 6 failures of %q, want %v", opened, tc.name, tc.wantOpen)
+				}
+				if !tc.wantOpen {
+					if pu := p.PausedUntil(); !pu.IsZero() {
+						t.Fatalf("paused until %s by another system's Retry-After", pu)
+					}
+					waitEmpty(t, s, time.Minute)
+				}
+				stopPool(t, p)
+			})
+		})
+	}
+}

@@ -257,7 +257,7 @@ func ignored(name string) bool {
 func (f *Folder) exportFiles(sub string, applyAge bool) ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(f.cfg.Dir, sub))
 	if err != nil {
-		return nil, apierr.Temporarily(fmt.Errorf("fileerp: list %s: %w", sub, err))
+		return nil, apierr.At(erp.System, apierr.Temporarily(fmt.Errorf("fileerp: list %s: %w", sub, err)))
 	}
 	var out []string
 	for _, e := range entries {
@@ -499,7 +499,7 @@ func (f *Folder) moveProcessed(name string) error {
 		dst = filepath.Join(f.cfg.Dir, ProcessedDir, fmt.Sprintf("%s.%d", name, i))
 	}
 	if err := os.Rename(src, dst); err != nil {
-		return apierr.Temporarily(fmt.Errorf("fileerp: move %s to processed: %w", name, err))
+		return apierr.At(erp.System, apierr.Temporarily(fmt.Errorf("fileerp: move %s to processed: %w", name, err)))
 	}
 	if f.cache.name == name {
 		f.cache.name, f.cache.items = "", nil
@@ -581,7 +581,7 @@ func (f *Folder) writeChange(ctx context.Context, ch Change) error {
 	f.seq++
 	name := fmt.Sprintf("%s-%09d-%s.json", ch.At.Format("20060102T150405.000000000Z"), f.seq, ch.Op)
 	if err := WriteFileAtomic(filepath.Join(f.cfg.Dir, OutboxDir, name), append(b, '\n')); err != nil {
-		return apierr.Temporarily(err)
+		return apierr.At(erp.System, apierr.Temporarily(err))
 	}
 	f.apply(ch)
 	return nil
@@ -622,11 +622,11 @@ func WriteFileAtomic(path string, data []byte) error {
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return apierr.Temporarily(fmt.Errorf("fileerp: sync %s: %w", dir, err))
+		return apierr.At(erp.System, apierr.Temporarily(fmt.Errorf("fileerp: sync %s: %w", dir, err)))
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return apierr.Temporarily(fmt.Errorf("fileerp: sync %s: %w", dir, err))
+		return apierr.At(erp.System, apierr.Temporarily(fmt.Errorf("fileerp: sync %s: %w", dir, err)))
 	}
 	return nil
 }

@@ -365,7 +365,7 @@ func classify(err error) error {
 		case "22", "23", "42", "44":
 			return apierr.Permanently(err)
 		}
-		return apierr.Temporarily(err)
+		return temporarily(err)
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
@@ -373,10 +373,14 @@ func classify(err error) error {
 		case 1, 18, 19, 20, 25: // ERROR (SQL/schema), TOOBIG, CONSTRAINT, MISMATCH, RANGE
 			return apierr.Permanently(err)
 		}
-		return apierr.Temporarily(err)
+		return temporarily(err)
 	}
-	return apierr.Temporarily(err)
+	return temporarily(err)
 }
+
+// temporarily marks a database error retryable and as the ERP's, so a
+// platform's circuit breaker does not count it.
+func temporarily(err error) error { return apierr.At(erp.System, apierr.Temporarily(err)) }
 
 func (t *Table) flagFilter() string {
 	var parts []string

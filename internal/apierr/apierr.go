@@ -199,6 +199,34 @@ func Temporarily(err error) error {
 	return &markedError{err: err, mark: ErrRetryable}
 }
 
+// At records that err came from the named system (for example "erp").
+// A delivery pool of another upstream neither counts such an error against
+// its circuit breaker nor pauses for it: the ERP being unavailable says
+// nothing about the health of a platform.
+func At(system string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &systemError{err: err, system: system}
+}
+
+// SystemOf returns the system At recorded for err, "" when none.
+func SystemOf(err error) string {
+	var se *systemError
+	if errors.As(err, &se) {
+		return se.system
+	}
+	return ""
+}
+
+type systemError struct {
+	err    error
+	system string
+}
+
+func (s *systemError) Error() string { return s.err.Error() }
+func (s *systemError) Unwrap() error { return s.err }
+
 type markedError struct {
 	err  error
 	mark error

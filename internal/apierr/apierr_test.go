@@ -82,3 +82,17 @@ func TestFromResponse(t *testing.T) {
 		t.Fatalf("excerpt %q", e.Body)
 	}
 }
+
+func TestAtRecordsTheSystem(t *testing.T) {
+	base := Temporarily(errors.New("database is locked"))
+	err := fmt.Errorf("connector: write back: %w", At("erp", base))
+	if got := SystemOf(err); got != "erp" {
+		t.Fatalf("SystemOf = %q", got)
+	}
+	if Classify(err) != Retryable || err.Error() != "connector: write back: database is locked" {
+		t.Fatalf("marking changed the class or message: %v, %q", Classify(err), err)
+	}
+	if SystemOf(base) != "" || At("erp", nil) != nil {
+		t.Fatal("unmarked error has a system, or At(nil) is not nil")
+	}
+}
