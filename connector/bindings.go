@@ -115,6 +115,10 @@ func (bs bindings) remove(tx *bolt.Tx, p mapping.Platform, erpKey string) error 
 	if err != nil || !had {
 		return err
 	}
+	// An id still waiting to be written back must not land after the unbinding.
+	if err := dropWriteBack(tx, p, erpKey); err != nil {
+		return fmt.Errorf("connector: binding: %w", err)
+	}
 	if err := tx.Bucket(bindingBucket(p)).Delete([]byte(erpKey)); err != nil {
 		return fmt.Errorf("connector: binding: %w", err)
 	}

@@ -249,7 +249,7 @@ func (c *Connector) pushCAPI(ctx context.Context, job queue.Job, p pushPayload) 
 		return err
 	}
 	if cust.PlatformIDs.CustomerAPI != org.ID {
-		if err := c.setPlatformID(ctx, key, mapping.PlatformCustomerAPI, org.ID); err != nil && !errors.Is(err, erp.ErrNotFound) {
+		if err := c.queueWriteBack(ctx, key, mapping.PlatformCustomerAPI, org.ID); err != nil && !errors.Is(err, erp.ErrNotFound) {
 			return fmt.Errorf("connector: write back Customer API id: %w", err)
 		}
 	}

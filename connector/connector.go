@@ -60,8 +60,9 @@ type Connector struct {
 	bind  bindings
 	m     *metrics
 	locks keyLocks
-	// writeBacks batches the platform ids written back to the ERP.
-	writeBacks writeBacks
+	// wbWake wakes the write-back loop; wbDone closes when it ends.
+	wbWake chan struct{}
+	wbDone chan struct{}
 
 	pools map[string]*queue.Pool
 	sched *scheduler
@@ -97,7 +98,7 @@ func New(opts Options) (*Connector, error) {
 		now = time.Now
 	}
 	c := &Connector{cfg: cfg, log: log.With("component", "connector"), erp: opts.ERP, now: now, st: newStatusTracker(),
-		pools: map[string]*queue.Pool{}}
+		pools: map[string]*queue.Pool{}, wbWake: make(chan struct{}, 1), wbDone: make(chan struct{})}
 	c.m = newMetrics(opts.Registerer)
 
 	if dir := filepath.Dir(cfg.StatePath); dir != "" {
@@ -192,6 +193,7 @@ func (c *Connector) Start(ctx context.Context) error {
 		}
 	}
 	c.sched.start(runCtx)
+	go c.runWriteBacks(runCtx)
 	c.started = true
 	c.log.Info("connector started", "state", c.cfg.StatePath, "one", c.cfg.ONe != nil, "customer_api", c.cfg.CustomerAPI != nil)
 	return nil
@@ -228,6 +230,19 @@ func (c *Connector) Stop(ctx context.Context) error {
 				}
 			}
 			c.cancel()
+			<-c.wbDone
+			// Nothing delivers any more: write back what is pending now,
+			// while ctx lasts; the rest waits in the state file.
+			for {
+				n, err := c.flushWriteBacks(ctx)
+				if err != nil {
+					c.log.Warn("platform ids left pending for the next start", "err", err)
+					break
+				}
+				if n < writeBackBatch {
+					break
+				}
+			}
 		}
 		if c.one != nil {
 			c.one.CloseIdleConnections()
@@ -281,9 +296,15 @@ func Run(ctx context.Context, opts Options, stopTimeout time.Duration) error {
 func (c *Connector) Store() *queue.Store { return c.store }
 
 // Idle reports whether the queue holds no job that is ready, scheduled,
-// leased or waiting (dead letters aside).
+// leased or waiting (dead letters aside) and no platform id waits to be
+// written back to the ERP.
 func (c *Connector) Idle(ctx context.Context) (bool, error) {
-	return c.store.Empty(ctx)
+	empty, err := c.store.Empty(ctx)
+	if err != nil || !empty {
+		return false, err
+	}
+	n, err := c.pendingWriteBacks(ctx)
+	return n == 0, err
 }
 
 // WaitIdle waits until the queue is empty or ctx ends.

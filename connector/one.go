@@ -442,7 +442,7 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 			return err
 		}
 	}
-	if err := c.setPlatformID(ctx, key, mapping.PlatformONe, id); err != nil && !errors.Is(err, erp.ErrNotFound) {
+	if err := c.queueWriteBack(ctx, key, mapping.PlatformONe, id); err != nil && !errors.Is(err, erp.ErrNotFound) {
 		return fmt.Errorf("connector: write back ONe id: %w", err)
 	}
 	nb.PushedHash = p.Hash

@@ -33,6 +33,8 @@ type Status struct {
 	Breakers map[string]string         `json:"breakers"`
 	Paused   bool                      `json:"paused"`
 	Bindings map[string]int            `json:"bindings"`
+	// WriteBacksPending counts platform ids not yet written to the ERP.
+	WriteBacksPending int `json:"write_backs_pending"`
 }
 
 type statusTracker struct {
@@ -115,6 +117,9 @@ func (c *Connector) Status(ctx context.Context) (Status, error) {
 		return st, err
 	}
 	st.Queue = q
+	if st.WriteBacksPending, err = c.pendingWriteBacks(ctx); err != nil {
+		return st, err
+	}
 	for name, p := range c.pools {
 		st.Breakers[name] = p.BreakerState().String()
 	}
