@@ -15,13 +15,15 @@ import (
 // customers keeps 100,000 of them in the state file, and the file is mapped
 // into memory. Layout (version 1):
 //
-//	0x01 · uvarint Version · varint Updated (unix ns) · string ID ·
-//	hash PushedHash · hash SeenHash · uvarint len(Extra) · (string key · string value)…
+//	0x01 · uvarint Version · varint Updated (unix ns) · id ID ·
+//	hash PushedHash · hash SeenHash · uvarint len(Extra) · (string key · id value)…
 //
-// where a string is a uvarint length and its bytes, and a hash is 0 (none),
-// 1 and 32 bytes (a "sha256:" hex digest), or 2 and a string. The ERP key is
-// the bucket key and is not repeated. Values written as JSON by earlier
-// versions (they start with '{') are still read.
+// where a string is a uvarint length and its bytes; a hash is 0 (none),
+// 1 and 32 bytes (a "sha256:" hex digest), or 2 and a string; an id is
+// 1 and 16 bytes (a UUID), 2, a string and 16 bytes (a "prefix:UUID"
+// such as ONe's "org:…"), or 0 and a string. The ERP key is the bucket key
+// and is not repeated. Values written as JSON by earlier versions (they
+// start with '{') are still read.
 const bindingCodecV1 = 0x01
 
 const sha256Prefix = "sha256:"
@@ -35,7 +37,7 @@ func encodeBinding(b Binding) []byte {
 		ns = b.Updated.UnixNano()
 	}
 	buf = binary.AppendVarint(buf, ns)
-	buf = appendString(buf, b.ID)
+	buf = appendID(buf, b.ID)
 	buf = appendHash(buf, b.PushedHash)
 	buf = appendHash(buf, b.SeenHash)
 	keys := make([]string, 0, len(b.Extra))
@@ -46,7 +48,7 @@ func encodeBinding(b Binding) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(keys)))
 	for _, k := range keys {
 		buf = appendString(buf, k)
-		buf = appendString(buf, b.Extra[k])
+		buf = appendID(buf, b.Extra[k])
 	}
 	return buf
 }
@@ -68,6 +70,40 @@ func appendHash(buf []byte, h string) []byte {
 	return appendString(append(buf, 2), h)
 }
 
+// appendID appends an id, 16 bytes for the UUID it holds when it is one.
+func appendID(buf []byte, id string) []byte {
+	if u, ok := parseUUID(id); ok {
+		return append(append(buf, 1), u[:]...)
+	}
+	if prefix, rest, ok := strings.Cut(id, ":"); ok && prefix != "" && len(prefix) < 16 {
+		if u, ok := parseUUID(rest); ok {
+			return append(appendString(append(buf, 2), prefix), u[:]...)
+		}
+	}
+	return appendString(append(buf, 0), id)
+}
+
+// parseUUID reads a canonical lower-case UUID (8-4-4-4-12 hex digits).
+func parseUUID(s string) ([16]byte, bool) {
+	var u [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' || s != strings.ToLower(s) {
+		return u, false
+	}
+	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
+	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
+		return u, false
+	}
+	return u, true
+}
+
+func formatUUID(u []byte) string {
+	h := hex.EncodeToString(u)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// idKey is the reverse index key of a platform id: its compact form.
+func idKey(id string) []byte { return appendID(nil, id) }
+
 var errBindingCodec = errors.New("malformed binding")
 
 // decodeBinding reads a stored binding of erpKey.
@@ -88,7 +124,7 @@ func decodeBinding(erpKey string, v []byte) (Binding, error) {
 	if ns := d.varint(); ns != 0 {
 		b.Updated = time.Unix(0, ns).UTC()
 	}
-	b.ID = d.string()
+	b.ID = d.id()
 	b.PushedHash = d.hash()
 	b.SeenHash = d.hash()
 	if n := d.uvarint(); n > 0 && d.err == nil {
@@ -98,7 +134,7 @@ func decodeBinding(erpKey string, v []byte) (Binding, error) {
 		b.Extra = make(map[string]string, n)
 		for range n {
 			k := d.string()
-			b.Extra[k] = d.string()
+			b.Extra[k] = d.id()
 		}
 	}
 	if d.err != nil {
@@ -164,6 +200,31 @@ func (r *bindingReader) string() string {
 	}
 	s := string(r.buf[:n])
 	r.buf = r.buf[n:]
+	return s
+}
+
+func (r *bindingReader) id() string {
+	form := r.byte()
+	var prefix string
+	switch form {
+	case 0:
+		return r.string()
+	case 2:
+		prefix = r.string() + ":"
+	case 1:
+	default:
+		if r.err == nil {
+			r.err = fmt.Errorf("%w: unknown id form", errBindingCodec)
+		}
+		r.buf = nil
+		return ""
+	}
+	if r.err != nil || len(r.buf) < 16 {
+		r.fail("id")
+		return ""
+	}
+	s := prefix + formatUUID(r.buf[:16])
+	r.buf = r.buf[16:]
 	return s
 }
 

@@ -3,9 +3,14 @@ package connector
 import (
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/erpconnector/erpconnector/mapping"
 )
 
 func TestBindingCodecRoundTrip(t *testing.T) {
@@ -18,6 +23,9 @@ func TestBindingCodecRoundTrip(t *testing.T) {
 			Extra:      map[string]string{"addressId": "021a0e64-6010-42df-86a2-1ceff41a6965", "businessUnitId": "bu-1"}},
 		// Hashes not in the digest form are kept as they are.
 		{ERPKey: "C3", ID: "x", PushedHash: "sha256:ABC", SeenHash: "md5:1", Version: 1 << 40},
+		// Ids that only look like UUIDs keep their exact text.
+		{ERPKey: "C4", ID: "9B2F1C1E-0000-4000-8000-000000000001", Extra: map[string]string{"a": "org:9b2f1c1e-0000-4000-8000-00000000000", "b": ":9b2f1c1e-0000-4000-8000-000000000001"}},
+		{ERPKey: "C5", ID: "9b2f1c1e-0000-4000-8000-000000000001", Extra: map[string]string{"businessUnitId": "x:y:9b2f1c1e-0000-4000-8000-000000000001"}},
 	} {
 		v := encodeBinding(b)
 		got, err := decodeBinding(b.ERPKey, v)
@@ -37,8 +45,11 @@ func TestBindingCodecIsCompactAndReadsJSON(t *testing.T) {
 		Updated:    time.Date(2026, 11, 23, 3, 32, 35, 432998282, time.UTC)}
 	js, _ := json.Marshal(b)
 	bin := encodeBinding(b)
-	if len(bin)*2 > len(js) {
-		t.Errorf("binary binding is %d bytes, JSON %d: want under half", len(bin), len(js))
+	if len(bin)*5 > len(js)*2 {
+		t.Errorf("binary binding is %d bytes, JSON %d: want under 40%%", len(bin), len(js))
+	}
+	if k := idKey(b.ID); len(k) != 1+1+3+16 {
+		t.Errorf("reverse index key of %q is %d bytes", b.ID, len(k))
 	}
 	// A state file written with JSON bindings is still read.
 	got, err := decodeBinding(b.ERPKey, js)
@@ -80,4 +91,56 @@ func FuzzBindingCodec(f *testing.F) {
 			t.Fatalf("not stable:\n%+v\n%+v", b, again)
 		}
 	})
+}
+
+// TestBindingsReadStateWrittenByEarlierVersions: JSON bindings and plain
+// reverse index keys are found, and rebinding removes the old plain key.
+func TestBindingsReadStateWrittenByEarlierVersions(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var bs bindings
+	const oldID = "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d"
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := bs.ensure(tx); err != nil {
+			return err
+		}
+		js, _ := json.Marshal(Binding{ERPKey: "C1", ID: oldID, Version: 3})
+		if err := tx.Bucket(bindingBucket(mapping.PlatformONe)).Put([]byte("C1"), js); err != nil {
+			return err
+		}
+		return tx.Bucket(reverseBucket(mapping.PlatformONe)).Put([]byte(oldID), []byte("C1"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if key, ok := bs.byID(tx, mapping.PlatformONe, oldID); !ok || key != "C1" {
+			t.Fatalf("byID(old plain key) = %q, %v", key, ok)
+		}
+		b, ok, err := bs.get(tx, mapping.PlatformONe, "C1")
+		if err != nil || !ok || b.Version != 3 || b.ID != oldID {
+			t.Fatalf("get(JSON binding) = %+v, %v, %v", b, ok, err)
+		}
+		b.ID = "org:00000000-0000-4000-8000-000000000001"
+		if _, err := bs.put(tx, mapping.PlatformONe, b, time.Now()); err != nil {
+			return err
+		}
+		if _, ok := bs.byID(tx, mapping.PlatformONe, oldID); ok {
+			t.Fatal("the old id is still in the reverse index after rebinding")
+		}
+		if key, ok := bs.byID(tx, mapping.PlatformONe, b.ID); !ok || key != "C1" {
+			t.Fatalf("byID(new) = %q, %v", key, ok)
+		}
+		got, _, err := bs.get(tx, mapping.PlatformONe, "C1")
+		if err != nil || got.Version != 4 || got.ID != b.ID {
+			t.Fatalf("after rebinding: %+v, %v", got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -72,7 +72,10 @@ func (bindings) byID(tx *bolt.Tx, p mapping.Platform, id string) (string, bool) 
 	if b == nil {
 		return "", false
 	}
-	v := b.Get([]byte(id))
+	v := b.Get(idKey(id))
+	if v == nil {
+		v = b.Get([]byte(id)) // written by an earlier version
+	}
 	if v == nil {
 		return "", false
 	}
@@ -89,7 +92,7 @@ func (bs bindings) put(tx *bolt.Tx, p mapping.Platform, in Binding, now time.Tim
 		return Binding{}, err
 	}
 	if had && old.ID != in.ID && old.ID != "" {
-		if err := tx.Bucket(reverseBucket(p)).Delete([]byte(old.ID)); err != nil {
+		if err := deleteIDKey(tx.Bucket(reverseBucket(p)), old.ID); err != nil {
 			return Binding{}, fmt.Errorf("connector: binding: %w", err)
 		}
 	}
@@ -102,7 +105,7 @@ func (bs bindings) put(tx *bolt.Tx, p mapping.Platform, in Binding, now time.Tim
 		return Binding{}, fmt.Errorf("connector: binding: %w", err)
 	}
 	if in.ID != "" {
-		if err := tx.Bucket(reverseBucket(p)).Put([]byte(in.ID), []byte(in.ERPKey)); err != nil {
+		if err := tx.Bucket(reverseBucket(p)).Put(idKey(in.ID), []byte(in.ERPKey)); err != nil {
 			return Binding{}, fmt.Errorf("connector: binding: %w", err)
 		}
 	}
@@ -123,7 +126,7 @@ func (bs bindings) remove(tx *bolt.Tx, p mapping.Platform, erpKey string) error 
 		return fmt.Errorf("connector: binding: %w", err)
 	}
 	if old.ID != "" {
-		if err := tx.Bucket(reverseBucket(p)).Delete([]byte(old.ID)); err != nil {
+		if err := deleteIDKey(tx.Bucket(reverseBucket(p)), old.ID); err != nil {
 			return fmt.Errorf("connector: binding: %w", err)
 		}
 	}
@@ -151,4 +154,13 @@ func (bindings) each(tx *bolt.Tx, p mapping.Platform, fn func(Binding) error) er
 		}
 		return fn(bd)
 	})
+}
+
+// deleteIDKey removes a platform id from the reverse index, in its compact
+// form and in the plain form earlier versions wrote.
+func deleteIDKey(b *bolt.Bucket, id string) error {
+	if err := b.Delete(idKey(id)); err != nil {
+		return err
+	}
+	return b.Delete([]byte(id))
 }
