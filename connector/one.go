@@ -215,7 +215,7 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 // stay small. The scan waits for the deliveries to bring the queue down to
 // resumeHeld before reading the next page.
 const (
-	maxHeld    = 5000
+	maxHeld    = 2000
 	resumeHeld = maxHeld / 2
 )
 
