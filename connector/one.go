@@ -210,10 +210,10 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 	}
 }
 
-// maxHeld bounds the jobs an ERP scan lets the queue hold: a migration of
-// any size goes through in chunks, so the state file and the memory it maps
-// stay small. The scan waits for the deliveries to bring the queue down to
-// resumeHeld before reading the next page.
+// maxHeld bounds the jobs an ERP scan or a feed poll lets the queue hold: a
+// migration or a catch-up of any size goes through in chunks, so the state
+// file and the memory it maps stay small. The reader waits for the
+// deliveries to bring the queue down to resumeHeld before queueing more.
 const (
 	maxHeld    = 2000
 	resumeHeld = maxHeld / 2
@@ -264,6 +264,9 @@ func (c *Connector) pollFeed(ctx context.Context) (int, error) {
 	for batch, err := range c.one.Feed(ctx, start, contexts) {
 		if err != nil {
 			return queued, fmt.Errorf("connector: read ONe feed: %w", err)
+		}
+		if err := c.awaitRoom(ctx); err != nil {
+			return queued, err
 		}
 		seen := map[string]bool{}
 		var jobs []queue.Job
