@@ -169,18 +169,12 @@ func (r *bindingReader) byte() byte {
 	return c
 }
 
-func (r *bindingReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.buf)
-	if n <= 0 {
-		r.fail("number")
-		return 0
-	}
-	r.buf = r.buf[n:]
-	return v
-}
+func (r *bindingReader) uvarint() uint64 { return readNumber(r, binary.Uvarint) }
+func (r *bindingReader) varint() int64   { return readNumber(r, binary.Varint) }
 
-func (r *bindingReader) varint() int64 {
-	v, n := binary.Varint(r.buf)
+// readNumber reads one varint-encoded number with the given decoder.
+func readNumber[T uint64 | int64](r *bindingReader, decode func([]byte) (T, int)) T {
+	v, n := decode(r.buf)
 	if n <= 0 {
 		r.fail("number")
 		return 0
