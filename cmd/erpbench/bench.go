@@ -596,6 +596,12 @@ func counters(ctx context.Context, base string) (map[string]fault.OpCount, error
 // concurrent ERP upserts (a read, then a write) fail with SQLITE_BUSY_SNAPSHOT
 // ("database is locked (517)"), which no busy timeout resolves.
 func writeConfig(dir, name, oneURL, key, erpPath, statePath string, workers int, txlock string) (string, error) {
+	return writeConfigWith(dir, name, oneURL, key, erpPath, statePath, workers, txlock, nil)
+}
+
+// writeConfigWith is writeConfig with a last change to the document
+// (extra may be nil).
+func writeConfigWith(dir, name, oneURL, key, erpPath, statePath string, workers int, txlock string, extra func(doc map[string]any)) (string, error) {
 	dsn := erpPath
 	if txlock != "" {
 		dsn += "?_txlock=" + txlock
@@ -630,6 +636,9 @@ func writeConfig(dir, name, oneURL, key, erpPath, statePath string, workers int,
 		"schedules": map[string]any{
 			"new_customers": "", "updates": "", "feed": "", "customer_pull": "", "certificates": "", "resync": "",
 		},
+	}
+	if extra != nil {
+		extra(doc)
 	}
 	b, err := yaml.Marshal(doc)
 	if err != nil {

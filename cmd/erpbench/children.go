@@ -94,6 +94,60 @@ type childReport struct {
 	Outcomes   map[string]map[string]int `json:"outcomes"`
 	Bindings   map[string]int            `json:"bindings"`
 	SyncErr    string                    `json:"sync_err,omitempty"`
+	// BreakerTransitions are the circuit breaker's state changes by
+	// upstream and new state (erpconnector_queue_breaker_transitions_total).
+	BreakerTransitions map[string]map[string]int `json:"breaker_transitions,omitempty"`
+	// UpstreamPauses are the whole-upstream Retry-After pauses by upstream
+	// (erpconnector_queue_upstream_pauses_total).
+	UpstreamPauses map[string]int `json:"upstream_pauses,omitempty"`
+}
+
+// Metric names the child reports from its registry.
+const (
+	metricBreakerTransitions = "erpconnector_queue_breaker_transitions_total"
+	metricUpstreamPauses     = "erpconnector_queue_upstream_pauses_total"
+)
+
+// gatherGuards reads the breaker transitions and upstream pauses from the
+// connector's registry into rep.
+func gatherGuards(reg prometheus.Gatherer, rep *childReport) error {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return fmt.Errorf("gather metrics: %w", err)
+	}
+	for _, mf := range mfs {
+		name := mf.GetName()
+		if name != metricBreakerTransitions && name != metricUpstreamPauses {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var upstream, to string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "upstream":
+					upstream = l.GetValue()
+				case "to":
+					to = l.GetValue()
+				}
+			}
+			v := int(m.GetCounter().GetValue())
+			if name == metricUpstreamPauses {
+				if rep.UpstreamPauses == nil {
+					rep.UpstreamPauses = map[string]int{}
+				}
+				rep.UpstreamPauses[upstream] += v
+				continue
+			}
+			if rep.BreakerTransitions == nil {
+				rep.BreakerTransitions = map[string]map[string]int{}
+			}
+			if rep.BreakerTransitions[upstream] == nil {
+				rep.BreakerTransitions[upstream] = map[string]int{}
+			}
+			rep.BreakerTransitions[upstream][to] += v
+		}
+	}
+	return nil
 }
 
 // connectorMain is the hidden `connector` subcommand: one pass of the real
@@ -138,8 +192,9 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 			err = errors.Join(err, c.Close())
 		}
 	}()
+	reg := prometheus.NewRegistry()
 	conn, err := connector.New(connector.Options{Config: f.Connector(), ERP: adapter, Logger: log,
-		Registerer: prometheus.NewRegistry(), Version: "erpbench"})
+		Registerer: reg, Version: "erpbench"})
 	if err != nil {
 		return fmt.Errorf("connector: %w", err)
 	}
@@ -163,6 +218,9 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	rep := childReport{Seconds: seconds, Queue: st.Queue, Outcomes: st.Outcomes, Bindings: st.Bindings, PeakRSSKiB: peakRSSKiB()}
 	if syncErr != nil {
 		rep.SyncErr = syncErr.Error()
+	}
+	if err := gatherGuards(reg, &rep); err != nil {
+		return fmt.Errorf("connector: %w", err)
 	}
 	b, err := json.Marshal(rep)
 	if err != nil {

@@ -156,7 +156,7 @@ func TestBadCommandLines(t *testing.T) {
 		want string
 	}{
 		{"no command", nil, exitUsage, "usage:"},
-		{"unknown command", []string{"chaos"}, exitUsage, `unknown command "chaos"`},
+		{"unknown command", []string{"bogus"}, exitUsage, `unknown command "bogus"`},
 		{"zero records", []string{"migrate", "--records", "0"}, exitUsage, "--records: must be positive"},
 		{"negative concurrency", []string{"noop", "--concurrency", "-1"}, exitUsage, "--concurrency: must be positive"},
 		{"zero events", []string{"feed", "--events", "0", "--timeout", "0s"}, exitUsage, "--timeout: must be positive"},

@@ -4,6 +4,7 @@
 //	erpbench migrate --records N [--concurrency C]   ERP → ONe migration vs a raw POST loop
 //	erpbench feed    --events N  [--concurrency C]   ONe → ERP catch-up vs a raw feed + GET loop
 //	erpbench noop    --records N [--concurrency C]   a second sync with nothing changed
+//	erpbench chaos   [--soak S] [--full]             the kill, faults, shutdown and bad-input soaks
 //
 // Every server and the connector run as separate processes: erpbench
 // re-executes itself with the hidden subcommands serve-one and connector.
@@ -54,6 +55,7 @@ const usage = `usage:
   erpbench migrate --records N [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
   erpbench feed    --events N  [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
   erpbench noop    --records N [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
+` + chaosUsage + `  (erpbench chaos --help describes the soaks)
 `
 
 func run(args []string, stdout, stderr io.Writer, me self) int {
@@ -80,6 +82,19 @@ func run(args []string, stdout, stderr io.Writer, me self) int {
 		o.self = me
 		o.log = stderr
 		err = runBench(ctx, cmd, o, stdout)
+	case "chaos":
+		var o chaosOptions
+		o, err = parseChaos(rest, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "erpbench:", err)
+			return exitUsage
+		}
+		o.self = me
+		o.log = stderr
+		err = runChaos(ctx, o, stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -6,9 +6,13 @@ package fault
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -35,6 +39,9 @@ type Rule struct {
 	Status int `json:"status,omitempty"`
 	// RetryAfter, in seconds, is sent with Status (typically 429 or 503).
 	RetryAfter int `json:"retryAfter,omitempty"`
+	// RetryAfterMax, in seconds, when above RetryAfter makes the Retry-After
+	// sent uniform in [RetryAfter, RetryAfterMax] (drawn from the seeded source).
+	RetryAfterMax int `json:"retryAfterMax,omitempty"`
 	// Latency delays the request by at least this long.
 	Latency Duration `json:"latency,omitempty"`
 	// LatencyMax, when above Latency, makes the delay uniform in [Latency, LatencyMax].
@@ -102,6 +109,11 @@ func (r Rule) Validate() error {
 	if r.RetryAfter < 0 {
 		errs = append(errs, errors.New("retryAfter: must not be negative"))
 	}
+	if r.RetryAfterMax < 0 {
+		errs = append(errs, errors.New("retryAfterMax: must not be negative"))
+	} else if r.RetryAfterMax > 0 && r.RetryAfterMax < r.RetryAfter {
+		errs = append(errs, fmt.Errorf("retryAfterMax: must not be below retryAfter (%d), got %d", r.RetryAfter, r.RetryAfterMax))
+	}
 	if r.Latency < 0 || r.LatencyMax < 0 {
 		errs = append(errs, errors.New("latency: must not be negative"))
 	}
@@ -119,6 +131,9 @@ type OpCount struct {
 	ByStatus map[int]int64 `json:"byStatus"`
 	// Faulted counts requests a rule acted on.
 	Faulted int64 `json:"faulted"`
+	// EarlyRetries counts requests that came back before the Retry-After an
+	// earlier answer to the same request (method, URI and body) asked for.
+	EarlyRetries int64 `json:"earlyRetries"`
 }
 
 // Injector applies rules and counts requests. It is safe for concurrent use.
@@ -129,14 +144,31 @@ type Injector struct {
 	rng    *rand.Rand
 	counts map[string]*OpCount
 	now    func() time.Time
+	// notBefore holds, by request identity, the earliest time a request
+	// answered with a Retry-After may come back (see Wrap).
+	notBefore map[string]time.Time
+	sweepAt   int
 }
+
+// Bounds of the early-retry memory.
+const (
+	// maxIdentityBody is how much of a request body goes into its identity.
+	maxIdentityBody = 1 << 20
+	// maxTracked caps the identities remembered at once; beyond it (after
+	// forgetting the expired ones) new identities are not tracked.
+	maxTracked = 1 << 16
+	// minSweep is the size at which expired identities are first swept.
+	minSweep = 1024
+)
 
 // New returns an Injector whose random draws come from seed.
 func New(seed uint64) *Injector {
 	return &Injector{
-		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		counts: map[string]*OpCount{},
-		now:    time.Now,
+		rng:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		counts:    map[string]*OpCount{},
+		now:       time.Now,
+		notBefore: map[string]time.Time{},
+		sweepAt:   minSweep,
 	}
 }
 
@@ -198,7 +230,7 @@ func (in *Injector) Counts() map[string]OpCount {
 	defer in.mu.Unlock()
 	out := make(map[string]OpCount, len(in.counts))
 	for op, c := range in.counts {
-		cp := OpCount{Total: c.Total, Faulted: c.Faulted, ByStatus: make(map[int]int64, len(c.ByStatus))}
+		cp := OpCount{Total: c.Total, Faulted: c.Faulted, EarlyRetries: c.EarlyRetries, ByStatus: make(map[int]int64, len(c.ByStatus))}
 		for s, n := range c.ByStatus {
 			cp.ByStatus[s] = n
 		}
@@ -236,8 +268,46 @@ func (in *Injector) ResetCounts() {
 	in.mu.Unlock()
 }
 
-// pick chooses the rule for one request and counts it.
-func (in *Injector) pick(op string) (Rule, bool, time.Time) {
+// tracking reports whether some request identity waits for its Retry-After.
+func (in *Injector) tracking() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.notBefore) > 0
+}
+
+// Tracked returns how many request identities wait for their Retry-After.
+func (in *Injector) Tracked() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.notBefore)
+}
+
+// remember records that the request with identity id may not come back
+// before t. It never shortens an earlier wait. Call with in.mu held.
+func (in *Injector) remember(id string, t time.Time, now time.Time) {
+	if old, ok := in.notBefore[id]; ok {
+		if t.After(old) {
+			in.notBefore[id] = t
+		}
+		return
+	}
+	if len(in.notBefore) >= in.sweepAt {
+		for k, nb := range in.notBefore {
+			if !now.Before(nb) {
+				delete(in.notBefore, k) // expired: nothing can be early any more
+			}
+		}
+		in.sweepAt = max(minSweep, 2*len(in.notBefore))
+	}
+	if len(in.notBefore) >= maxTracked {
+		return
+	}
+	in.notBefore[id] = t
+}
+
+// pick chooses the rule for one request and counts it. id is the request's
+// identity when early-retry tracking needs it ("" otherwise).
+func (in *Injector) pick(op, id string) (Rule, bool, time.Time) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	now := in.now()
@@ -247,6 +317,15 @@ func (in *Injector) pick(op string) (Rule, bool, time.Time) {
 		in.counts[op] = c
 	}
 	c.Total++
+	if id != "" {
+		if nb, ok := in.notBefore[id]; ok {
+			if now.Before(nb) {
+				c.EarlyRetries++ // kept until a request comes back in time
+			} else {
+				delete(in.notBefore, id)
+			}
+		}
+	}
 	for _, r := range in.rules {
 		if r.Operation != "" && r.Operation != "*" && r.Operation != op {
 			continue
@@ -268,6 +347,9 @@ func (in *Injector) pick(op string) (Rule, bool, time.Time) {
 		r.fired++
 		c.Faulted++
 		rule := *r
+		if rule.RetryAfterMax > rule.RetryAfter {
+			rule.RetryAfter += in.rng.IntN(rule.RetryAfterMax - rule.RetryAfter + 1)
+		}
 		if rule.LatencyMax > rule.Latency {
 			span := int64(rule.LatencyMax - rule.Latency)
 			rule.Latency += Duration(in.rng.Int64N(span + 1))
@@ -309,9 +391,21 @@ func FromContext(ctx context.Context) Applied {
 type ErrorWriter func(w http.ResponseWriter, status int, message string)
 
 // Wrap returns a handler that counts requests for op and applies the rules.
+//
+// It also checks that clients honour Retry-After: when it answers with a
+// Retry-After (a rule's RetryAfter or an outage window), it remembers the
+// request's identity (method, URI and a SHA-256 of the first MiB of its
+// body) with the earliest time it may come back; the same request arriving
+// earlier is counted in OpCount.EarlyRetries. The body is read only while
+// such identities are remembered or when the answer carries a Retry-After,
+// and is given back to the handler intact.
 func (in *Injector) Wrap(op string, writeErr ErrorWriter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rule, ok, now := in.pick(op)
+		var id string
+		if in.tracking() {
+			id, r = identity(r)
+		}
+		rule, ok, now := in.pick(op, id)
 		if !ok {
 			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 			next.ServeHTTP(sw, r)
@@ -342,6 +436,13 @@ func (in *Injector) Wrap(op string, writeErr ErrorWriter, next http.Handler) htt
 		}
 		if status != 0 {
 			if retryAfter > 0 {
+				if id == "" {
+					id, r = identity(r)
+				}
+				in.mu.Lock()
+				answered := in.now()
+				in.remember(id, answered.Add(time.Duration(retryAfter)*time.Second), answered)
+				in.mu.Unlock()
 				w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 			}
 			writeErr(w, status, fmt.Sprintf("injected fault: %s", http.StatusText(status)))
@@ -381,6 +482,26 @@ func (in *Injector) Wrap(op string, writeErr ErrorWriter, next http.Handler) htt
 		_, _ = w.Write(body)
 		in.record(op, buf.status)
 	})
+}
+
+// identity names a request for early-retry detection: method, request URI
+// and the SHA-256 of the first MiB of the body. The returned request reads
+// the whole body as the client sent it.
+func identity(r *http.Request) (string, *http.Request) {
+	h := sha256.New()
+	if r.Body != nil && r.Body != http.NoBody {
+		b, _ := io.ReadAll(io.LimitReader(r.Body, maxIdentityBody))
+		h.Write(b)
+		r2 := r.WithContext(r.Context()) // a shallow copy
+		r2.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(b), r.Body), Closer: r.Body}
+		r = r2
+	}
+	return r.Method + " " + r.URL.RequestURI() + " " + hex.EncodeToString(h.Sum(nil)), r
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // hijackClose ends the connection with no answer at all.
