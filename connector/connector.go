@@ -60,6 +60,8 @@ type Connector struct {
 	bind  bindings
 	m     *metrics
 	locks keyLocks
+	// oneIdx answers external-id lookups from one shared listing.
+	oneIdx oneIndex
 	// wbWake wakes the write-back loop; wbDone closes when it ends.
 	wbWake chan struct{}
 	wbDone chan struct{}

@@ -63,6 +63,37 @@ func TestSafeCreate(t *testing.T) {
 	}
 }
 
+// TestLookupsShareOneListing: when every create's answer is lost (the
+// clients exist, the connector does not know their ids), the lookups by
+// external id are answered from one listing of ONe's clients, not one
+// listing per record, and every client is adopted exactly once.
+func TestLookupsShareOneListing(t *testing.T) {
+	// Every create fails alike: let the breaker probe again quickly.
+	w := newWorld(t, worldOpts{records: 40, noStart: true, configure: func(c *connector.Config) {
+		c.ONe.Upstream.BreakerOpen = 50 * time.Millisecond
+	}})
+	n := len(flaggedValid(w))
+	if _, err := w.one.Faults().Add(fault.Rule{Operation: "createClient", DropAfterCommit: true, Count: n}); err != nil {
+		t.Fatal(err)
+	}
+	w.start()
+	w.sync()
+	exactlyOnce(t, w)
+	counts := w.one.Faults().Counts()
+	if got := counts["createClient"].ByStatus[0]; got != int64(n) {
+		t.Fatalf("%d dropped creates, want %d", got, n)
+	}
+	// One page of 50 holds every client: a listing per lookup would be n requests.
+	if got := counts["listClients"].Total; got > 3 {
+		t.Fatalf("%d listing requests for %d lookups, want them to share a listing", got, n)
+	}
+	for k := range flaggedValid(w) {
+		if w.get(k).Customer.PlatformIDs.ONe == "" {
+			t.Fatalf("%s not written back", k)
+		}
+	}
+}
+
 // TestRateLimitStormAndOutage: 429s with Retry-After and a full outage are
 // ridden out; the breaker opens and closes; nothing is lost or duplicated.
 func TestRateLimitStormAndOutage(t *testing.T) {

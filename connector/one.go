@@ -338,6 +338,7 @@ func (c *Connector) putBinding(ctx context.Context, p mapping.Platform, b Bindin
 }
 
 func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) error {
+	attemptStart := time.Now()
 	key := p.Customer.ERPKey
 	defer c.locks.lockUntilSettled(ctx, key)()
 	log := c.log.With("erp_key", key)
@@ -372,7 +373,7 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 		return nil
 	}
 	if bound && b.PushedHash == p.Hash {
-		return nil
+		return c.ensureWrittenBack(ctx, p.Customer, b.ID)
 	}
 	write := mapping.ToONeWrite(p.Customer)
 	if bound {
@@ -390,7 +391,9 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 				return err
 			}
 			c.st.count("erp_to_one", "updated")
-			return nil
+			// An earlier attempt may have created the client and failed
+			// before its id reached the ERP.
+			return c.ensureWrittenBack(ctx, p.Customer, b.ID)
 		}
 	}
 
@@ -399,13 +402,14 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 	var id, addressID string
 	adopted := false
 	if job.OutcomeUnknown {
-		cl, err := c.findONeByExternalID(ctx, key)
+		// The earlier attempt ended before this one began.
+		cl, err := c.findONeByExternalID(ctx, key, attemptStart)
 		if err != nil {
 			return err
 		}
 		if cl != nil {
 			log.Info("adopting the client an earlier attempt created", "client_id", cl.ID)
-			id, addressID, adopted = cl.ID, cl.BillingAddress.ID, true
+			id, addressID, adopted = cl.ID, cl.AddressID, true
 			c.st.count("erp_to_one", "adopted")
 		}
 	}
@@ -413,7 +417,7 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 		resp, err := c.one.CreateClient(ctx, write)
 		switch {
 		case apierr.IsConflict(err):
-			cl, ferr := c.findONeByExternalID(ctx, key)
+			cl, ferr := c.findONeByExternalID(ctx, key, time.Now())
 			if ferr != nil {
 				return ferr
 			}
@@ -421,7 +425,7 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 				return err
 			}
 			log.Info("a client with this external id exists; adopting it", "client_id", cl.ID)
-			id, addressID, adopted = cl.ID, cl.BillingAddress.ID, true
+			id, addressID, adopted = cl.ID, cl.AddressID, true
 			c.st.count("erp_to_one", "adopted")
 		case err != nil:
 			return err
@@ -450,6 +454,15 @@ func (c *Connector) push(ctx context.Context, job queue.Job, p pushPayload) erro
 	}
 	nb.PushedHash = p.Hash
 	return c.putBinding(ctx, mapping.PlatformONe, nb)
+}
+
+// ensureWrittenBack queues the write-back of a bound client's id when the
+// ERP record read for this push does not hold it.
+func (c *Connector) ensureWrittenBack(ctx context.Context, cust mapping.Customer, id string) error {
+	if cust.PlatformIDs.ONe == id {
+		return nil
+	}
+	return c.queueWriteBack(ctx, cust.ERPKey, mapping.PlatformONe, id)
 }
 
 // freshPush reads an ERP customer again and plans its push.
@@ -499,21 +512,6 @@ func (c *Connector) updateONe(ctx context.Context, id string, cust mapping.Custo
 		}
 	}
 	return nil
-}
-
-// findONeByExternalID pages through ONe's clients for one external id (the
-// platform has no lookup by external id). It is used only when a create's
-// outcome is unknown or refused as a duplicate.
-func (c *Connector) findONeByExternalID(ctx context.Context, externalID string) (*oneapi.Client, error) {
-	for cl, err := range c.one.AllClients(ctx, c.cfg.ONe.PageSize) {
-		if err != nil {
-			return nil, fmt.Errorf("connector: look up ONe client %q: %w", externalID, err)
-		}
-		if cl.ExternalID == externalID {
-			return &cl, nil
-		}
-	}
-	return nil, nil
 }
 
 // unflagONe applies the unflag policy to a customer the ERP no longer sends.

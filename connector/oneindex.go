@@ -1,0 +1,80 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ONe has no lookup by external id: finding the client an earlier attempt
+// may have created (after a crash, a dropped connection or a 409) means
+// listing every client. After a restart many such lookups come at once, so
+// one listing serves them all: the index maps external ids to clients, is
+// rebuilt only when a lookup needs a listing younger than the index, and is
+// dropped when nobody has used it for a while (it is only needed to recover).
+type oneIndex struct {
+	mu      sync.Mutex
+	started time.Time         // when the listing behind byExt began
+	byExt   map[string]oneRef // external id → client
+	timer   *time.Timer       // drops the index when idle
+}
+
+// oneRef is what adopting a client needs.
+type oneRef struct {
+	ID, AddressID string
+}
+
+// oneIndexIdle is how long an unused index is kept.
+const oneIndexIdle = 2 * time.Minute
+
+// findONeByExternalID returns the client holding externalID, or nil. A
+// client found in the index is current enough (it existed when the listing
+// ran); not finding one is only trusted from a listing that began after
+// notBefore, else the index is rebuilt first.
+func (c *Connector) findONeByExternalID(ctx context.Context, externalID string, notBefore time.Time) (*oneRef, error) {
+	x := &c.oneIdx
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.byExt != nil {
+		if r, ok := x.byExt[externalID]; ok {
+			x.touch()
+			return &r, nil
+		}
+		if x.started.After(notBefore) {
+			x.touch()
+			return nil, nil
+		}
+	}
+	// Held while listing: concurrent lookups wait for this listing.
+	started := time.Now()
+	byExt := map[string]oneRef{}
+	for cl, err := range c.one.AllClients(ctx, c.cfg.ONe.PageSize) {
+		if err != nil {
+			return nil, fmt.Errorf("connector: look up ONe client %q: %w", externalID, err)
+		}
+		if cl.ExternalID != "" {
+			byExt[cl.ExternalID] = oneRef{ID: cl.ID, AddressID: cl.BillingAddress.ID}
+		}
+	}
+	x.started, x.byExt = started, byExt
+	c.log.Info("listed ONe clients to look up external ids", "clients", len(byExt), "took", time.Since(started))
+	x.touch()
+	if r, ok := byExt[externalID]; ok {
+		return &r, nil
+	}
+	return nil, nil
+}
+
+// touch restarts the idle timer (x.mu held).
+func (x *oneIndex) touch() {
+	if x.timer != nil {
+		x.timer.Reset(oneIndexIdle)
+		return
+	}
+	x.timer = time.AfterFunc(oneIndexIdle, func() {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		x.byExt, x.timer = nil, nil
+	})
+}
