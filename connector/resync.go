@@ -12,6 +12,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/mapping"
+	"github.com/erpconnector/erpconnector/oneapi"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -145,6 +146,9 @@ func (c *Connector) resyncPlatform(ctx context.Context, pos string, rep *ResyncR
 						return err
 					}
 					version = b.Version
+					if b.SeenHash != "" && b.SeenHash == seenHashONe(cl) {
+						continue // unchanged since the connector last took it in
+					}
 				}
 				payload, _ := json.Marshal(pullPayload{ClientID: cl.ID, Version: version + 1})
 				jobs = append(jobs, queue.Job{Type: jobONePull, Key: pullKey(cl.ID), Payload: payload, Lane: queue.LaneBackfill})
@@ -270,4 +274,16 @@ func (c *Connector) resyncDeletes(ctx context.Context, after string, rep *Resync
 	}
 	rep.Queued += len(jobs)
 	return nil
+}
+
+// seenHashONe is the content hash a pull records for a client ("" when it
+// cannot be computed, which never matches).
+func seenHashONe(cl oneapi.Client) string {
+	incoming := mapping.FromONe(cl)
+	incoming.Normalize()
+	h, err := mapping.ContentHash(incoming)
+	if err != nil {
+		return ""
+	}
+	return h
 }

@@ -118,10 +118,16 @@ func TestResyncRepairsDrift(t *testing.T) {
 	}()
 	w.one.Faults().ResetCounts()
 	erpWrites := w.erp.writes.Load()
-	if _, err := w.conn.Resync(ctx); err != nil {
+	quiet, err := w.conn.Resync(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	w.idle()
+	// Every client's listing entry matches what the connector last took in:
+	// nothing is fetched again, nothing queued.
+	if quiet.Queued != 0 || w.one.Faults().Counts()["getClient"].Total != 0 {
+		t.Fatalf("a resync of converged data queued %d jobs and fetched %d clients", quiet.Queued, w.one.Faults().Counts()["getClient"].Total)
+	}
 	if n := w.writes(); n != 0 {
 		t.Fatalf("a resync of converged data wrote %d times to ONe: %+v", n, w.one.Faults().Counts())
 	}

@@ -35,6 +35,7 @@ type MigrateResult struct {
 	ConnectorRPS        float64 `json:"connector_rps"`
 	Ratio               float64 `json:"ratio"`
 	PeakRSSMiB          float64 `json:"peak_rss_mib"`
+	PeakAnonMiB         float64 `json:"peak_anon_mib"`
 	ConnectorCPUS       float64 `json:"connector_cpu_s"`
 	Clients             int     `json:"clients"`
 	DistinctExternalIDs int     `json:"distinct_external_ids"`
@@ -51,10 +52,19 @@ type NoopResult struct {
 	Seconds             float64 `json:"seconds"`
 	Writes              int64   `json:"writes"`
 	PeakRSSMiB          float64 `json:"peak_rss_mib"`
+	PeakAnonMiB         float64 `json:"peak_anon_mib"`
 	ConnectorCPUS       float64 `json:"connector_cpu_s"`
 	Clients             int     `json:"clients"`
 	DistinctExternalIDs int     `json:"distinct_external_ids"`
 	FirstRunRPS         float64 `json:"first_run_rps"`
+	// ResyncSeconds is a third run, a full resync (every ERP record and
+	// every ONe client read and compared) with nothing changed;
+	// ResyncWrites the server's writes during it (must be 0), ResyncJobs
+	// the checks it queued (a client the connector has never read back is
+	// fetched and compared once).
+	ResyncSeconds float64 `json:"resync_seconds"`
+	ResyncWrites  int64   `json:"resync_writes"`
+	ResyncJobs    int     `json:"resync_jobs"`
 }
 
 // writeOps are the server operations that change a client.
@@ -136,13 +146,14 @@ func migrate(ctx context.Context, o benchOptions, dir string, baseline bool, out
 	}
 	res.ConnectorRPS = float64(n) / run.wall.Seconds()
 	res.PeakRSSMiB = round2(run.rssMiB)
+	res.PeakAnonMiB = round2(run.anonMiB)
 	res.ConnectorCPUS = round2(run.cpuS)
 	if res.BaselineRPS > 0 {
 		res.Ratio = round2(res.ConnectorRPS / res.BaselineRPS)
 	}
 	res.BaselineRPS, res.ConnectorRPS = round1(res.BaselineRPS), round1(res.ConnectorRPS)
-	fmt.Fprintf(out, "connector: %d records, workers %d, %s: %.0f records/s, peak RSS %.1f MiB, CPU %.2f s\n",
-		n, o.concurrency, run.wall.Round(time.Millisecond), res.ConnectorRPS, res.PeakRSSMiB, res.ConnectorCPUS)
+	fmt.Fprintf(out, "connector: %d records, workers %d, %s: %.0f records/s, peak RSS %.1f MiB (anonymous %.1f MiB), CPU %.2f s\n",
+		n, o.concurrency, run.wall.Round(time.Millisecond), res.ConnectorRPS, res.PeakRSSMiB, res.PeakAnonMiB, res.ConnectorCPUS)
 
 	res.Clients, res.DistinctExternalIDs, err = serverClients(ctx, srv.url, key)
 	if err != nil {
@@ -195,6 +206,7 @@ func runNoop(ctx context.Context, o benchOptions, out io.Writer) (NoopResult, er
 	}
 	res.Seconds = round2(run.wall.Seconds())
 	res.PeakRSSMiB = round2(run.rssMiB)
+	res.PeakAnonMiB = round2(run.anonMiB)
 	res.ConnectorCPUS = round2(run.cpuS)
 	res.Clients, res.DistinctExternalIDs, err = serverClients(ctx, m.server.url, m.key)
 	if err != nil {
@@ -204,6 +216,29 @@ func runNoop(ctx context.Context, o benchOptions, out io.Writer) (NoopResult, er
 		o.records, res.Seconds, res.Writes, res.PeakRSSMiB, res.ConnectorCPUS, res.Clients, res.DistinctExternalIDs)
 	if res.Writes != 0 || res.Clients != o.records || res.DistinctExternalIDs != o.records {
 		return res, fmt.Errorf("noop: %w: want 0 writes and %d clients", errCheck, o.records)
+	}
+
+	// A full resync: every ERP record and every ONe client read and compared.
+	before, err = counters(ctx, m.server.url)
+	if err != nil {
+		return res, err
+	}
+	full, err := runConnectorChild(ctx, o, dir, m.cfg, "resync", "--resync")
+	if err != nil {
+		return res, err
+	}
+	after, err = counters(ctx, m.server.url)
+	if err != nil {
+		return res, err
+	}
+	for _, op := range writeOps {
+		res.ResyncWrites += after[op].Total - before[op].Total
+	}
+	res.ResyncSeconds, res.ResyncJobs = round2(full.report.ResyncSeconds), full.report.ResyncQueued
+	fmt.Fprintf(out, "noop: full resync of %d unchanged records in %.2f s, %d checks queued, %d writes, peak RSS %.1f MiB\n",
+		o.records, res.ResyncSeconds, res.ResyncJobs, res.ResyncWrites, full.rssMiB)
+	if res.ResyncWrites != 0 {
+		return res, fmt.Errorf("noop: resync: %w: want 0 writes", errCheck)
 	}
 	return res, nil
 }
@@ -274,9 +309,10 @@ func runFeed(ctx context.Context, o benchOptions, out io.Writer) (FeedResult, er
 	res.Ratio = round2(res.ConnectorRPS / res.BaselineRPS)
 	res.BaselineRPS, res.ConnectorRPS = round1(res.BaselineRPS), round1(res.ConnectorRPS)
 	res.PeakRSSMiB = round2(run.rssMiB)
+	res.PeakAnonMiB = round2(run.anonMiB)
 	res.ConnectorCPUS = round2(run.cpuS)
-	fmt.Fprintf(out, "connector: %d events, workers %d, %s: %.0f records/s, peak RSS %.1f MiB, CPU %.2f s\n",
-		n, o.concurrency, run.wall.Round(time.Millisecond), res.ConnectorRPS, res.PeakRSSMiB, res.ConnectorCPUS)
+	fmt.Fprintf(out, "connector: %d events, workers %d, %s: %.0f records/s, peak RSS %.1f MiB (anonymous %.1f MiB), CPU %.2f s\n",
+		n, o.concurrency, run.wall.Round(time.Millisecond), res.ConnectorRPS, res.PeakRSSMiB, res.PeakAnonMiB, res.ConnectorCPUS)
 	rows, bound, distinct, err := erpBindings(ctx, erpPath)
 	if err != nil {
 		return res, err

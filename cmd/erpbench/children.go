@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,11 +90,17 @@ type childReport struct {
 	// PeakRSSKiB is the process's own high-water RSS (VmHWM). The parent's
 	// rusage Maxrss cannot be used alone: on Linux a child spawned with
 	// vfork semantics starts its ru_maxrss from the parent's RSS.
-	PeakRSSKiB int64                     `json:"peak_rss_kib"`
-	Queue      queue.Stats               `json:"queue"`
-	Outcomes   map[string]map[string]int `json:"outcomes"`
-	Bindings   map[string]int            `json:"bindings"`
-	SyncErr    string                    `json:"sync_err,omitempty"`
+	PeakRSSKiB int64 `json:"peak_rss_kib"`
+	// PeakAnonKiB is the highest anonymous resident memory sampled every 20 ms.
+	PeakAnonKiB int64 `json:"peak_anon_kib"`
+	// ResyncSeconds and ResyncQueued describe the full resync run after
+	// the sync (with --resync).
+	ResyncSeconds float64                   `json:"resync_seconds,omitempty"`
+	ResyncQueued  int                       `json:"resync_queued,omitempty"`
+	Queue         queue.Stats               `json:"queue"`
+	Outcomes      map[string]map[string]int `json:"outcomes"`
+	Bindings      map[string]int            `json:"bindings"`
+	SyncErr       string                    `json:"sync_err,omitempty"`
 	// BreakerTransitions are the circuit breaker's state changes by
 	// upstream and new state (erpconnector_queue_breaker_transitions_total).
 	BreakerTransitions map[string]map[string]int `json:"breaker_transitions,omitempty"`
@@ -160,6 +167,7 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cfgPath := fs.String("config", "", "configuration file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	idlePoll := fs.Duration("idle-poll", 0, "wait for the queue to drain by calling Idle at this interval instead of WaitIdle (0: WaitIdle, as sync --once does)")
+	resync := fs.Bool("resync", false, "after the sync, run a full resync (as `erpconnector resync` does) and wait for its repairs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -182,6 +190,7 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("connector: %w", err)
 	}
 	log := f.NewLogger(stderr)
+	anon := startAnonSampler(20 * time.Millisecond)
 	start := time.Now()
 	adapter, err := f.OpenERP(ctx, log)
 	if err != nil {
@@ -211,11 +220,24 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("connector: wait idle: %w", err)
 	}
 	seconds := time.Since(start).Seconds()
+	var rep childReport
+	if *resync && syncErr == nil {
+		rstart := time.Now()
+		rr, err := conn.Resync(ctx)
+		if err != nil {
+			return fmt.Errorf("connector: resync: %w", err)
+		}
+		if err := waitIdle(ctx, conn, *idlePoll); err != nil {
+			return fmt.Errorf("connector: wait idle after resync: %w", err)
+		}
+		rep.ResyncSeconds, rep.ResyncQueued = time.Since(rstart).Seconds(), rr.Queued
+	}
 	st, err := conn.Status(ctx)
 	if err != nil {
 		return fmt.Errorf("connector: status: %w", err)
 	}
-	rep := childReport{Seconds: seconds, Queue: st.Queue, Outcomes: st.Outcomes, Bindings: st.Bindings, PeakRSSKiB: peakRSSKiB()}
+	rep.Seconds, rep.Queue, rep.Outcomes, rep.Bindings = seconds, st.Queue, st.Outcomes, st.Bindings
+	rep.PeakRSSKiB, rep.PeakAnonKiB = peakRSSKiB(), anon.Stop()
 	if syncErr != nil {
 		rep.SyncErr = syncErr.Error()
 	}
@@ -258,13 +280,16 @@ func waitIdle(ctx context.Context, conn *connector.Connector, every time.Duratio
 
 // peakRSSKiB reads this process's high-water resident set size (VmHWM)
 // from /proc; 0 when it cannot.
-func peakRSSKiB() int64 {
+func peakRSSKiB() int64 { return procStatusKiB("VmHWM:") }
+
+// procStatusKiB reads one kB field of /proc/self/status; 0 when it cannot.
+func procStatusKiB(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, field); ok {
 			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
 				return 0
@@ -273,4 +298,44 @@ func peakRSSKiB() int64 {
 		}
 	}
 	return 0
+}
+
+// anonSampler follows the anonymous part of the resident set (RssAnon:
+// heap, stacks, the database driver's memory), which the kernel has no
+// high-water mark for; the rest of VmHWM is file pages (the executable's
+// code, the mapped state file) that the kernel can drop and read again.
+type anonSampler struct {
+	peak atomic.Int64
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startAnonSampler(every time.Duration) *anonSampler {
+	a := &anonSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if v := procStatusKiB("RssAnon:"); v > a.peak.Load() {
+				a.peak.Store(v)
+			}
+			select {
+			case <-a.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return a
+}
+
+// Stop ends the sampling and returns the peak in KiB.
+func (a *anonSampler) Stop() int64 {
+	close(a.stop)
+	<-a.done
+	if v := procStatusKiB("RssAnon:"); v > a.peak.Load() {
+		a.peak.Store(v)
+	}
+	return a.peak.Load()
 }

@@ -85,7 +85,7 @@ func TestFeed(t *testing.T) {
 	if res.Records != testN || res.Clients != testN || res.DistinctExternalIDs != testN {
 		t.Fatalf("want %d ERP customers bound to distinct ONe ids, got %+v", testN, res)
 	}
-	if res.BaselineRPS <= 0 || res.ConnectorRPS <= 0 || res.PeakRSSMiB <= 0 {
+	if res.BaselineRPS <= 0 || res.ConnectorRPS <= 0 || res.PeakRSSMiB <= 0 || res.PeakAnonMiB <= 0 || res.PeakAnonMiB > res.PeakRSSMiB {
 		t.Fatalf("every figure must be measured, got %+v", res)
 	}
 }
@@ -98,6 +98,9 @@ func TestNoop(t *testing.T) {
 	}
 	if res.Records != testN || res.Clients != testN || res.DistinctExternalIDs != testN || res.Seconds <= 0 || res.FirstRunRPS <= 0 {
 		t.Fatalf("unexpected figures %+v", res)
+	}
+	if res.ResyncWrites != 0 || res.ResyncSeconds <= 0 || res.ResyncJobs > testN {
+		t.Fatalf("full resync with nothing changed: %+v", res)
 	}
 }
 

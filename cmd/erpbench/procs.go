@@ -111,21 +111,22 @@ func (p *serverProc) stop() {
 
 // childRun is one run of the connector child as the parent measured it.
 type childRun struct {
-	wall   time.Duration
-	rssMiB float64
-	cpuS   float64
-	report childReport
+	wall    time.Duration
+	rssMiB  float64
+	anonMiB float64
+	cpuS    float64
+	report  childReport
 }
 
 // runConnectorChild runs `erpbench connector --config cfg` to completion.
-func runConnectorChild(ctx context.Context, o benchOptions, dir, cfg, tag string) (childRun, error) {
+func runConnectorChild(ctx context.Context, o benchOptions, dir, cfg, tag string, extra ...string) (childRun, error) {
 	logPath := filepath.Join(dir, "connector-"+tag+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return childRun{}, fmt.Errorf("connector %s: %w", tag, err)
 	}
 	defer logf.Close()
-	args := []string{"connector", "--config", cfg}
+	args := append([]string{"connector", "--config", cfg}, extra...)
 	if o.cpuProfile != "" {
 		args = append(args, "--cpuprofile", o.cpuProfile)
 	}
@@ -159,6 +160,7 @@ func runConnectorChild(ctx context.Context, o benchOptions, dir, cfg, tag string
 		// at spawn time (see childReport.PeakRSSKiB).
 		r.rssMiB = float64(r.report.PeakRSSKiB) / 1024
 	}
+	r.anonMiB = float64(r.report.PeakAnonKiB) / 1024
 	return r, nil
 }
 
