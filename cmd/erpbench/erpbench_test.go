@@ -102,6 +102,10 @@ func TestNoop(t *testing.T) {
 	if res.ResyncWrites != 0 || res.ResyncSeconds <= 0 || res.ResyncJobs > testN {
 		t.Fatalf("full resync with nothing changed: %+v", res)
 	}
+	// Once every client has been read back, a resync queues nothing.
+	if res.SteadyResyncWrites != 0 || res.SteadyResyncSeconds <= 0 || res.SteadyResyncJobs != 0 {
+		t.Fatalf("steady-state resync: %+v", res)
+	}
 }
 
 func TestKeepLeavesTheWorkingFiles(t *testing.T) {
