@@ -54,6 +54,9 @@ func (c *countingERP) MarkDeleted(ctx context.Context, key string) error {
 func (c *countingERP) ListKeys(ctx context.Context, after string, limit int) ([]string, error) {
 	return c.Adapter.(erp.KeyLister).ListKeys(ctx, after, limit)
 }
+func (c *countingERP) ListItems(ctx context.Context, after string, limit int) ([]erp.Item, error) {
+	return c.Adapter.(erp.ItemLister).ListItems(ctx, after, limit)
+}
 func (c *countingERP) CountFlagged(ctx context.Context) (int, error) {
 	return c.Adapter.(erp.Counter).CountFlagged(ctx)
 }

@@ -180,77 +180,111 @@ func (c *Connector) resyncPlatform(ctx context.Context, pos string, rep *ResyncR
 
 func (c *Connector) resyncERP(ctx context.Context, after string, rep *ResyncReport) error {
 	lister, ok := c.erp.(erp.KeyLister)
-	if !ok {
+	items, itemsOK := c.erp.(erp.ItemLister)
+	if !ok && !itemsOK {
 		c.log.Warn("the ERP adapter cannot list keys; the resync compares the platform side only")
 		_, err := c.store.Advance(ctx, resyncONe, queue.Chunk{Position: "deletes:"})
 		return err
 	}
-	for {
+	// page reads the next flagged customers in key order: in one read when
+	// the adapter can, else key by key.
+	page := func() ([]erp.Item, int, error) {
+		if itemsOK {
+			its, err := items.ListItems(ctx, after, c.cfg.ERP.PageSize)
+			if err != nil {
+				return nil, 0, fmt.Errorf("connector: resync: list ERP customers: %w", err)
+			}
+			return its, len(its), nil
+		}
 		keys, err := lister.ListKeys(ctx, after, c.cfg.ERP.PageSize)
 		if err != nil {
-			return fmt.Errorf("connector: resync: list ERP keys: %w", err)
+			return nil, 0, fmt.Errorf("connector: resync: list ERP keys: %w", err)
 		}
-		var jobs []queue.Job
+		its := make([]erp.Item, 0, len(keys))
 		for _, key := range keys {
 			it, err := c.erp.Get(ctx, key)
 			if errors.Is(err, erp.ErrNotFound) {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("connector: resync: read ERP customer: %w", err)
+				return nil, 0, fmt.Errorf("connector: resync: read ERP customer: %w", err)
 			}
 			if it.Key == "" {
 				it.Key = key
 			}
-			err = c.store.View(ctx, func(tx *bolt.Tx) error {
-				for _, kind := range []scanKind{scanNew, scanUpdates} {
-					j, err := c.planONe(tx, it, kind, queue.LaneBackfill)
-					if err != nil {
-						return err
-					}
-					if j == nil {
-						continue
-					}
-					if kind == scanNew {
-						rep.MissingOnONe++
-					}
-					b, _, err := c.bind.get(tx, mapping.PlatformONe, key)
-					if err != nil {
-						return err
-					}
-					var p pushPayload
-					if err := json.Unmarshal(j.Payload, &p); err != nil {
-						return err
-					}
-					p.Version = b.Version + 1
-					j.Payload, _ = json.Marshal(p)
-					jobs = append(jobs, *j)
-					c.log.Debug("resync repairs an ERP customer", "erp_key", key, "op", p.Op, "bound", b.ID != "",
-						"pushed_hash", b.PushedHash, "hash", p.Hash)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
+			its = append(its, it)
 		}
-		position := "erp:" + after
 		if len(keys) > 0 {
+			// Resume after the last key listed, found or not.
 			after = keys[len(keys)-1]
-			position = "erp:" + after
 		}
-		if len(keys) < c.cfg.ERP.PageSize {
-			position = "deletes:"
-		}
-		if _, err := c.store.Advance(ctx, resyncONe, queue.Chunk{Position: position, Records: len(keys), Jobs: jobs}); err != nil {
+		return its, len(keys), nil
+	}
+	for {
+		its, listed, err := page()
+		if err != nil {
 			return err
 		}
-		rep.ERPRecords += len(keys)
+		if itemsOK && len(its) > 0 {
+			after = its[len(its)-1].Key
+		}
+		var jobs []queue.Job
+		err = c.store.View(ctx, func(tx *bolt.Tx) error {
+			for _, it := range its {
+				if err := c.planResyncPush(tx, it, rep, &jobs); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		position := "erp:" + after
+		if listed < c.cfg.ERP.PageSize {
+			position = "deletes:"
+		}
+		if _, err := c.store.Advance(ctx, resyncONe, queue.Chunk{Position: position, Records: listed, Jobs: jobs}); err != nil {
+			return err
+		}
+		rep.ERPRecords += listed
 		rep.Queued += len(jobs)
-		if len(keys) < c.cfg.ERP.PageSize {
+		if listed < c.cfg.ERP.PageSize {
 			return nil
 		}
 	}
+}
+
+// planResyncPush adds the push (if any) one ERP customer needs, stamped
+// with the binding version it was read against.
+func (c *Connector) planResyncPush(tx *bolt.Tx, it erp.Item, rep *ResyncReport, jobs *[]queue.Job) error {
+	key := it.Key
+	for _, kind := range []scanKind{scanNew, scanUpdates} {
+		j, err := c.planONe(tx, it, kind, queue.LaneBackfill)
+		if err != nil {
+			return err
+		}
+		if j == nil {
+			continue
+		}
+		if kind == scanNew {
+			rep.MissingOnONe++
+		}
+		b, _, err := c.bind.get(tx, mapping.PlatformONe, key)
+		if err != nil {
+			return err
+		}
+		var p pushPayload
+		if err := json.Unmarshal(j.Payload, &p); err != nil {
+			return err
+		}
+		p.Version = b.Version + 1
+		j.Payload, _ = json.Marshal(p)
+		*jobs = append(*jobs, *j)
+		c.log.Debug("resync repairs an ERP customer", "erp_key", key, "op", p.Op, "bound", b.ID != "",
+			"pushed_hash", b.PushedHash, "hash", p.Hash)
+	}
+	return nil
 }
 
 func (c *Connector) resyncDeletes(ctx context.Context, after string, rep *ResyncReport) error {

@@ -150,7 +150,48 @@ func (f *failingLister) ListKeys(ctx context.Context, after string, limit int) (
 	return f.countingERP.ListKeys(ctx, after, limit)
 }
 
+func (f *failingLister) ListItems(ctx context.Context, after string, limit int) ([]erp.Item, error) {
+	if !f.failed {
+		f.failed = true
+		return nil, errors.New("ERP database restarting")
+	}
+	return f.countingERP.ListItems(ctx, after, limit)
+}
+
+// keysOnly hides the adapter's ListItems: the resync reads key by key.
+type keysOnly struct{ *countingERP }
+
+func (keysOnly) ListItems() {}
+
 var _ erp.KeyLister = (*failingLister)(nil)
+
+// TestResyncKeyByKey: an adapter that can only list keys is resynced too.
+func TestResyncKeyByKey(t *testing.T) {
+	w := newWorld(t, worldOpts{records: 15, noStart: true})
+	w.erpOverride = keysOnly{w.erp}
+	w.start()
+	w.sync()
+	k := firstValid(w)
+	id := w.get(k).Customer.PlatformIDs.ONe
+	cl, _ := w.one.Client(tenant, id)
+	wr := mapping.ToONeWrite(mapping.FromONe(cl))
+	wr.Name = "Drifted Name"
+	if err := w.one.StorefrontUpdate(tenant, oneapi.ContextBackoffice, id, wr); err != nil {
+		t.Fatal(err)
+	}
+	skipFeed(t, w)
+	rep, err := w.conn.Resync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ERPRecords == 0 {
+		t.Fatalf("the ERP side was not read: %+v", rep)
+	}
+	w.idle()
+	if cl, _ := w.one.Client(tenant, id); cl.Name != w.get(k).Customer.Name {
+		t.Fatalf("drift not repaired: %q", cl.Name)
+	}
+}
 
 // TestResyncResumes: a resync stopped halfway resumes where it stopped.
 func TestResyncResumes(t *testing.T) {

@@ -129,6 +129,13 @@ type PlatformIDWriter interface {
 	SetPlatformIDs(ctx context.Context, ids []PlatformID) (errs []error, err error)
 }
 
+// ItemLister is an optional extra for full resyncs: what ListKeys and a Get
+// per key return, in one read per page (flagged customers after a key, in
+// key order, at most limit).
+type ItemLister interface {
+	ListItems(ctx context.Context, after string, limit int) ([]Item, error)
+}
+
 // Closer is an optional extra: release the adapter's resources.
 type Closer interface {
 	Close() error

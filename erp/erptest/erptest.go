@@ -374,6 +374,53 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		}
 	})
 
+	t.Run("ListItemsMatchesListKeysAndGet", func(t *testing.T) {
+		h := newHarness(t)
+		il, ok := h.Adapter.(erp.ItemLister)
+		kl, ok2 := h.Adapter.(erp.KeyLister)
+		if !ok || !ok2 {
+			t.Logf("%s lists no items (or no keys); the resync reads key by key", h)
+			return
+		}
+		ctx := context.Background()
+		h.Put(t, base, gen(12, "L", 7)...)
+		var viaItems, viaKeys []string
+		for after := ""; ; {
+			page, err := il.ListItems(ctx, after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range page {
+				got, err := h.Adapter.Get(ctx, it.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(norm(it.Customer), norm(got.Customer)) || (it.Err == nil) != (got.Err == nil) {
+					t.Errorf("%s: ListItems and Get differ:\n%+v\n%+v", it.Key, it, got)
+				}
+				viaItems = append(viaItems, it.Key)
+			}
+			if len(page) < 3 {
+				break
+			}
+			after = page[len(page)-1].Key
+		}
+		for after := ""; ; {
+			keys, err := kl.ListKeys(ctx, after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			viaKeys = append(viaKeys, keys...)
+			if len(keys) < 3 {
+				break
+			}
+			after = keys[len(keys)-1]
+		}
+		if len(viaItems) == 0 || !reflect.DeepEqual(viaItems, viaKeys) {
+			t.Fatalf("ListItems keys %v, ListKeys %v", viaItems, viaKeys)
+		}
+	})
+
 	t.Run("Canceled", func(t *testing.T) {
 		h := newHarness(t)
 		h.Put(t, base, gen(8, "X", 3)...)

@@ -233,10 +233,11 @@ type quoted struct {
 }
 
 var (
-	_ erp.Adapter   = (*Table)(nil)
-	_ erp.Counter   = (*Table)(nil)
-	_ erp.KeyLister = (*Table)(nil)
-	_ erp.Closer    = (*Table)(nil)
+	_ erp.Adapter    = (*Table)(nil)
+	_ erp.Counter    = (*Table)(nil)
+	_ erp.KeyLister  = (*Table)(nil)
+	_ erp.ItemLister = (*Table)(nil)
+	_ erp.Closer     = (*Table)(nil)
 )
 
 // Open opens the configured database and returns the adapter; Close closes
@@ -919,6 +920,33 @@ func (t *Table) CountFlagged(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("sqlerp: count: %w", classify(err))
 	}
 	return n, nil
+}
+
+// ListItems implements erp.ItemLister.
+func (t *Table) ListItems(ctx context.Context, after string, limit int) ([]erp.Item, error) {
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s > %s ORDER BY %s LIMIT %d", t.sel, t.q.table, t.flagFilter(),
+		t.q.key, t.d.Placeholder(1), t.q.key, limit)
+	rows, err := t.query(ctx, q, after)
+	if err != nil {
+		return nil, fmt.Errorf("sqlerp: list items: %w", classify(err))
+	}
+	defer rows.Close()
+	var items []erp.Item
+	sc := t.newScanner()
+	for rows.Next() {
+		it, _, err := sc.scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlerp: list items: %w", err)
+		}
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlerp: list items: %w", classify(err))
+	}
+	return items, nil
 }
 
 // ListKeys implements erp.KeyLister.
