@@ -69,11 +69,11 @@ naming the invalid field. Soaks:
             3 % malformed and 3 % truncated answers on createClient,
             listClients, getClient, updateClient and the finance update; the
             one connector run must exit 0. Quick: 500 records. Full: 5,000:
-            a create whose answer is broken is looked up by paging through
-            every client, and 6 % broken pages make that look-up fail
+            a create whose answer is broken is looked up in a listing of
+            every client (one listing serves the look-ups that come
+            together), and 6 % broken pages make a listing fail
             1-0.94^(clients/1000) of the time, each failure counting for the
-            breaker (30 s open); at 20,000 records the last ~80 look-ups
-            crawl for over 20 min, at 5,000 (5 pages) they finish.
+            breaker (30 s open): the size stays where listings are short.
 
 The kill, faults and shutdown soaks make every 50th row invalid. Each soak
 prints its progress and a last JSON line; a violated invariant is named on
