@@ -124,16 +124,13 @@ func New(opts Options) (*Connector, error) {
 	if opts.Version == "" {
 		ua = "erpconnector"
 	}
+	// Each platform's client sends through its pool's gate: every request
+	// (not only a job's first) waits out a Retry-After pause and takes a
+	// rate-limit token, and a 429/503 pauses the platform on arrival.
 	if o := cfg.ONe; o != nil {
-		c.one, err = oneapi.New(oneapi.Config{BaseURL: o.BaseURL, Tenant: o.Tenant, APIKey: o.APIKey, Timeout: o.Timeout,
-			UserAgent: ua, Transport: opts.Transport, Logger: log})
-		if err != nil {
-			_ = store.Close()
-			return nil, fmt.Errorf("connector: %w", err)
-		}
 		pool, err := queue.NewPool(store, queue.PoolOptions{
 			Upstream: "one", Types: []string{jobONePush, jobONePull}, Handler: c.handleONe,
-			Workers: o.Upstream.Workers, Rate: o.Upstream.Rate, Burst: o.Upstream.Burst,
+			Workers: o.Upstream.Workers, Rate: o.Upstream.Rate, Burst: o.Upstream.Burst, LimitRequests: true,
 			Breaker: queue.BreakerSettings{ConsecutiveFailures: uint32(o.Upstream.BreakerFailures), OpenTimeout: o.Upstream.BreakerOpen},
 			Logger:  log, Metrics: opts.Registerer,
 		})
@@ -142,22 +139,23 @@ func New(opts Options) (*Connector, error) {
 			return nil, fmt.Errorf("connector: %w", err)
 		}
 		c.pools["one"] = pool
-	}
-	if ca := cfg.CustomerAPI; ca != nil {
-		var hc *http.Client
-		if opts.Transport != nil {
-			hc = &http.Client{Transport: opts.Transport}
+		base := opts.Transport
+		if base == nil {
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.MaxIdleConnsPerHost = 64
+			base = t
 		}
-		c.capi, err = customerapi.New(customerapi.Options{BaseURL: ca.BaseURL, Timeout: ca.Timeout, Version: opts.Version,
-			Credentials: customerapi.Credentials{Username: ca.Username, Password: ca.Password, APIToken: ca.APIToken},
-			HTTPClient:  hc, Logger: log, Clock: now})
+		c.one, err = oneapi.New(oneapi.Config{BaseURL: o.BaseURL, Tenant: o.Tenant, APIKey: o.APIKey, Timeout: o.Timeout,
+			UserAgent: ua, Transport: pool.Gate(base), Logger: log})
 		if err != nil {
 			_ = store.Close()
 			return nil, fmt.Errorf("connector: %w", err)
 		}
+	}
+	if ca := cfg.CustomerAPI; ca != nil {
 		pool, err := queue.NewPool(store, queue.PoolOptions{
 			Upstream: "customer", Types: []string{jobCAPIPush, jobCAPIPull, jobCAPICert}, Handler: c.handleCAPI,
-			Workers: ca.Upstream.Workers, Rate: ca.Upstream.Rate, Burst: ca.Upstream.Burst,
+			Workers: ca.Upstream.Workers, Rate: ca.Upstream.Rate, Burst: ca.Upstream.Burst, LimitRequests: true,
 			Breaker: queue.BreakerSettings{ConsecutiveFailures: uint32(ca.Upstream.BreakerFailures), OpenTimeout: ca.Upstream.BreakerOpen},
 			Logger:  log, Metrics: opts.Registerer,
 		})
@@ -166,6 +164,17 @@ func New(opts Options) (*Connector, error) {
 			return nil, fmt.Errorf("connector: %w", err)
 		}
 		c.pools["customer"] = pool
+		base := opts.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		c.capi, err = customerapi.New(customerapi.Options{BaseURL: ca.BaseURL, Timeout: ca.Timeout, Version: opts.Version,
+			Credentials: customerapi.Credentials{Username: ca.Username, Password: ca.Password, APIToken: ca.APIToken},
+			HTTPClient:  &http.Client{Transport: pool.Gate(base)}, Logger: log, Clock: now})
+		if err != nil {
+			_ = store.Close()
+			return nil, fmt.Errorf("connector: %w", err)
+		}
 	}
 	c.sched, err = newScheduler(c)
 	if err != nil {

@@ -47,6 +47,10 @@ type PoolOptions struct {
 	Workers int
 	// Rate is the upstream's requests per second; 0 means unlimited.
 	Rate float64
+	// LimitRequests moves the rate limit from job starts to requests: every
+	// request through Gate takes a token (a job making three requests takes
+	// three), and the pool no longer takes one per job.
+	LimitRequests bool
 	// Burst is the limiter's burst (default 1 when Rate is set).
 	Burst int
 	// Breaker configures the circuit breaker.
@@ -528,11 +532,11 @@ func (p *Pool) deliver(j Job) Outcome {
 	if ctx.Err() != nil || p.pausedUntil.Load() > time.Now().UnixNano() || !p.store.opts.Clock().Before(j.LeaseDeadline) {
 		return p.outcome(j, Release, 0, nil)
 	}
-	waitStart := time.Now()
-	if err := p.limiter.Wait(ctx); err != nil {
-		return p.outcome(j, Release, 0, nil)
+	if !p.opts.LimitRequests {
+		if err := p.takeToken(ctx); err != nil {
+			return p.outcome(j, Release, 0, nil)
+		}
 	}
-	p.m.limiterWait.Observe(time.Since(waitStart).Seconds())
 	if p.pausedUntil.Load() > time.Now().UnixNano() || !p.store.opts.Clock().Before(j.LeaseDeadline) {
 		return p.outcome(j, Release, 0, nil)
 	}
@@ -569,6 +573,79 @@ func (p *Pool) settleAs(j Job, err error) Outcome {
 		p.log.Info("job will be retried", "job_id", j.ID, "type", j.Type, "attempt", j.Attempts, "err", err)
 		return p.outcome(j, Retry, ra, err)
 	}
+}
+
+// takeToken waits for the rate limiter.
+func (p *Pool) takeToken(ctx context.Context) error {
+	waitStart := time.Now()
+	if err := p.limiter.Wait(ctx); err != nil {
+		return err
+	}
+	p.m.limiterWait.Observe(time.Since(waitStart).Seconds())
+	return nil
+}
+
+// Gate wraps the transport of the upstream's client so that every request,
+// not only a job's first, waits out a Retry-After pause (and, with
+// LimitRequests, takes a token from the rate limiter), and so that a 429 or
+// 503 carrying Retry-After pauses the whole upstream the moment it arrives,
+// before the handler that received it has even returned.
+func (p *Pool) Gate(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &gate{p: p, next: next}
+}
+
+type gate struct {
+	p    *Pool
+	next http.RoundTripper
+}
+
+func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := g.p.awaitRequest(r.Context()); err != nil {
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return nil, fmt.Errorf("queue: %s: wait to send: %w", g.p.opts.Upstream, err)
+	}
+	resp, err := g.next.RoundTrip(r)
+	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		now := time.Now()
+		if ra := apierr.ParseRetryAfter(resp.Header.Get("Retry-After"), now); ra > 0 {
+			g.p.pause(now.Add(ra))
+		}
+	}
+	return resp, err
+}
+
+// CloseIdleConnections passes on to the wrapped transport.
+func (g *gate) CloseIdleConnections() {
+	if c, ok := g.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// awaitRequest waits until the upstream is not paused, then (with
+// LimitRequests) for a token.
+func (p *Pool) awaitRequest(ctx context.Context) error {
+	for {
+		wait := time.Until(time.Unix(0, p.pausedUntil.Load()))
+		if wait <= 0 {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	if p.opts.LimitRequests {
+		return p.takeToken(ctx)
+	}
+	return nil
 }
 
 // call runs the handler, turning a panic into a retryable error.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -449,4 +450,59 @@ func TestPoolBreakerIgnoresOtherSystems(t *testing.T) {
 			})
 		})
 	}
+}
+
+// roundTripFunc is a transport made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestPoolGate: a 429 with Retry-After pauses the upstream as it arrives, so
+// the next request through the gate (from any handler) waits it out; with
+// LimitRequests every request takes a token, not only a job's first.
+func TestPoolGate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := openTest(t, Options{NoSync: true})
+		p, err := NewPool(s, PoolOptions{Upstream: "one", Types: []string{"one.upsert"}, Rate: 10, Burst: 1, LimitRequests: true,
+			Handler: func(context.Context, Job) error { return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sent []time.Time
+		answers := []int{http.StatusTooManyRequests, http.StatusOK, http.StatusOK, http.StatusOK}
+		gate := p.Gate(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			sent = append(sent, time.Now())
+			st := answers[len(sent)-1]
+			h := http.Header{}
+			if st == http.StatusTooManyRequests {
+				h.Set("Retry-After", "2")
+			}
+			return &http.Response{StatusCode: st, Header: h, Body: http.NoBody, Request: r}, nil
+		}))
+		t0 := time.Now()
+		for range answers {
+			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://one.test/clients", nil)
+			resp, err := gate.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		// The 429 at t0 asks for 2 s: the next request waits for it; the
+		// two after that are 100 ms apart (10 requests/s, burst 1).
+		want := []time.Duration{0, 2 * time.Second, 2*time.Second + 100*time.Millisecond, 2*time.Second + 200*time.Millisecond}
+		for i, at := range sent {
+			if got := at.Sub(t0); got != want[i] {
+				t.Errorf("request %d sent at %s, want %s", i, got, want[i])
+			}
+		}
+		// A request whose context ends while it waits is not sent.
+		p.pause(time.Now().Add(time.Minute))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://one.test/clients", nil)
+		if _, err := gate.RoundTrip(req); !errors.Is(err, context.DeadlineExceeded) || len(sent) != len(answers) {
+			t.Fatalf("paused request: err %v, %d sent", err, len(sent))
+		}
+	})
 }
