@@ -68,12 +68,14 @@ naming the invalid field. Soaks:
   badinput  every 10th ERP row invalid (each kind the generator makes), plus
             3 % malformed and 3 % truncated answers on createClient,
             listClients, getClient, updateClient and the finance update; the
-            one connector run must exit 0. Quick: 500 records. Full: 5,000:
+            one connector run must exit 0. Quick: 500 records. Full: 20,000:
             a create whose answer is broken is looked up in a listing of
             every client (one listing serves the look-ups that come
             together), and 6 % broken pages make a listing fail
             1-0.94^(clients/1000) of the time, each failure counting for the
-            breaker (30 s open): the size stays where listings are short.
+            breaker (30 s open): at 20,000 (20 pages) the run takes ~10 s; at
+            100,000 (100 pages) almost no listing gets through whole and the
+            run crawls.
 
 The kill, faults and shutdown soaks make every 50th row invalid. Each soak
 prints its progress and a last JSON line; a violated invariant is named on
@@ -219,7 +221,7 @@ func soakSize(soak string, full bool) (records, kills int) {
 		return 1500, 0
 	default: // badinput
 		if full {
-			return 5000, 0
+			return 20000, 0
 		}
 		return 500, 0
 	}
