@@ -245,3 +245,17 @@ func strconvFormat(n uint64) string { return fmt.Sprint(n) }
 func (w *world) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// backofficeEdit changes the ONe client bound to an ERP key as the back
+// office would, and returns its id.
+func (w *world) backofficeEdit(key string, edit func(*oneapi.ClientWrite)) string {
+	w.t.Helper()
+	id := w.get(key).Customer.PlatformIDs.ONe
+	cl, _ := w.one.Client(tenant, id)
+	wr := mapping.ToONeWrite(mapping.FromONe(cl))
+	edit(&wr)
+	if err := w.one.StorefrontUpdate(tenant, oneapi.ContextBackoffice, id, wr); err != nil {
+		w.t.Fatal(err)
+	}
+	return id
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
-	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/oneapi"
 )
 
@@ -46,13 +45,7 @@ func TestPlanReportsWithoutWriting(t *testing.T) {
 	r2.Set("name", "Both Sides Change Ltd")
 	w.put(r1, r2)
 	for _, k := range []string{keys[1], keys[2]} {
-		id := w.get(k).Customer.PlatformIDs.ONe
-		cl, _ := w.one.Client(tenant, id)
-		wr := mapping.ToONeWrite(mapping.FromONe(cl))
-		wr.Phone = "+48 600 700 800"
-		if err := w.one.StorefrontUpdate(tenant, oneapi.ContextBackoffice, id, wr); err != nil {
-			t.Fatal(err)
-		}
+		w.backofficeEdit(k, func(wr *oneapi.ClientWrite) { wr.Phone = "+48 600 700 800" })
 	}
 	sf := oneapi.ClientWrite{CustomerType: oneapi.CustomerIndividual, Name: "Jan Nowy",
 		Address: &oneapi.Address{City: "Łódź", Country: "Polska", ExternalID: "x", Name: "Jan Nowy", Phone: "600100100", Street: "Piotrkowska 1", ZipCode: "90-001"}}

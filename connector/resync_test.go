@@ -9,7 +9,6 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp"
-	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/oneapi"
 )
 
@@ -49,22 +48,10 @@ func TestResyncRepairsDrift(t *testing.T) {
 
 	// 1. Platform drift in an ERP-owned field (name), the event lost.
 	k1 := keys[0]
-	id1 := w.get(k1).Customer.PlatformIDs.ONe
-	cl1, _ := w.one.Client(tenant, id1)
-	wr := mapping.ToONeWrite(mapping.FromONe(cl1))
-	wr.Name = "Drifted Name"
-	if err := w.one.StorefrontUpdate(tenant, oneapi.ContextBackoffice, id1, wr); err != nil {
-		t.Fatal(err)
-	}
+	id1 := w.backofficeEdit(k1, func(wr *oneapi.ClientWrite) { wr.Name = "Drifted Name" })
 	// 2. Platform drift in a platform-owned field (warehouse), the event lost.
 	k2 := keys[1]
-	id2 := w.get(k2).Customer.PlatformIDs.ONe
-	cl2, _ := w.one.Client(tenant, id2)
-	wr2 := mapping.ToONeWrite(mapping.FromONe(cl2))
-	wr2.WarehouseID = "north_02"
-	if err := w.one.StorefrontUpdate(tenant, oneapi.ContextBackoffice, id2, wr2); err != nil {
-		t.Fatal(err)
-	}
+	w.backofficeEdit(k2, func(wr *oneapi.ClientWrite) { wr.WarehouseID = "north_02" })
 	// 3. A delete on the platform, the event lost.
 	k3 := keys[2]
 	id3 := w.get(k3).Customer.PlatformIDs.ONe
@@ -172,13 +159,7 @@ func TestResyncKeyByKey(t *testing.T) {
 	w.start()
 	w.sync()
 	k := firstValid(w)
-	id := w.get(k).Customer.PlatformIDs.ONe
-	cl, _ := w.one.Client(tenant, id)
-	wr := mapping.ToONeWrite(mapping.FromONe(cl))
-	wr.Name = "Drifted Name"
-	if err := w.one.StorefrontUpdate(tenant, oneapi.ContextBackoffice, id, wr); err != nil {
-		t.Fatal(err)
-	}
+	id := w.backofficeEdit(k, func(wr *oneapi.ClientWrite) { wr.Name = "Drifted Name" })
 	skipFeed(t, w)
 	rep, err := w.conn.Resync(context.Background())
 	if err != nil {

@@ -122,30 +122,14 @@ func TestVerifyNamesViolations(t *testing.T) {
 }
 
 func TestChaosCommandLines(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
+	runCLICases(t, []cliCase{
 		{"unknown soak", []string{"chaos", "--soak", "flood"}, exitUsage, `--soak: want kill, faults, shutdown, badinput or all, got "flood"`},
 		{"negative records", []string{"chaos", "--records", "-1"}, exitUsage, "--records: must not be negative"},
 		{"negative kills", []string{"chaos", "--kills", "-2"}, exitUsage, "--kills: must not be negative"},
 		{"zero timeout", []string{"chaos", "--timeout", "0s"}, exitUsage, "--timeout: must be positive"},
 		{"stray argument", []string{"chaos", "now"}, exitUsage, "unexpected arguments"},
 		{"help", []string{"chaos", "--help"}, exitOK, "0.05 x 1.75 x 2 s"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := run(tc.args, &out, &errb, testSelf(t))
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d (stderr %s)", code, tc.code, errb.String())
-			}
-			if !strings.Contains(errb.String(), tc.want) {
-				t.Fatalf("stderr %q lacks %q", errb.String(), tc.want)
-			}
-		})
-	}
+	})
 }
 
 // TestRetriedCreateWritesTheIDBack is the smallest reproduction of what the

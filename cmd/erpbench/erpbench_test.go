@@ -156,12 +156,7 @@ func keyFrom(t *testing.T, cfg []byte) string {
 }
 
 func TestBadCommandLines(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
+	runCLICases(t, []cliCase{
 		{"no command", nil, exitUsage, "usage:"},
 		{"unknown command", []string{"bogus"}, exitUsage, `unknown command "bogus"`},
 		{"zero records", []string{"migrate", "--records", "0"}, exitUsage, "--records: must be positive"},
@@ -170,7 +165,21 @@ func TestBadCommandLines(t *testing.T) {
 		{"bad txlock", []string{"feed", "--sqlite-txlock", "later"}, exitUsage, "--sqlite-txlock: must be deferred, immediate, exclusive or empty"},
 		{"stray argument", []string{"migrate", "extra"}, exitUsage, "unexpected arguments"},
 		{"serve-one without tenant", []string{"serve-one"}, exitFailure, "--tenant: want NAME with $ERPBENCH_API_KEY set"},
-	} {
+	})
+}
+
+// cliCase is one command line and what it must answer.
+type cliCase struct {
+	name string
+	args []string
+	code int
+	want string // in stderr
+}
+
+// runCLICases runs each command line and checks its exit code and stderr.
+func runCLICases(t *testing.T, cases []cliCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			code := run(tc.args, &out, &errb, testSelf(t))
