@@ -94,6 +94,33 @@ func TestLookupsShareOneListing(t *testing.T) {
 	}
 }
 
+// TestListingSurvivesABadPage: a malformed listing page is read again
+// within the listing; no lookup (and no job) fails because of it.
+func TestListingSurvivesABadPage(t *testing.T) {
+	w := newWorld(t, worldOpts{records: 12, noStart: true, configure: func(c *connector.Config) {
+		c.ONe.Upstream.BreakerOpen = 50 * time.Millisecond
+	}})
+	n := len(flaggedValid(w))
+	for _, r := range []fault.Rule{
+		{Operation: "createClient", DropAfterCommit: true, Count: n},
+		{Operation: "listClients", Malformed: true, Count: 2},
+	} {
+		if _, err := w.one.Faults().Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.start()
+	w.sync()
+	exactlyOnce(t, w)
+	logs := w.logs.String()
+	if !strings.Contains(logs, "listing page failed; reading it again") {
+		t.Fatal("the malformed pages were not read again")
+	}
+	if strings.Contains(logs, "look up ONe client") {
+		t.Fatal("a lookup failed over a malformed listing page")
+	}
+}
+
 // TestRateLimitStormAndOutage: 429s with Retry-After and a full outage are
 // ridden out; the breaker opens and closes; nothing is lost or duplicated.
 func TestRateLimitStormAndOutage(t *testing.T) {

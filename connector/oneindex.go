@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/oneapi"
 )
 
 // ONe has no lookup by external id: finding the client an earlier attempt
@@ -49,12 +52,19 @@ func (c *Connector) findONeByExternalID(ctx context.Context, externalID string, 
 	// Held while listing: concurrent lookups wait for this listing.
 	started := time.Now()
 	byExt := map[string]oneRef{}
-	for cl, err := range c.one.AllClients(ctx, c.cfg.ONe.PageSize) {
+	for number := 1; number > 0; {
+		p, err := c.listPage(ctx, number)
 		if err != nil {
 			return nil, fmt.Errorf("connector: look up ONe client %q: %w", externalID, err)
 		}
-		if cl.ExternalID != "" {
-			byExt[cl.ExternalID] = oneRef{ID: cl.ID, AddressID: cl.BillingAddress.ID}
+		for _, cl := range p.Items {
+			if cl.ExternalID != "" {
+				byExt[cl.ExternalID] = oneRef{ID: cl.ID, AddressID: cl.BillingAddress.ID}
+			}
+		}
+		number = 0
+		if p.NextPage != nil && len(p.Items) > 0 {
+			number = int(*p.NextPage)
 		}
 	}
 	x.started, x.byExt = started, byExt
@@ -77,4 +87,27 @@ func (x *oneIndex) touch() {
 		defer x.mu.Unlock()
 		x.byExt, x.timer = nil, nil
 	})
+}
+
+// listPageAttempts is how often one listing page is tried: reading a page
+// again is harmless, and one bad page must not cost the whole listing.
+const listPageAttempts = 3
+
+// listPage reads one page of ONe's clients, again after a retryable failure
+// (the pool's gate still spaces the requests and honours Retry-After).
+func (c *Connector) listPage(ctx context.Context, number int) (*oneapi.Page[oneapi.Client], error) {
+	for attempt := 1; ; attempt++ {
+		p, err := c.one.ListClients(ctx, number, c.cfg.ONe.PageSize)
+		if err == nil || attempt == listPageAttempts || apierr.Classify(err) != apierr.Retryable {
+			return p, err
+		}
+		c.log.Debug("listing page failed; reading it again", "page", number, "attempt", attempt, "err", err)
+		t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
