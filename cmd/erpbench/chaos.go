@@ -68,14 +68,11 @@ naming the invalid field. Soaks:
   badinput  every 10th ERP row invalid (each kind the generator makes), plus
             3 % malformed and 3 % truncated answers on createClient,
             listClients, getClient, updateClient and the finance update; the
-            one connector run must exit 0. Quick: 500 records. Full: 20,000:
-            a create whose answer is broken is looked up in a listing of
-            every client (one listing serves the look-ups that come
-            together), and 6 % broken pages make a listing fail
-            1-0.94^(clients/1000) of the time, each failure counting for the
-            breaker (30 s open): at 20,000 (20 pages) the run takes ~10 s; at
-            100,000 (100 pages) almost no listing gets through whole and the
-            run crawls.
+            one connector run must exit 0. Quick: 500 records. Full:
+            100,000: a create whose answer is broken is looked up in a
+            listing of every client (one listing serves the look-ups that
+            come together); a broken listing page is read again (3 tries),
+            so a 100-page listing gets through whole.
 
 The kill, faults and shutdown soaks make every 50th row invalid. Each soak
 prints its progress and a last JSON line; a violated invariant is named on
@@ -221,7 +218,7 @@ func soakSize(soak string, full bool) (records, kills int) {
 		return 1500, 0
 	default: // badinput
 		if full {
-			return 20000, 0
+			return 100000, 0
 		}
 		return 500, 0
 	}
