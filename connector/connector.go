@@ -314,8 +314,7 @@ func (c *Connector) Idle(ctx context.Context) (bool, error) {
 	if err != nil || !empty {
 		return false, err
 	}
-	n, err := c.pendingWriteBacks(ctx)
-	return n == 0, err
+	return c.noWriteBacksPending(ctx)
 }
 
 // WaitIdle waits until the queue is empty or ctx ends.

@@ -63,20 +63,31 @@ func TestSafeCreate(t *testing.T) {
 	}
 }
 
+// lostCreates starts a world of records whose every create commits on ONe
+// and loses its answer (plus the extra rules), and returns it with the
+// number of customers flagged for ONe.
+func lostCreates(t *testing.T, records int, extra ...fault.Rule) (*world, int) {
+	t.Helper()
+	// Every create fails alike: let the breaker probe again quickly.
+	w := newWorld(t, worldOpts{records: records, noStart: true, configure: func(c *connector.Config) {
+		c.ONe.Upstream.BreakerOpen = 50 * time.Millisecond
+	}})
+	n := len(flaggedValid(w))
+	for _, r := range append([]fault.Rule{{Operation: "createClient", DropAfterCommit: true, Count: n}}, extra...) {
+		if _, err := w.one.Faults().Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.start()
+	return w, n
+}
+
 // TestLookupsShareOneListing: when every create's answer is lost (the
 // clients exist, the connector does not know their ids), the lookups by
 // external id are answered from one listing of ONe's clients, not one
 // listing per record, and every client is adopted exactly once.
 func TestLookupsShareOneListing(t *testing.T) {
-	// Every create fails alike: let the breaker probe again quickly.
-	w := newWorld(t, worldOpts{records: 40, noStart: true, configure: func(c *connector.Config) {
-		c.ONe.Upstream.BreakerOpen = 50 * time.Millisecond
-	}})
-	n := len(flaggedValid(w))
-	if _, err := w.one.Faults().Add(fault.Rule{Operation: "createClient", DropAfterCommit: true, Count: n}); err != nil {
-		t.Fatal(err)
-	}
-	w.start()
+	w, n := lostCreates(t, 40)
 	w.sync()
 	exactlyOnce(t, w)
 	counts := w.one.Faults().Counts()
@@ -97,19 +108,7 @@ func TestLookupsShareOneListing(t *testing.T) {
 // TestListingSurvivesABadPage: a malformed listing page is read again
 // within the listing; no lookup (and no job) fails because of it.
 func TestListingSurvivesABadPage(t *testing.T) {
-	w := newWorld(t, worldOpts{records: 12, noStart: true, configure: func(c *connector.Config) {
-		c.ONe.Upstream.BreakerOpen = 50 * time.Millisecond
-	}})
-	n := len(flaggedValid(w))
-	for _, r := range []fault.Rule{
-		{Operation: "createClient", DropAfterCommit: true, Count: n},
-		{Operation: "listClients", Malformed: true, Count: 2},
-	} {
-		if _, err := w.one.Faults().Add(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.start()
+	w, _ := lostCreates(t, 12, fault.Rule{Operation: "listClients", Malformed: true, Count: 2})
 	w.sync()
 	exactlyOnce(t, w)
 	logs := w.logs.String()

@@ -575,9 +575,7 @@ func (c *Connector) pull(ctx context.Context, p pullPayload) error {
 	if err != nil {
 		return err
 	}
-	incoming := mapping.FromONe(*cl)
-	incoming.Normalize()
-	seen, err := mapping.ContentHash(incoming)
+	incoming, seen, err := takeInONe(*cl)
 	if err != nil {
 		return err
 	}

@@ -310,12 +310,19 @@ func (c *Connector) resyncDeletes(ctx context.Context, after string, rep *Resync
 	return nil
 }
 
-// seenHashONe is the content hash a pull records for a client ("" when it
-// cannot be computed, which never matches).
-func seenHashONe(cl oneapi.Client) string {
+// takeInONe is a client as the connector takes it in, and the content hash
+// a pull records for it (its binding's SeenHash).
+func takeInONe(cl oneapi.Client) (mapping.Customer, string, error) {
 	incoming := mapping.FromONe(cl)
 	incoming.Normalize()
 	h, err := mapping.ContentHash(incoming)
+	return incoming, h, err
+}
+
+// seenHashONe is takeInONe's hash ("" when it cannot be computed, which
+// never matches).
+func seenHashONe(cl oneapi.Client) string {
+	_, h, err := takeInONe(cl)
 	if err != nil {
 		return ""
 	}

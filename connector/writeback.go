@@ -74,6 +74,20 @@ func (c *Connector) wakeWriteBacks() {
 	}
 }
 
+// noWriteBacksPending reports, without counting, that every id is written
+// (Idle asks often).
+func (c *Connector) noWriteBacksPending(ctx context.Context) (bool, error) {
+	none := true
+	err := c.store.View(ctx, func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bktWriteBacks); b != nil {
+			k, _ := b.Cursor().First()
+			none = k == nil
+		}
+		return nil
+	})
+	return none, err
+}
+
 // pendingWriteBacks counts the ids not yet written to the ERP.
 func (c *Connector) pendingWriteBacks(ctx context.Context) (int, error) {
 	n := 0

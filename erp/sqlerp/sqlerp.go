@@ -828,31 +828,19 @@ func (t *Table) platformColumn(op string, p mapping.Platform) (string, error) {
 
 // SetPlatformID implements erp.Adapter.
 func (t *Table) SetPlatformID(ctx context.Context, key string, p mapping.Platform, id string) error {
-	col, err := t.platformColumn("set platform id", p)
+	errs, err := t.SetPlatformIDs(ctx, []erp.PlatformID{{Key: key, Platform: p, ID: id}})
 	if err != nil {
 		return err
 	}
-	return t.update(ctx, "set platform id", key, col+" = "+t.d.Placeholder(1), id)
+	return errs[0]
 }
 
 // SetPlatformIDs implements erp.PlatformIDWriter: the write-backs in one
-// transaction, each statement prepared once.
+// transaction, one prepared statement per platform.
 func (t *Table) SetPlatformIDs(ctx context.Context, ids []erp.PlatformID) ([]error, error) {
 	errs := make([]error, len(ids))
 	if len(ids) == 0 {
 		return errs, nil
-	}
-	cols := map[mapping.Platform]string{}
-	for i, it := range ids {
-		if _, ok := cols[it.Platform]; ok {
-			continue
-		}
-		col, err := t.platformColumn("set platform id", it.Platform)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		cols[it.Platform] = col
 	}
 	defer t.writing()()
 	tx, err := t.db.BeginTx(ctx, nil)
@@ -860,24 +848,30 @@ func (t *Table) SetPlatformIDs(ctx context.Context, ids []erp.PlatformID) ([]err
 		return nil, fmt.Errorf("sqlerp: set platform ids: %w", classify(err))
 	}
 	defer func() { _ = tx.Rollback() }()
-	stmts := map[mapping.Platform]*sql.Stmt{}
-	for p, col := range cols {
-		q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", t.q.table, col, t.d.Placeholder(1), t.q.key, t.d.Placeholder(2))
-		st, err := t.prepared(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("sqlerp: set platform ids: %w", classify(err))
-		}
-		stmts[p] = tx.StmtContext(ctx, st)
+	type update struct {
+		st  *sql.Stmt
+		err error // the platform has no write-back column
 	}
+	updates := map[mapping.Platform]update{}
 	for i, it := range ids {
-		st := stmts[it.Platform]
-		if st == nil {
-			if errs[i] == nil {
-				_, errs[i] = t.platformColumn("set platform id", it.Platform)
+		u, ok := updates[it.Platform]
+		if !ok {
+			var col string
+			if col, u.err = t.platformColumn("set platform id", it.Platform); u.err == nil {
+				q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", t.q.table, col, t.d.Placeholder(1), t.q.key, t.d.Placeholder(2))
+				st, err := t.prepared(ctx, q)
+				if err != nil {
+					return nil, fmt.Errorf("sqlerp: set platform ids: %w", classify(err))
+				}
+				u.st = tx.StmtContext(ctx, st)
 			}
+			updates[it.Platform] = u
+		}
+		if u.err != nil {
+			errs[i] = u.err
 			continue
 		}
-		res, err := st.ExecContext(ctx, it.ID, it.Key)
+		res, err := u.st.ExecContext(ctx, it.ID, it.Key)
 		if err != nil {
 			return nil, fmt.Errorf("sqlerp: set platform id %q: %w", it.Key, classify(err))
 		}
