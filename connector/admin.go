@@ -34,8 +34,8 @@ type AdminOptions struct {
 //	GET  /metrics                  Prometheus metrics
 //	GET  /api/v1/status            the status snapshot
 //	POST /api/v1/sync              run the scans and the feed poll now (202)
-//	GET  /api/v1/plan              what a sync would do, without doing it
-//	POST /api/v1/resync            start (or resume) a full resync (202)
+//	GET  /api/v1/plan              what a sync would do on each platform, without doing it (?platform=one|customer_api|all)
+//	POST /api/v1/resync            start (or resume) a full resync (202; ?target=one|customer_api|all)
 //	GET  /api/v1/resync            resync progress
 //	POST /api/v1/pause, /resume    stop and restart scheduled runs
 //	GET  /api/v1/dlq               dead letters (?type=&after=&limit=)
@@ -75,7 +75,12 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 	}))
 	mux.Handle("GET /api/v1/plan", auth(func(w http.ResponseWriter, r *http.Request) {
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		rep, err := c.PlanONe(r.Context(), limit)
+		targets, err := c.Targets(r.URL.Query().Get("platform"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		rep, err := c.Plan(r.Context(), limit, targets...)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err)
 			return
@@ -83,13 +88,18 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 		writeJSON(w, http.StatusOK, rep)
 	}))
 	mux.Handle("POST /api/v1/resync", auth(func(w http.ResponseWriter, r *http.Request) {
-		c.background("resync", func(ctx context.Context) error { _, err := c.Resync(ctx); return err })
+		targets, err := c.Targets(r.URL.Query().Get("target"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		c.background("resync", func(ctx context.Context) error { _, err := c.Resync(ctx, targets...); return err })
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
 	}))
 	mux.Handle("GET /api/v1/resync", auth(func(w http.ResponseWriter, r *http.Request) {
 		m, err := c.ResyncProgress(r.Context())
 		if errors.Is(err, queue.ErrNotFound) {
-			writeJSON(w, http.StatusOK, map[string]any{"name": resyncONe, "started": false})
+			writeJSON(w, http.StatusOK, map[string]any{"started": false})
 			return
 		}
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/oneapi"
 )
 
@@ -48,8 +49,10 @@ type ONeConfig struct {
 	Contexts []string
 	// Upstream is the rate limit, workers and breaker of the ONe upstream.
 	Upstream Upstream
-	// UpdateMode is "full" (PUT the whole client, default) or "partial"
-	// (basic, advanced, additional and finance data).
+	// UpdateMode is "full" (the only mode): an update is a full PUT of the
+	// client when its body changed (carrying over what the ERP does not
+	// hold) and the finance data when they changed. The partial endpoints
+	// ("partial", removed) cannot carry every field: a rename was lost.
 	UpdateMode string
 	// OnUnflag is what happens on ONe when the ERP unflags or deletes a
 	// customer: "unbind" (leave the client, forget the link; default) or
@@ -78,6 +81,15 @@ type CustomerAPIConfig struct {
 	PageSize int
 	// CertificateCountry is the ISO3 country used for certificate lookups (default GBR).
 	CertificateCountry string
+	// OnUnflag is what happens on the Customer API when the ERP unflags or
+	// deletes a customer: "unbind" (leave the organisation, forget the
+	// link; default) or "deactivate" (set the organisation's status to
+	// inactive; it is made active again if the ERP flags the customer again).
+	OnUnflag string
+	// OnDelete is what happens in the ERP when an organisation is deleted
+	// or deactivated on the platform: "unlink" (forget the organisation id;
+	// default) or "mark-deleted".
+	OnDelete string
 }
 
 // ERPConfig tunes ERP access.
@@ -121,13 +133,13 @@ type Schedules struct {
 	TimeZone string
 }
 
-// Field groups for Ownership.
+// Field groups for Ownership (see mapping.Groups).
 const (
-	GroupMaster     = "master"     // names, tax ids, billing address, phone, e-mails, currency, tax, status
-	GroupCommercial = "commercial" // account manager, warehouses, segments, payment terms, payer, credit, blockade, bank
-	GroupAdditional = "additional" // tenant-configured additional fields
-	GroupContact    = "contact"    // the administrator contact
-	GroupFarm       = "farm"       // holding, assurance, location, certificates
+	GroupMaster     = string(mapping.GroupMaster)     // names, tax ids, billing address, phone, e-mails, currency, tax, status
+	GroupCommercial = string(mapping.GroupCommercial) // account manager, warehouses, segments, payment terms, payer, blockade, bank
+	GroupAdditional = string(mapping.GroupAdditional) // tenant-configured additional fields
+	GroupContact    = string(mapping.GroupContact)    // the administrator contact
+	GroupFarm       = string(mapping.GroupFarm)       // holding, assurance, location, certificates
 )
 
 // FieldGroups lists the ownership groups.
@@ -135,8 +147,8 @@ var FieldGroups = []string{GroupMaster, GroupCommercial, GroupAdditional, GroupC
 
 // Owners.
 const (
-	OwnerERP      = "erp"
-	OwnerPlatform = "platform"
+	OwnerERP      = string(mapping.OwnerERP)
+	OwnerPlatform = string(mapping.OwnerPlatform)
 )
 
 // Ownership assigns a field group to the ERP or to the platforms.
@@ -203,6 +215,12 @@ func (c Config) Defaults() Config {
 		}
 		if ca.CertificateCountry == "" {
 			ca.CertificateCountry = "GBR"
+		}
+		if ca.OnUnflag == "" {
+			ca.OnUnflag = "unbind"
+		}
+		if ca.OnDelete == "" {
+			ca.OnDelete = "unlink"
 		}
 		ca.Upstream = ca.Upstream.defaults()
 		c.CustomerAPI = &ca
@@ -272,8 +290,13 @@ func (c Config) Validate() error {
 				add(fmt.Sprintf("one.contexts[%d]", i), "unknown context %q", cx)
 			}
 		}
-		if !slices.Contains([]string{"full", "partial"}, o.UpdateMode) {
-			add("one.update_mode", "must be full or partial")
+		switch o.UpdateMode {
+		case "full":
+		case "partial":
+			add("one.update_mode", "partial is no longer supported: the partial endpoints cannot carry every field "+
+				"(a rename was lost); remove the key: updates send the full client, keeping what the ERP does not hold")
+		default:
+			add("one.update_mode", "must be full")
 		}
 		if !slices.Contains([]string{"unbind", "delete"}, o.OnUnflag) {
 			add("one.on_unflag", "must be unbind or delete")
@@ -289,6 +312,12 @@ func (c Config) Validate() error {
 		}
 		if ca.APIToken == "" && (ca.Username == "" || ca.Password == "") {
 			add("customer_api.username", "username and password, or api_token, are required")
+		}
+		if !slices.Contains([]string{"unbind", "deactivate"}, ca.OnUnflag) {
+			add("customer_api.on_unflag", "must be unbind or deactivate")
+		}
+		if !slices.Contains([]string{"unlink", "mark-deleted"}, ca.OnDelete) {
+			add("customer_api.on_delete", "must be unlink or mark-deleted")
 		}
 		errs = append(errs, ca.Upstream.validate("customer_api.upstream")...)
 	}
@@ -370,16 +399,11 @@ func (s Schedules) validate() []error {
 	return errs
 }
 
-// owner returns who owns a field group.
-func (c Config) owner(group string) string {
+// ownership is the configured ownership in the mapping's terms.
+func (c Config) ownership() mapping.Ownership {
+	own := mapping.Ownership{}
 	for _, o := range c.Ownership {
-		if o.Group == group {
-			return o.Owner
-		}
+		own[mapping.Group(o.Group)] = mapping.Owner(o.Owner)
 	}
-	if group == GroupContact {
-		// The first user is created on the platform and managed there.
-		return OwnerPlatform
-	}
-	return OwnerERP
+	return own
 }

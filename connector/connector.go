@@ -21,11 +21,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	bolt "go.etcd.io/bbolt"
 
-	"github.com/erpconnector/erpconnector/customerapi"
+	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/erp"
-	"github.com/erpconnector/erpconnector/oneapi"
+	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -54,19 +53,18 @@ type Connector struct {
 	log   *slog.Logger
 	erp   erp.Adapter
 	store *queue.Store
-	one   *oneapi.API
-	capi  *customerapi.Client
+	state *state.Store
+	terms mapping.Terms
 	now   func() time.Time
-	bind  bindings
 	m     *metrics
 	locks keyLocks
-	// oneIdx answers external-id lookups from one shared listing.
-	oneIdx oneIndex
+	// sites are the configured platforms, in a fixed order (ONe, then the
+	// Customer API).
+	sites []*site
 	// wbWake wakes the write-back loop; wbDone closes when it ends.
 	wbWake chan struct{}
 	wbDone chan struct{}
 
-	pools map[string]*queue.Pool
 	sched *scheduler
 
 	mu       sync.Mutex
@@ -82,7 +80,7 @@ type Connector struct {
 }
 
 // New validates the configuration, opens the state file and builds the
-// clients and pools. Nothing runs until Start.
+// platforms and their pools. Nothing runs until Start.
 func New(opts Options) (*Connector, error) {
 	cfg := opts.Config.Defaults()
 	if err := cfg.Validate(); err != nil {
@@ -100,8 +98,12 @@ func New(opts Options) (*Connector, error) {
 		now = time.Now
 	}
 	c := &Connector{cfg: cfg, log: log.With("component", "connector"), erp: opts.ERP, now: now, st: newStatusTracker(),
-		pools: map[string]*queue.Pool{}, wbWake: make(chan struct{}, 1), wbDone: make(chan struct{})}
+		wbWake: make(chan struct{}, 1), wbDone: make(chan struct{})}
 	c.m = newMetrics(opts.Registerer)
+	c.terms = mapping.Terms{Own: cfg.ownership(), Held: mapping.HoldsAll()}
+	if h, ok := opts.ERP.(erp.Holder); ok {
+		c.terms.Held = mapping.HeldFields(h.HeldFields())
+	}
 
 	if dir := filepath.Dir(cfg.StatePath); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -115,66 +117,14 @@ func New(opts Options) (*Connector, error) {
 		return nil, fmt.Errorf("connector: open state: %w", err)
 	}
 	c.store = store
+	if c.state, err = state.Open(context.Background(), store, now); err != nil {
+		_ = store.Close()
+		return nil, fmt.Errorf("connector: %w", err)
+	}
 	c.registerGauges(opts.Registerer)
-	if err := store.Update(context.Background(), func(tx *bolt.Tx) error { return c.bind.ensure(tx) }); err != nil {
+	if err := c.buildSites(opts, c.terms); err != nil {
 		_ = store.Close()
 		return nil, err
-	}
-	ua := "erpconnector/" + opts.Version
-	if opts.Version == "" {
-		ua = "erpconnector"
-	}
-	// Each platform's client sends through its pool's gate: every request
-	// (not only a job's first) waits out a Retry-After pause and takes a
-	// rate-limit token, and a 429/503 pauses the platform on arrival.
-	if o := cfg.ONe; o != nil {
-		pool, err := queue.NewPool(store, queue.PoolOptions{
-			Upstream: "one", Types: []string{jobONePush, jobONePull}, Handler: c.handleONe,
-			Workers: o.Upstream.Workers, Rate: o.Upstream.Rate, Burst: o.Upstream.Burst, LimitRequests: true,
-			Breaker: queue.BreakerSettings{ConsecutiveFailures: uint32(o.Upstream.BreakerFailures), OpenTimeout: o.Upstream.BreakerOpen},
-			Logger:  log, Metrics: opts.Registerer,
-		})
-		if err != nil {
-			_ = store.Close()
-			return nil, fmt.Errorf("connector: %w", err)
-		}
-		c.pools["one"] = pool
-		base := opts.Transport
-		if base == nil {
-			t := http.DefaultTransport.(*http.Transport).Clone()
-			t.MaxIdleConnsPerHost = 64
-			base = t
-		}
-		c.one, err = oneapi.New(oneapi.Config{BaseURL: o.BaseURL, Tenant: o.Tenant, APIKey: o.APIKey, Timeout: o.Timeout,
-			UserAgent: ua, Transport: pool.Gate(base), Logger: log})
-		if err != nil {
-			_ = store.Close()
-			return nil, fmt.Errorf("connector: %w", err)
-		}
-	}
-	if ca := cfg.CustomerAPI; ca != nil {
-		pool, err := queue.NewPool(store, queue.PoolOptions{
-			Upstream: "customer", Types: []string{jobCAPIPush, jobCAPIPull, jobCAPICert}, Handler: c.handleCAPI,
-			Workers: ca.Upstream.Workers, Rate: ca.Upstream.Rate, Burst: ca.Upstream.Burst, LimitRequests: true,
-			Breaker: queue.BreakerSettings{ConsecutiveFailures: uint32(ca.Upstream.BreakerFailures), OpenTimeout: ca.Upstream.BreakerOpen},
-			Logger:  log, Metrics: opts.Registerer,
-		})
-		if err != nil {
-			_ = store.Close()
-			return nil, fmt.Errorf("connector: %w", err)
-		}
-		c.pools["customer"] = pool
-		base := opts.Transport
-		if base == nil {
-			base = http.DefaultTransport
-		}
-		c.capi, err = customerapi.New(customerapi.Options{BaseURL: ca.BaseURL, Timeout: ca.Timeout, Version: opts.Version,
-			Credentials: customerapi.Credentials{Username: ca.Username, Password: ca.Password, APIToken: ca.APIToken},
-			HTTPClient:  &http.Client{Transport: pool.Gate(base)}, Logger: log, Clock: now})
-		if err != nil {
-			_ = store.Close()
-			return nil, fmt.Errorf("connector: %w", err)
-		}
 	}
 	c.sched, err = newScheduler(c)
 	if err != nil {
@@ -197,8 +147,8 @@ func (c *Connector) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	c.runCtx = runCtx
-	for _, p := range c.pools {
-		if err := p.Start(runCtx); err != nil {
+	for _, s := range c.sites {
+		if err := s.pool.Start(runCtx); err != nil {
 			cancel()
 			return fmt.Errorf("connector: start pool: %w", err)
 		}
@@ -235,9 +185,9 @@ func (c *Connector) Stop(ctx context.Context) error {
 			<-done
 		}
 		if started {
-			for _, name := range sortedKeys(c.pools) {
-				if err := c.pools[name].Stop(ctx); err != nil {
-					errs = append(errs, fmt.Errorf("connector: stop %s pool: %w", name, err))
+			for _, s := range c.sites {
+				if err := s.pool.Stop(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("connector: stop %s pool: %w", s.upstream, err))
 				}
 			}
 			c.cancel()
@@ -255,8 +205,10 @@ func (c *Connector) Stop(ctx context.Context) error {
 				}
 			}
 		}
-		if c.one != nil {
-			c.one.CloseIdleConnections()
+		for _, s := range c.sites {
+			if s.closeIdle != nil {
+				s.closeIdle()
+			}
 		}
 		if err := c.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("connector: close state: %w", err))
@@ -314,7 +266,7 @@ func (c *Connector) Idle(ctx context.Context) (bool, error) {
 	if err != nil || !empty {
 		return false, err
 	}
-	return c.noWriteBacksPending(ctx)
+	return c.state.NoWriteBacks(ctx)
 }
 
 // WaitIdle waits until the queue is empty or ctx ends.

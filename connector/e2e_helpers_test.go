@@ -8,13 +8,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector"
+	"github.com/erpconnector/erpconnector/customerapi"
+	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
@@ -25,11 +29,14 @@ import (
 )
 
 const (
-	tenant = "demo"
-	apiKey = "0123456789abcdef0123456789abcdef:fedcba9876543210fedcba9876543210"
+	tenant   = "demo"
+	apiKey   = "0123456789abcdef0123456789abcdef:fedcba9876543210fedcba9876543210"
+	capiUser = "connector@agri-erp.example.co.uk"
+	capiPass = "Conn3ctorSecretPw"
 )
 
-// countingERP counts writes the connector makes to the ERP.
+// countingERP counts writes the connector makes to the ERP. It passes every
+// optional extra of the adapter on (the fields it holds among them).
 type countingERP struct {
 	erp.Adapter
 	writes atomic.Int64
@@ -60,6 +67,7 @@ func (c *countingERP) ListItems(ctx context.Context, after string, limit int) ([
 func (c *countingERP) CountFlagged(ctx context.Context) (int, error) {
 	return c.Adapter.(erp.Counter).CountFlagged(ctx)
 }
+func (c *countingERP) HeldFields() []string { return c.Adapter.(erp.Holder).HeldFields() }
 
 type syncBuf struct {
 	mu sync.Mutex
@@ -78,27 +86,41 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
+// world is the end-to-end test world: the SQLite demo ERP, both reference
+// servers on real sockets (every exchange checked against its contract),
+// and a connector configured for the platforms a test asks for.
 type world struct {
-	t     *testing.T
-	one   *oneapitest.Server
-	hs    *httptest.Server
-	tab   *sqlerp.Table
-	erp   *countingERP
-	conn  *connector.Connector
-	cfg   connector.Config
-	logs  *syncBuf
-	v     *contract.Validator
-	clock time.Time
-	recs  []erpgen.Record
+	t      *testing.T
+	one    *oneapitest.Server
+	hs     *httptest.Server
+	srv    *customerapitest.Server
+	ts     *httptest.Server
+	cl     *customerapi.Client // logged in as the connector's user, acting on the platform
+	tab    *sqlerp.Table
+	erp    *countingERP
+	conn   *connector.Connector
+	cfg    connector.Config
+	logs   *syncBuf
+	vOne   *contract.Validator
+	vCAPI  *contract.Validator
+	clock  time.Time
+	recs   []erpgen.Record
+	dbPath string
 	// erpOverride, when set, is handed to the connector instead of erp.
 	erpOverride erp.Adapter
 }
 
 type worldOpts struct {
 	records      int
+	seed         uint64
 	invalidEvery int
-	configure    func(*connector.Config)
-	noStart      bool
+	kinds        []erpgen.Invalid
+	// platforms are the platforms configured (default: ONe only).
+	platforms []mapping.Platform
+	// edit changes the generated records before they go into the ERP.
+	edit      func(recs []erpgen.Record)
+	configure func(*connector.Config)
+	noStart   bool
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -110,8 +132,17 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	}
 	hs := httptest.NewServer(one)
 	t.Cleanup(hs.Close)
+	srv := customerapitest.NewServer(customerapitest.Options{Users: map[string]string{capiUser: capiPass}, Seed: 7})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	cl, err := customerapi.New(customerapi.Options{BaseURL: ts.URL, Credentials: customerapi.Credentials{Username: capiUser, Password: capiPass}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
-	erpCfg := sqlerp.DemoConfig("sqlite", filepath.Join(dir, "erp.db"), sqlerp.DemoTable)
+	w := &world{t: t, one: one, hs: hs, srv: srv, ts: ts, cl: cl, logs: &syncBuf{}, clock: time.Now().Add(-time.Hour),
+		dbPath: filepath.Join(dir, "erp.db")}
+	erpCfg := sqlerp.DemoConfig("sqlite", w.dbPath, sqlerp.DemoTable)
 	erpCfg.IncludeUnflagged = true // the connector applies its unflag policy
 	tab, err := sqlerp.Open(ctx, erpCfg, nil)
 	if err != nil {
@@ -121,21 +152,42 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if err := sqlerp.CreateDemoSchema(ctx, tab.DB(), tab.Dialect(), sqlerp.DemoTable); err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, one: one, hs: hs, tab: tab, erp: &countingERP{Adapter: tab}, logs: &syncBuf{}, clock: time.Now().Add(-time.Hour)}
+	w.tab, w.erp = tab, &countingERP{Adapter: tab}
 	if o.records > 0 {
-		w.recs = erpgen.New(erpgen.Options{Seed: 11, InvalidEvery: o.invalidEvery}).Records(o.records)
+		seed := o.seed
+		if seed == 0 {
+			seed = 11
+		}
+		w.recs = erpgen.New(erpgen.Options{Seed: seed, InvalidEvery: o.invalidEvery, Kinds: o.kinds}).Records(o.records)
+		uniqueOnPlatform(w.recs)
+		if o.edit != nil {
+			o.edit(w.recs)
+		}
 		w.put(w.recs...)
 	}
-	v, err := contract.New(oneapi.OpenAPISpec)
-	if err != nil {
+	if w.vOne, err = contract.New(oneapi.OpenAPISpec); err != nil {
 		t.Fatal(err)
 	}
-	w.v = v
+	if w.vCAPI, err = contract.New(customerapi.OpenAPISpec); err != nil {
+		t.Fatal(err)
+	}
 	w.cfg = connector.Config{
 		StatePath: filepath.Join(dir, "state.db"),
-		ONe:       &connector.ONeConfig{BaseURL: hs.URL, Tenant: tenant, APIKey: apiKey, PageSize: 50},
 		ERP:       connector.ERPConfig{PageSize: 25},
 		Queue:     connector.QueueConfig{MaxAttempts: 8},
+	}
+	platforms := o.platforms
+	if len(platforms) == 0 {
+		platforms = []mapping.Platform{mapping.PlatformONe}
+	}
+	for _, p := range platforms {
+		switch p {
+		case mapping.PlatformONe:
+			w.cfg.ONe = &connector.ONeConfig{BaseURL: hs.URL, Tenant: tenant, APIKey: apiKey, PageSize: 50}
+		case mapping.PlatformCustomerAPI:
+			w.cfg.CustomerAPI = &connector.CustomerAPIConfig{BaseURL: ts.URL, Username: capiUser, Password: capiPass, PageSize: 7,
+				Upstream: connector.Upstream{Workers: 4}}
+		}
 	}
 	if o.configure != nil {
 		o.configure(&w.cfg)
@@ -146,15 +198,59 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	return w
 }
 
+// uniqueOnPlatform gives every generated customer its own owner e-mail and
+// name (the Customer API refuses a second organisation with the same name
+// and company number, or a second user with the same e-mail).
+func uniqueOnPlatform(recs []erpgen.Record) {
+	seen := map[string]bool{}
+	for i := range recs {
+		r := &recs[i]
+		r.Set("admin_email", strings.ToLower(r.Key)+"@owners.example.co.uk")
+		id := strings.ToLower(r.Value("name") + "|" + r.Value("company_number"))
+		if seen[id] {
+			r.Set("name", r.Value("name")+" "+r.Key)
+			if r.Value("customer_type") == "C" {
+				r.Set("admin_name", r.Value("name"))
+			}
+		}
+		seen[strings.ToLower(r.Value("name")+"|"+r.Value("company_number"))] = true
+	}
+}
+
+// byHost sends each platform's traffic through its contract's validator.
+type byHost struct {
+	one, capi http.RoundTripper
+	oneHost   string
+}
+
+func (b byHost) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host == b.oneHost {
+		return b.one.RoundTrip(r)
+	}
+	return b.capi.RoundTrip(r)
+}
+
+func (b byHost) CloseIdleConnections() {
+	for _, t := range []http.RoundTripper{b.one, b.capi} {
+		if c, ok := t.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
+
+func (w *world) transport() http.RoundTripper {
+	u, _ := url.Parse(w.hs.URL)
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	return byHost{one: w.vOne.Transport(base, false), capi: w.vCAPI.Transport(base, false), oneHost: u.Host}
+}
+
 func (w *world) start() {
 	w.t.Helper()
 	var adapter erp.Adapter = w.erp
 	if w.erpOverride != nil {
 		adapter = w.erpOverride
 	}
-	c, err := connector.New(connector.Options{Config: w.cfg, ERP: adapter,
-		Logger:    slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Transport: w.v.Transport(http.DefaultTransport.(*http.Transport).Clone(), false)})
+	c, err := connector.New(connector.Options{Config: w.cfg, ERP: adapter, Logger: w.logger(), Transport: w.transport()})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -189,6 +285,35 @@ func (w *world) put(recs ...erpgen.Record) {
 	}
 }
 
+// putUnseen writes records with an updated-at long past: the change scans
+// do not see them (only a resync does).
+func (w *world) putUnseen(recs ...erpgen.Record) {
+	w.t.Helper()
+	if err := sqlerp.InsertDemoRecords(context.Background(), w.tab.DB(), w.tab.Dialect(), sqlerp.DemoTable, recs,
+		time.Now().Add(-48*time.Hour)); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// hardDelete removes an ERP row as another tool would (no deleted column).
+func (w *world) hardDelete(key string) {
+	w.t.Helper()
+	q := fmt.Sprintf("DELETE FROM %s WHERE %s = %s", sqlerp.DemoTable, erpgen.KeyColumn, w.tab.Dialect().Placeholder(1))
+	if _, err := w.tab.DB().ExecContext(context.Background(), q, key); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// rows counts the ERP's rows.
+func (w *world) rows() int {
+	w.t.Helper()
+	var n int
+	if err := w.tab.DB().QueryRow("SELECT COUNT(*) FROM " + sqlerp.DemoTable).Scan(&n); err != nil {
+		w.t.Fatal(err)
+	}
+	return n
+}
+
 // sync runs one sync and waits until every queued job is delivered.
 func (w *world) sync() {
 	w.t.Helper()
@@ -210,10 +335,28 @@ func (w *world) idle() {
 	}
 }
 
+// resync runs a full resync of the platforms and waits for its delivery.
+func (w *world) resync(platforms ...mapping.Platform) connector.ResyncReport {
+	w.t.Helper()
+	rep, err := w.conn.Resync(context.Background(), platforms...)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.idle()
+	return rep
+}
+
+// writes counts the write operations ONe received.
 func (w *world) writes() int64 {
 	c := w.one.Faults().Counts()
 	return c["createClient"].Total + c["updateClient"].Total + c["deleteClient"].Total + c["updateClientFinanceData"].Total +
 		c["updateClientBasicData"].Total + c["updateClientAdvancedData"].Total + c["updateClientAdditionalData"].Total
+}
+
+// capiWrites counts the write operations the Customer API received.
+func (w *world) capiWrites() int64 {
+	c := w.srv.Faults().Counts()
+	return c["createOrganisation"].Total + c["updateOrganisation"].Total + c["createBusinessUnit"].Total + c["updateBusinessUnit"].Total
 }
 
 func (w *world) get(key string) erp.Item {
@@ -227,8 +370,10 @@ func (w *world) get(key string) erp.Item {
 
 func (w *world) noContractProblems() {
 	w.t.Helper()
-	for _, p := range w.v.Problems() {
-		w.t.Errorf("contract: %v", p)
+	for _, v := range []*contract.Validator{w.vOne, w.vCAPI} {
+		for _, p := range v.Problems() {
+			w.t.Errorf("contract: %v", p)
+		}
 	}
 }
 
@@ -244,6 +389,17 @@ func strconvFormat(n uint64) string { return fmt.Sprint(n) }
 
 func (w *world) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// logLines returns the logs without the per-request lines (for failures).
+func (w *world) logLines() string {
+	var b strings.Builder
+	for _, l := range strings.Split(w.logs.String(), "\n") {
+		if !strings.Contains(l, `"msg":"request"`) && l != "" {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
 }
 
 // backofficeEdit changes the ONe client bound to an ERP key as the back

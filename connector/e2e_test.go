@@ -8,287 +8,351 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
-	"github.com/erpconnector/erpconnector/mapping"
-	"github.com/erpconnector/erpconnector/oneapi"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
-// TestERPToONe covers create with write-back, update, invalid rows in the
-// dead letters with their reasons, and zero writes once converged.
-func TestERPToONe(t *testing.T) {
-	w := newWorld(t, worldOpts{records: 40, invalidEvery: 9})
-	w.sync()
+// The end-to-end scenarios, each run on every platform (forEach): the SQLite
+// ERP, the platform's reference server on a real socket, the whole
+// connector in-process.
 
-	valid, invalid := 0, 0
-	for _, r := range w.recs {
-		if !r.SyncONe || r.Deleted {
-			continue
-		}
-		if r.Invalid != "" {
-			invalid++
-			continue
-		}
-		valid++
-		it := w.get(r.Key)
-		id := it.Customer.PlatformIDs.ONe
-		if id == "" {
-			t.Fatalf("%s: ONe id not written back", r.Key)
-		}
-		cl, ok := w.one.Client(tenant, id)
-		if !ok || cl.ExternalID != r.Key || cl.Name != it.Customer.Name {
-			t.Fatalf("%s: client on ONe %+v", r.Key, cl)
-		}
-	}
-	if got := w.one.ClientCount(tenant); got != valid {
-		t.Fatalf("%d clients on ONe, want %d", got, valid)
-	}
-	dead, _, err := w.conn.Store().DeadLetters(context.Background(), queue.DeadFilter{})
+// deadLetters returns the platform's dead letters.
+func deadLetters(t *testing.T, w *world, h harness) []queue.Job {
+	t.Helper()
+	dead, _, err := w.conn.Store().DeadLetters(context.Background(), queue.DeadFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dead) != invalid || invalid == 0 {
-		t.Fatalf("%d dead letters, want %d", len(dead), invalid)
-	}
-	byKey := map[string]erpgen.Record{}
-	for _, r := range w.recs {
-		byKey[r.Key] = r
-	}
+	var out []queue.Job
 	for _, d := range dead {
-		key := strings.TrimPrefix(d.Key, "one:push:")
-		want := byKey[key].Invalid.Field()
-		if !strings.Contains(d.LastError, want) {
-			t.Errorf("dead letter %s: reason %q does not name %s", key, d.LastError, want)
+		if strings.HasPrefix(d.Key, h.prefix+":") {
+			out = append(out, d)
 		}
 	}
+	return out
+}
 
-	// An update in the ERP reaches ONe, and only that one.
-	w.one.Faults().ResetCounts()
-	var upd erpgen.Record
-	for _, r := range w.recs {
-		if r.SyncONe && !r.Deleted && r.Invalid == "" {
-			upd = r
-			break
-		}
-	}
-	upd.Set("name", "Renamed Customer Sp. z o.o.")
-	w.put(upd)
-	w.sync()
-	if n := w.one.Faults().Count("updateClient"); n != 1 {
-		t.Fatalf("%d updates, want 1", n)
-	}
-	cl, _ := w.one.Client(tenant, w.get(upd.Key).Customer.PlatformIDs.ONe)
-	if cl.Name != "Renamed Customer Sp. z o.o." {
-		t.Fatalf("name on ONe %q", cl.Name)
-	}
-
-	// Converged: another full cycle writes nothing anywhere.
-	w.one.Faults().ResetCounts()
+// converged checks that two more cycles write nothing anywhere.
+func converged(t *testing.T, w *world, h harness) {
+	t.Helper()
+	h.faults(w).ResetCounts()
 	erpWrites := w.erp.writes.Load()
 	w.sync()
 	w.sync()
-	if n := w.writes(); n != 0 {
-		t.Fatalf("%d platform writes after convergence: %+v", n, w.one.Faults().Counts())
+	if n := h.writes(w); n != 0 {
+		t.Fatalf("%d platform writes after convergence: %+v\n%s", n, h.faults(w).Counts(), w.logLines())
 	}
 	if n := w.erp.writes.Load() - erpWrites; n != 0 {
 		t.Fatalf("%d ERP writes after convergence", n)
 	}
-	w.noContractProblems()
 }
 
-// TestInvalidRowReplayedAfterFix: a fixed ERP row leaves the dead letters' path.
-func TestInvalidRowFixed(t *testing.T) {
-	w := newWorld(t, worldOpts{})
-	bad := erpgen.New(erpgen.Options{Seed: 5, InvalidEvery: 1, Kinds: []erpgen.Invalid{erpgen.MissingTIN}}).Records(1)[0]
-	bad.SyncONe = true
-	w.put(bad)
-	w.sync()
-	dead, _, _ := w.conn.Store().DeadLetters(context.Background(), queue.DeadFilter{})
-	if len(dead) != 1 || !strings.Contains(dead[0].LastError, "tin") {
-		t.Fatalf("dead letters %+v", dead)
-	}
-	if w.one.ClientCount(tenant) != 0 {
-		t.Fatal("an invalid customer reached ONe")
-	}
-	bad.Set("tin", "5260250995")
-	w.put(bad)
-	w.sync()
-	if w.one.ClientCount(tenant) != 1 || w.get(bad.Key).Customer.PlatformIDs.ONe == "" {
-		t.Fatal("the fixed customer was not delivered")
-	}
+// TestERPToPlatform covers create with write-back, invalid rows in the dead
+// letters with their field reasons, an ERP update sent with only the writes
+// it needs, zero writes once converged, and no secret in logs or status.
+func TestERPToPlatform(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 40, invalidEvery: 6, kinds: []erpgen.Invalid{h.invalid}})
+		w.sync()
+		exactlyOnce(t, w, h)
+		for _, r := range h.valid(w) {
+			it := w.get(r.Key)
+			got, _ := h.record(w, h.id(w, r.Key))
+			if got.Name != it.Customer.Name {
+				t.Fatalf("%s: name on the platform %q, ERP %q", r.Key, got.Name, it.Customer.Name)
+			}
+		}
+		invalid := map[string]erpgen.Invalid{}
+		for _, r := range w.recs {
+			if h.wants(r) && !r.Deleted && r.Invalid != "" {
+				invalid[r.Key] = r.Invalid
+			}
+		}
+		dead := deadLetters(t, w, h)
+		if len(dead) != len(invalid) || len(invalid) == 0 {
+			t.Fatalf("%d dead letters, want %d", len(dead), len(invalid))
+		}
+		for _, d := range dead {
+			key := strings.TrimPrefix(d.Key, h.prefix+":push:")
+			if kind, ok := invalid[key]; !ok || !strings.Contains(d.LastError, kind.Field()) {
+				t.Errorf("dead letter %s: reason %q does not name %s", key, d.LastError, kind.Field())
+			}
+			if h.id(w, key) != "" {
+				t.Errorf("invalid customer %s got a platform id", key)
+			}
+		}
+
+		// Converge (a first listing may take records in while they are being
+		// created), then an update in the ERP reaches the platform with only
+		// the writes it needs: the record's body (and a farm's business unit,
+		// which carries the name too), not the finance data.
+		w.sync()
+		h.faults(w).ResetCounts()
+		upd := h.firstValid(t, w)
+		upd.Set("name", "Renamed Customer Holdings Ltd")
+		w.clock = time.Now() // the connector's own ERP writes moved the change cursor
+		w.put(upd)
+		w.sync()
+		want := int64(1)
+		if h.platform == capiHarness.platform && upd.Value("holding_number") != "" {
+			want = 2
+		}
+		if n := h.writes(w); n != want {
+			t.Fatalf("%d writes for one rename, want %d: %+v", n, want, h.faults(w).Counts())
+		}
+		if got, _ := h.record(w, h.id(w, upd.Key)); got.Name != "Renamed Customer Holdings Ltd" {
+			t.Fatalf("name on the platform %q", got.Name)
+		}
+		converged(t, w, h)
+
+		st, err := w.conn.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Bindings[string(h.platform)] != len(h.valid(w)) {
+			t.Fatalf("status bindings %+v, want %d for %s", st.Bindings, len(h.valid(w)), h.platform)
+		}
+		for _, s := range append(statusStrings(st), w.logs.String()) {
+			if strings.Contains(s, apiKey) || strings.Contains(s, capiPass) {
+				t.Fatal("a secret appears in the status or the logs")
+			}
+		}
+		w.noContractProblems()
+	})
 }
 
-// TestONeToERP covers storefront create, update and delete reaching the ERP.
-func TestONeToERP(t *testing.T) {
-	w := newWorld(t, worldOpts{configure: func(c *connectorConfig) {
-		c.Ownership = []ownership{{Group: "master", Owner: "platform"}}
-	}})
-	ctx := context.Background()
-	reg := oneapi.ClientWrite{CustomerType: oneapi.CustomerCompany, Name: "Sklep Rejestracja Sp. z o.o.", Tin: "5213017228", TinCode: "PL",
-		Phone: "+48 22 111 22 33",
-		Address: &oneapi.Address{City: "Warszawa", Country: "Polska", ExternalID: "web", Name: "Sklep Rejestracja Sp. z o.o.",
-			Phone: "+48 22 111 22 33", Street: "Prosta 20", ZipCode: "00-850"}}
-	created, err := w.one.StorefrontCreate(tenant, oneapi.ContextApplication, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.sync()
-	w.sync() // the new ERP key travels back to ONe as the external id
-	cl, _ := w.one.Client(tenant, created.ClientID)
-	if cl.ExternalID == "" {
-		t.Fatal("ONe client did not get the new ERP key as external id")
-	}
-	it := w.get(cl.ExternalID)
-	if it.Customer.Name != reg.Name || it.Customer.PlatformIDs.ONe != created.ClientID || !it.Customer.Flags.ONe {
-		t.Fatalf("ERP customer %+v", it.Customer)
-	}
-
-	// A back-office edit of master data (owned by the platform here) lands in the ERP.
-	reg.Name = "Sklep Po Zmianie Sp. z o.o."
-	reg.Address.Name = reg.Name
-	if err := w.one.StorefrontUpdate(tenant, oneapi.ContextBackoffice, created.ClientID, reg); err != nil {
-		t.Fatal(err)
-	}
-	w.sync()
-	if got := w.get(cl.ExternalID).Customer.Name; got != reg.Name {
-		t.Fatalf("ERP name %q", got)
-	}
-	// The ERP keeps phones in its own normalised form; that form may go back
-	// to ONe once. After that the two sides agree and a cycle writes nothing.
-	w.sync()
-	w.one.Faults().ResetCounts()
-	w.sync()
-	if n := w.writes(); n != 0 {
-		t.Fatalf("converged cycle wrote %d times to ONe", n)
-	}
-	if cl2, _ := w.one.Client(tenant, created.ClientID); cl2.Name != reg.Name {
-		t.Fatalf("ONe name %q", cl2.Name)
-	}
-
-	// Deleted in the storefront: the ERP record is unlinked.
-	if err := w.one.StorefrontDelete(tenant, oneapi.ContextBackoffice, created.ClientID); err != nil {
-		t.Fatal(err)
-	}
-	w.sync()
-	if id := w.get(cl.ExternalID).Customer.PlatformIDs.ONe; id != "" {
-		t.Fatalf("ERP still links ONe id %q", id)
-	}
-	_ = ctx
-}
-
-// TestFieldOwnership: by default the ERP owns master data, so a storefront
-// change to it is put back, while platform-owned groups come in.
+// TestFieldOwnership: a platform change to an ERP-owned field is put back;
+// to a platform-owned field it is taken into the ERP; either way the two
+// sides then stay quiet.
 func TestFieldOwnership(t *testing.T) {
-	w := newWorld(t, worldOpts{records: 3})
-	w.sync()
-	var key string
-	for _, r := range w.recs {
-		if r.SyncONe && r.Invalid == "" && !r.Deleted {
-			key = r.Key
-			break
+	forEach(t, func(t *testing.T, h harness) {
+		for _, owner := range []string{connector.OwnerERP, connector.OwnerPlatform} {
+			t.Run("master_"+owner, func(t *testing.T) {
+				w := h.world(t, worldOpts{records: 8, configure: func(c *connector.Config) {
+					c.Ownership = []connector.Ownership{{Group: connector.GroupMaster, Owner: owner}}
+				}})
+				w.sync()
+				w.sync()
+				r := h.firstValid(t, w)
+				erpName := w.get(r.Key).Customer.Name
+				id := h.id(w, r.Key)
+				h.rename(w, id, "Changed On The Platform Ltd")
+				w.sync()
+				w.sync()
+				wantName := erpName
+				if owner == connector.OwnerPlatform {
+					wantName = "Changed On The Platform Ltd"
+				}
+				if got := w.get(r.Key).Customer.Name; got != wantName {
+					t.Fatalf("ERP name %q, want %q\n%s", got, wantName, w.logLines())
+				}
+				if got, _ := h.record(w, id); got.Name != wantName {
+					t.Fatalf("platform name %q, want %q", got.Name, wantName)
+				}
+				converged(t, w, h)
+			})
 		}
-	}
-	erpName := w.get(key).Customer.Name
-	id := w.get(key).Customer.PlatformIDs.ONe
-	cl, _ := w.one.Client(tenant, id)
-	wr := mapping.ToONeWrite(mapping.FromONe(cl))
-	wr.Name = "Changed In Backoffice"
-	wr.Address.Name = "Changed In Backoffice"
-	if err := w.one.StorefrontUpdate(tenant, oneapi.ContextBackoffice, id, wr); err != nil {
-		t.Fatal(err)
-	}
-	w.sync()
-	w.idle()
-	if got := w.get(key).Customer.Name; got != erpName {
-		t.Fatalf("ERP-owned name overwritten: %q", got)
-	}
-	cl, _ = w.one.Client(tenant, id)
-	if cl.Name != erpName {
-		t.Fatalf("ONe name %q, want the ERP's %q back", cl.Name, erpName)
-	}
+	})
 }
 
-// TestDeadLetterReplayAfterFix: replaying the dead letter of a fixed ERP
-// record reads the record again and delivers it.
+// TestDeadLetterReplayAfterFix: a record our validation rejects and a
+// record the platform refuses both go to the dead letters with their
+// reasons; replayed unfixed they come back; fixed in the ERP and replayed
+// (no scan in between), each is read again and delivered.
 func TestDeadLetterReplayAfterFix(t *testing.T) {
-	w := newWorld(t, worldOpts{})
-	bad := erpgen.New(erpgen.Options{Seed: 6, InvalidEvery: 1, Kinds: []erpgen.Invalid{erpgen.BadEmail}}).Records(1)[0]
-	bad.SyncONe = true
-	w.put(bad)
-	w.sync()
-	ctx := context.Background()
-	dead, _, _ := w.conn.Store().DeadLetters(ctx, queue.DeadFilter{})
-	if len(dead) != 1 {
-		t.Fatalf("dead letters %+v", dead)
-	}
-	// Replayed while still invalid: back in the dead letters.
-	if _, err := w.conn.Store().Replay(ctx, queue.DeadFilter{}); err != nil {
-		t.Fatal(err)
-	}
-	w.idle()
-	if dead, _, _ = w.conn.Store().DeadLetters(ctx, queue.DeadFilter{}); len(dead) != 1 || w.one.ClientCount(tenant) != 0 {
-		t.Fatalf("replay of an unfixed record: dead %d, clients %d", len(dead), w.one.ClientCount(tenant))
-	}
-	// Fixed in the ERP, then replayed (no scan in between).
-	for _, col := range []string{"email", "invoice_email", "admin_email"} {
-		if v := bad.Value(col); v != "" && !strings.Contains(v, "@") || strings.Contains(v, " ") {
-			bad.Set(col, "fixed@example.com")
-		}
-	}
-	w.put(bad)
-	if it := w.get(bad.Key); it.Err != nil {
-		t.Fatalf("record still invalid after the fix: %v", it.Err)
-	}
-	if _, err := w.conn.Store().Replay(ctx, queue.DeadFilter{}); err != nil {
-		t.Fatal(err)
-	}
-	w.idle()
-	if w.one.ClientCount(tenant) != 1 || w.get(bad.Key).Customer.PlatformIDs.ONe == "" {
-		t.Fatal("the replayed, fixed record was not delivered")
-	}
-	if dead, _, _ = w.conn.Store().DeadLetters(ctx, queue.DeadFilter{}); len(dead) != 0 {
-		t.Fatalf("%d dead letters left", len(dead))
-	}
-}
-
-// TestUnflagPolicy: a customer unflagged in the ERP is deleted on ONe (policy
-// "delete") or only unbound (policy "unbind"); either way the ERP link goes.
-func TestUnflagPolicy(t *testing.T) {
-	for _, policy := range []string{"delete", "unbind"} {
-		t.Run(policy, func(t *testing.T) {
-			w := newWorld(t, worldOpts{records: 4, configure: func(c *connectorConfig) { c.ONe.OnUnflag = policy }})
-			w.sync()
-			var r erpgen.Record
-			for _, rec := range w.recs {
-				if rec.SyncONe && rec.Invalid == "" && !rec.Deleted {
-					r = rec
-					break
+	forEach(t, func(t *testing.T, h harness) {
+		var bad, refused erpgen.Record
+		w := h.world(t, worldOpts{records: 12, edit: func(recs []erpgen.Record) {
+			for i := range recs {
+				r := &recs[i]
+				if !h.wants(*r) || r.Invalid != "" || r.Deleted {
+					continue
+				}
+				switch {
+				case bad.Key == "":
+					bad = *r
+				case refused.Key == "":
+					h.refuse(r)
+					refused = *r
 				}
 			}
-			id := w.get(r.Key).Customer.PlatformIDs.ONe
-			before := w.one.ClientCount(tenant)
-			r.SyncONe = false
-			w.put(r)
-			w.sync()
-			_, still := w.one.Client(tenant, id)
-			if policy == "delete" && (still || w.one.ClientCount(tenant) != before-1) {
-				t.Fatal("unflagged customer not deleted on ONe")
+		}})
+		// Spoil the first with our validation's defect.
+		spoiled := erpgen.New(erpgen.Options{Seed: 6, InvalidEvery: 1, Kinds: []erpgen.Invalid{h.invalid}}).Records(1)[0]
+		spoiled.Key = bad.Key
+		spoiled.SyncONe, spoiled.SyncCustomerAPI = bad.SyncONe, bad.SyncCustomerAPI
+		uniqueOnPlatform([]erpgen.Record{spoiled})
+		w.put(spoiled)
+		w.sync()
+		ctx := context.Background()
+		dead := deadLetters(t, w, h)
+		if len(dead) != 2 {
+			t.Fatalf("dead letters %+v, want 2\n%s", dead, w.logLines())
+		}
+		// Replayed while still broken: back in the dead letters.
+		if _, err := w.conn.Store().Replay(ctx, queue.DeadFilter{}); err != nil {
+			t.Fatal(err)
+		}
+		w.idle()
+		if dead = deadLetters(t, w, h); len(dead) != 2 || h.id(w, bad.Key) != "" || h.id(w, refused.Key) != "" {
+			t.Fatalf("replay of unfixed records: dead %d", len(dead))
+		}
+		// Fixed in the ERP, then replayed with no scan in between.
+		h.fix(&refused)
+		w.put(bad, refused)
+		if _, err := w.conn.Store().Replay(ctx, queue.DeadFilter{}); err != nil {
+			t.Fatal(err)
+		}
+		w.idle()
+		for _, k := range []string{bad.Key, refused.Key} {
+			if h.id(w, k) == "" {
+				t.Fatalf("replayed, fixed record %s not delivered\n%s", k, w.logLines())
 			}
-			if policy == "unbind" && !still {
-				t.Fatal("unbind policy deleted the client")
-			}
-			if got := w.get(r.Key).Customer.PlatformIDs.ONe; got != "" {
-				t.Fatalf("ERP still links %q", got)
-			}
-			// A later change of the unflagged record does nothing on ONe.
-			w.one.Faults().ResetCounts()
-			r.Set("name", "Still Unflagged Ltd")
-			w.put(r)
-			w.sync()
-			if n := w.writes(); n != 0 {
-				t.Fatalf("%d writes for an unflagged customer", n)
-			}
-		})
-	}
+		}
+		if dead = deadLetters(t, w, h); len(dead) != 0 {
+			t.Fatalf("%d dead letters left: %+v", len(dead), dead)
+		}
+	})
+}
+
+// TestUnflagPolicy: a customer unflagged in the ERP is removed on the
+// platform (ONe: deleted; the Customer API: deactivated) or only unbound;
+// either way the ERP link goes and a later change writes nothing; flagged
+// again, it is back on the platform as one record.
+func TestUnflagPolicy(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		for _, policy := range []string{"unbind", h.removePolicy} {
+			t.Run(policy, func(t *testing.T) {
+				w := h.world(t, worldOpts{records: 6, configure: func(c *connector.Config) { h.policy(c, policy, "") }})
+				w.sync()
+				r := h.firstValid(t, w)
+				id := h.id(w, r.Key)
+				before := h.count(w)
+				flag := func(v bool) {
+					h.flag(&r, v)
+					w.clock = time.Now()
+					w.put(r)
+					w.sync()
+				}
+				flag(false)
+				_, still := h.record(w, id)
+				if policy == h.removePolicy && (still || h.count(w) != before-1) {
+					t.Fatalf("unflagged customer not removed (%s) on the platform: still %v, %d records, was %d\n%s", policy, still, h.count(w), before, w.logLines())
+				}
+				if policy == "unbind" && !still {
+					t.Fatal("unbind policy removed the record")
+				}
+				if got := h.id(w, r.Key); got != "" {
+					t.Fatalf("ERP still links %q", got)
+				}
+				h.faults(w).ResetCounts()
+				r.Set("name", "Still Unflagged Ltd")
+				w.clock = time.Now()
+				w.put(r)
+				w.sync()
+				if n := h.writes(w); n != 0 {
+					t.Fatalf("%d writes for an unflagged customer", n)
+				}
+				// Flagged again: the same record comes back (adopted, and made
+				// active again where it was deactivated), never a second one.
+				flag(true)
+				if got := h.id(w, r.Key); got != id && policy != h.removePolicy {
+					t.Fatalf("flagged again: bound to %q, want the record %q back\n%s", got, id, w.logLines())
+				}
+				if _, ok := h.record(w, h.id(w, r.Key)); !ok || h.count(w) != before {
+					t.Fatalf("flagged again: record there %v, %d records, want %d\n%s", ok, h.count(w), before, w.logLines())
+				}
+			})
+		}
+	})
+}
+
+// TestHardDeletedRowNotResurrected: an ERP row deleted outright (no deleted
+// column) follows the unflag policy, whether a platform change or the
+// resync finds it first, and is never created again from the platform side.
+func TestHardDeletedRowNotResurrected(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		for _, policy := range []string{"unbind", h.removePolicy} {
+			t.Run(policy, func(t *testing.T) {
+				w := h.world(t, worldOpts{records: 10, configure: func(c *connector.Config) { h.policy(c, policy, "") }})
+				w.sync()
+				valid := h.valid(w)
+				if len(valid) < 2 {
+					t.Fatal("too few valid records")
+				}
+				byChange, byResync := valid[0], valid[1]
+				idChange, idResync := h.id(w, byChange.Key), h.id(w, byResync.Key)
+				w.hardDelete(byChange.Key)
+				w.hardDelete(byResync.Key)
+				rows := w.rows()
+
+				// A platform change to the first one reaches the connector; the
+				// resync finds the second.
+				h.rename(w, idChange, "Renamed After The ERP Deleted It")
+				w.sync()
+				w.resync()
+				for _, id := range []string{idChange, idResync} {
+					_, there := h.record(w, id)
+					if there != (policy == "unbind") {
+						t.Fatalf("record %s on the platform: %v, under policy %s\n%s", id, there, policy, w.logLines())
+					}
+				}
+				st, _ := w.conn.Status(context.Background())
+				if got := st.Bindings[string(h.platform)]; got != len(valid)-2 {
+					t.Fatalf("%d bindings, want %d", got, len(valid)-2)
+				}
+				// More platform changes, syncs and a resync: nothing comes back.
+				if policy == "unbind" {
+					h.rename(w, idChange, "Renamed Again")
+					h.rename(w, idResync, "Renamed Too")
+				}
+				w.sync()
+				w.resync()
+				if after := w.rows(); after != rows {
+					t.Fatalf("%d ERP rows, was %d: a deleted customer came back\n%s", after, rows, w.logLines())
+				}
+				for _, k := range []string{byChange.Key, byResync.Key} {
+					if _, err := w.tab.Get(context.Background(), k); err == nil {
+						t.Fatalf("the hard-deleted ERP row %s came back", k)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestStateLost: after the state file is lost, the connector takes back
+// the records the ERP links instead of creating them again, and writes
+// nothing where the platform already agrees.
+func TestStateLost(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 10})
+		w.sync()
+		w.sync()
+		before := h.count(w)
+		w.stop()
+		w.cfg.StatePath = w.cfg.StatePath + ".fresh"
+		w.start()
+		h.faults(w).ResetCounts()
+		erpWrites := w.erp.writes.Load()
+		w.sync()
+		w.sync()
+		if n := h.writes(w); n != 0 {
+			t.Fatalf("%d platform writes after the state was lost: %+v\n%s", n, h.faults(w).Counts(), w.logLines())
+		}
+		if n := w.erp.writes.Load() - erpWrites; n != 0 {
+			t.Fatalf("%d ERP writes after the state was lost", n)
+		}
+		if got := h.count(w); got != before {
+			t.Fatalf("%d records, was %d", got, before)
+		}
+		st, err := w.conn.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Bindings[string(h.platform)]; got != len(h.valid(w)) {
+			t.Fatalf("%d bindings rebuilt, want %d", got, len(h.valid(w)))
+		}
+	})
 }
 
 // TestScheduleNextRuns: each run reports its own next time.

@@ -5,24 +5,27 @@ import (
 	"errors"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
+	"github.com/erpconnector/erpconnector/connector/platform"
+	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/mapping"
 )
 
 // Plan actions.
 const (
-	PlanCreate    = "create"    // ERP customer missing on the platform: would be created
-	PlanAdopt     = "adopt"     // unbound, but the platform has a record with its key: would be bound
-	PlanUpdate    = "update"    // the ERP changed since the last push: would be sent
-	PlanDelete    = "delete"    // unflagged or deleted in the ERP: the platform record would be deleted
-	PlanUnbind    = "unbind"    // unflagged or deleted in the ERP: the link would be dropped
-	PlanReject    = "reject"    // invalid ERP record: would go to the dead letters
-	PlanImport    = "import"    // platform record unknown to the ERP: would become an ERP customer
-	PlanPull      = "pull"      // the platform changed since the connector last took it in
-	PlanConflict  = "conflict"  // changed on both sides since the last sync: ownership decides
-	PlanUnchanged = "unchanged" // nothing to do
+	PlanCreate      = "create"       // ERP customer missing on the platform: would be created
+	PlanAdopt       = "adopt"        // unbound, but the platform holds its record: would be bound
+	PlanUpdate      = "update"       // the ERP changed since the last push: would be sent
+	PlanDelete      = "delete"       // unflagged or deleted in the ERP: the platform record would be deleted
+	PlanDeactivate  = "deactivate"   // unflagged or deleted in the ERP: the platform record would be deactivated
+	PlanUnbind      = "unbind"       // unflagged or deleted in the ERP: the link would be dropped
+	PlanUnlink      = "unlink"       // gone or deactivated on the platform: the ERP would forget its id
+	PlanMarkDeleted = "mark-deleted" // gone or deactivated on the platform: the ERP customer would be marked deleted
+	PlanReject      = "reject"       // invalid ERP record: would go to the dead letters
+	PlanImport      = "import"       // platform record unknown to the ERP: would become an ERP customer
+	PlanPull        = "pull"         // the platform changed since the connector last took it in
+	PlanConflict    = "conflict"     // changed on both sides since the last sync: ownership decides
+	PlanUnchanged   = "unchanged"    // nothing to do
 )
 
 // PlanItem is one record's planned action.
@@ -31,15 +34,22 @@ type PlanItem struct {
 	ERPKey     string `json:"erp_key,omitempty"`
 	PlatformID string `json:"platform_id,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+	// Fields names the fields that differ (updates, pulls, conflicts).
+	Fields []string `json:"fields,omitempty"`
 }
 
-// PlanReport is what a sync would do, without doing it.
+// PlanReport is what a sync would do on one platform, without doing it.
 type PlanReport struct {
 	Platform string         `json:"platform"`
 	Counts   map[string]int `json:"counts"`
 	// Items lists the records that need an action (at most Limit of them).
 	Items     []PlanItem `json:"items"`
 	Truncated bool       `json:"truncated,omitempty"`
+}
+
+// Plan is what a sync would do on every platform planned.
+type Plan struct {
+	Platforms []PlanReport `json:"platforms"`
 }
 
 func (r *PlanReport) add(it PlanItem, limit int) {
@@ -54,147 +64,178 @@ func (r *PlanReport) add(it PlanItem, limit int) {
 	}
 }
 
-// PlanONe compares the ERP and ONe in full and reports what a sync would
-// create, update, adopt, delete, reject, import and where both sides
-// changed. It writes nothing. limit caps the listed items (0: 1000).
-func (c *Connector) PlanONe(ctx context.Context, limit int) (PlanReport, error) {
-	rep := PlanReport{Platform: string(mapping.PlatformONe), Counts: map[string]int{}}
-	if c.cfg.ONe == nil {
-		return rep, errors.New("connector: ONe is not configured")
+// Plan compares the ERP with each given platform (every configured one when
+// none is given) in full and reports what a sync would create, update,
+// adopt, delete or deactivate, reject, import, pull and where both sides
+// changed. It writes nothing. limit caps the listed items per platform (0:
+// 1000).
+func (c *Connector) Plan(ctx context.Context, limit int, platforms ...mapping.Platform) (Plan, error) {
+	var out Plan
+	if len(platforms) == 0 {
+		for _, s := range c.sites {
+			platforms = append(platforms, s.name)
+		}
 	}
 	if limit <= 0 {
 		limit = 1000
 	}
-	// The platform side first: which external ids exist, what changed there.
-	byExternal := map[string]string{}
-	platformRec := map[string]mapping.Customer{} // bound ERP key → the platform's record
-	for cl, err := range c.one.AllClients(ctx, c.cfg.ONe.PageSize) {
+	for _, p := range platforms {
+		s := c.site(p)
+		if s == nil {
+			return out, fmt.Errorf("connector: plan: %s is not configured", p)
+		}
+		rep, err := c.planSite(ctx, s, limit)
 		if err != nil {
-			return rep, fmt.Errorf("connector: plan: list ONe clients: %w", err)
+			return out, err
 		}
-		if cl.ExternalID != "" {
-			byExternal[cl.ExternalID] = cl.ID
-		}
-		var key string
-		var bound bool
-		if err := c.store.View(ctx, func(tx *bolt.Tx) error {
-			key, bound = c.bind.byID(tx, mapping.PlatformONe, cl.ID)
-			return nil
-		}); err != nil {
-			return rep, err
-		}
-		switch {
-		case !bound && cl.ExternalID == "":
-			rep.add(PlanItem{Action: PlanImport, PlatformID: cl.ID, Reason: "registered on the platform"}, limit)
-		case !bound:
-			if _, err := c.erp.Get(ctx, cl.ExternalID); errors.Is(err, erp.ErrNotFound) {
-				rep.add(PlanItem{Action: PlanImport, PlatformID: cl.ID, ERPKey: cl.ExternalID, Reason: "external id unknown to the ERP"}, limit)
-			} else if err != nil {
-				return rep, err
-			}
-		default:
-			incoming := mapping.FromONe(cl)
-			incoming.Normalize()
-			platformRec[key] = incoming
-		}
+		out.Platforms = append(out.Platforms, rep)
 	}
-	// The ERP side.
-	lister, ok := c.erp.(erp.KeyLister)
-	if !ok {
-		return rep, errors.New("connector: plan: the ERP adapter cannot list its keys")
+	return out, nil
+}
+
+// planSide is what the platform side of a plan found.
+type planSide struct {
+	bound      map[string]platform.Record // bound ERP key → its record
+	byIdentity map[string]string          // identity of an unbound record → its id
+}
+
+func (c *Connector) planSite(ctx context.Context, s *site, limit int) (PlanReport, error) {
+	rep := PlanReport{Platform: string(s.name), Counts: map[string]int{}}
+	side, err := c.planPlatformSide(ctx, s, &rep, limit)
+	if err != nil {
+		return rep, err
 	}
-	after := ""
-	for {
-		keys, err := lister.ListKeys(ctx, after, c.cfg.ERP.PageSize)
+	read := c.erpPager()
+	if read == nil {
+		return rep, errors.New("connector: plan: the ERP adapter cannot list its customers")
+	}
+	for after := ""; ; {
+		its, last, listed, err := read(ctx, after)
 		if err != nil {
-			return rep, fmt.Errorf("connector: plan: list ERP keys: %w", err)
+			return rep, fmt.Errorf("connector: plan: %w", err)
 		}
-		for _, key := range keys {
-			it, err := c.erp.Get(ctx, key)
-			if errors.Is(err, erp.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return rep, err
-			}
-			item, err := c.planItemONe(ctx, key, it, byExternal, platformRec)
+		for _, it := range its {
+			item, err := c.planItem(ctx, s, it, side)
 			if err != nil {
 				return rep, err
 			}
 			rep.add(item, limit)
 		}
-		if len(keys) < c.cfg.ERP.PageSize {
-			break
+		if listed < c.cfg.ERP.PageSize {
+			return rep, nil
 		}
-		after = keys[len(keys)-1]
+		after = last
 	}
-	return rep, nil
 }
 
-func (c *Connector) planItemONe(ctx context.Context, key string, it erp.Item, byExternal map[string]string,
-	platformRec map[string]mapping.Customer) (PlanItem, error) {
-	b, bound, err := c.binding(ctx, mapping.PlatformONe, key)
+// planPlatformSide walks the platform's listing: bound records, identities
+// of unbound ones (adoptions), and records the ERP would take in.
+func (c *Connector) planPlatformSide(ctx context.Context, s *site, rep *PlanReport, limit int) (planSide, error) {
+	side := planSide{bound: map[string]platform.Record{}, byIdentity: map[string]string{}}
+	imp, importer := s.p.(platform.Importer)
+	known := c.known(ctx, s)
+	for cursor := ""; ; {
+		page, err := s.p.List(ctx, cursor, known)
+		if err != nil {
+			return side, fmt.Errorf("connector: plan: list %s: %w", s.name, err)
+		}
+		for _, rec := range page.Records {
+			var key string
+			var bound, tomb bool
+			if err := c.state.View(ctx, func(tx *state.Tx) error {
+				key, bound = tx.KeyOf(s.name, rec.Ref.ID)
+				_, tomb = tx.Tombstoned(s.name, rec.Ref.ID)
+				return nil
+			}); err != nil {
+				return side, err
+			}
+			if bound {
+				side.bound[key] = rec
+				continue
+			}
+			side.byIdentity[s.p.Identity(rec.Customer)] = rec.Ref.ID
+			if tomb || rec.Inactive || !importer || !imp.Importable(rec) {
+				continue
+			}
+			if k := rec.Customer.ERPKey; k != "" {
+				if _, err := c.erp.Get(ctx, k); err == nil {
+					continue // the ERP knows it: bound on the next pull
+				} else if !errors.Is(err, erp.ErrNotFound) {
+					return side, err
+				}
+			}
+			rep.add(PlanItem{Action: PlanImport, PlatformID: rec.Ref.ID, ERPKey: rec.Customer.ERPKey, Reason: "unknown to the ERP"}, limit)
+		}
+		if page.Next == "" {
+			return side, nil
+		}
+		cursor = page.Next
+	}
+}
+
+// planItem plans one ERP customer on one platform.
+func (c *Connector) planItem(ctx context.Context, s *site, it erp.Item, side planSide) (PlanItem, error) {
+	b, bound, err := c.binding(ctx, s, it.Key)
 	if err != nil {
 		return PlanItem{}, err
 	}
-	cust := it.Customer
-	cust.Normalize()
-	// The platform changed since the last push or pull when its view of the
-	// record no longer hashes to what the connector recorded.
-	platformChanged := false
-	if p, ok := platformRec[key]; ok && bound {
-		vh, err := mapping.HashONe(onePlatformView(cust, p))
-		if err != nil {
-			return PlanItem{}, err
-		}
-		platformChanged = vh != b.PushedHash
-	} else if bound {
-		item := PlanItem{ERPKey: key, PlatformID: b.ID, Reason: "bound client missing on the platform"}
-		if cust.Flags.ONe && !cust.Deleted {
-			item.Action = PlanCreate
-		} else {
-			item.Action = PlanUnbind
-		}
-		return item, nil
+	item := PlanItem{ERPKey: it.Key, PlatformID: b.ID, Action: PlanUnchanged}
+	p, err := classify(s, it)
+	if err != nil {
+		return PlanItem{}, err
 	}
-	item := PlanItem{ERPKey: key, PlatformID: b.ID}
+	rec, listed := side.bound[it.Key]
 	switch {
-	case it.Err != nil && (cust.Flags.ONe || bound):
-		item.Action, item.Reason = PlanReject, it.Err.Error()
-	case it.Err != nil:
-		item.Action = PlanUnchanged
-	case cust.Deleted || !cust.Flags.ONe:
-		switch {
-		case !bound:
-			item.Action = PlanUnchanged
-		case c.cfg.ONe.OnUnflag == "delete":
-			item.Action, item.Reason = PlanDelete, "unflagged or deleted in the ERP"
-		default:
-			item.Action, item.Reason = PlanUnbind, "unflagged or deleted in the ERP"
+	case p.Op == opInvalid:
+		if s.p.Wants(p.Customer) || bound {
+			item.Action, item.Reason = PlanReject, p.Reason
+		}
+	case p.Op == opUnflag:
+		if bound {
+			item.Action = map[platform.Policy]string{platform.PolicyUnbind: PlanUnbind, platform.PolicyDelete: PlanDelete,
+				platform.PolicyDeactivate: PlanDeactivate}[s.onUnflag]
+			item.Reason = "unflagged or deleted in the ERP"
+		}
+	case bound && (!listed || rec.Inactive):
+		item.Action, item.Reason = PlanCreate, "bound record gone from the platform: created again"
+		if s.onDelete == "mark-deleted" {
+			item.Action, item.Reason = PlanMarkDeleted, "bound record gone from the platform"
+		} else if rec.Inactive {
+			item.Action, item.Reason = PlanUnlink, "bound record deactivated on the platform"
+		}
+	case !bound:
+		item.Action, item.Reason = PlanCreate, "missing on the platform"
+		if id := side.byIdentity[s.p.Identity(p.Customer)]; id != "" {
+			item.Action, item.PlatformID, item.Reason = PlanAdopt, id, "the platform holds a record with its identity"
 		}
 	default:
-		if verr := mapping.ValidateONe(cust); verr != nil {
-			item.Action, item.Reason = PlanReject, verr.Error()
-			break
-		}
-		h, err := mapping.HashONe(cust)
-		if err != nil {
-			return PlanItem{}, err
-		}
-		switch {
-		case !bound && byExternal[key] != "":
-			item.Action, item.PlatformID, item.Reason = PlanAdopt, byExternal[key], "the platform has a client with this external id"
-		case !bound:
-			item.Action, item.Reason = PlanCreate, "missing on the platform"
-		case b.PushedHash != h && platformChanged:
-			item.Action, item.Reason = PlanConflict, "changed in the ERP and on the platform"
-		case b.PushedHash != h:
-			item.Action, item.Reason = PlanUpdate, "changed in the ERP"
-		case platformChanged:
-			item.Action, item.Reason = PlanPull, "changed on the platform"
-		default:
-			item.Action = PlanUnchanged
-		}
+		return c.planBound(s, b, p, rec)
+	}
+	return item, nil
+}
+
+// planBound plans a bound, listed, valid and flagged ERP customer: what
+// changed on each side since the last sync.
+func (c *Connector) planBound(s *site, b state.Binding, p pushPayload, rec platform.Record) (PlanItem, error) {
+	item := PlanItem{ERPKey: b.ERPKey, PlatformID: b.ID, Action: PlanUnchanged}
+	cust := p.Customer
+	cust.Normalize()
+	view := s.p.Carrier().View(cust, rec.Customer, false, c.terms)
+	vd, err := s.p.Digest(view)
+	if err != nil {
+		return item, err
+	}
+	erpChanged, platformChanged := p.Hash != b.PushedHash, string(vd) != b.PushedHash
+	item.Fields = s.p.Carrier().Differences(view, cust)
+	switch {
+	case erpChanged && platformChanged:
+		item.Action, item.Reason = PlanConflict, "changed in the ERP and on the platform"
+	case erpChanged:
+		item.Action, item.Reason = PlanUpdate, "changed in the ERP"
+	case platformChanged:
+		item.Action, item.Reason = PlanPull, "changed on the platform"
+	default:
+		item.Fields = nil
 	}
 	return item, nil
 }

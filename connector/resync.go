@@ -5,80 +5,159 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
-
+	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/mapping"
-	"github.com/erpconnector/erpconnector/oneapi"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
-// The ONe resync is one queue migration that walks three phases, each
-// resumable from its recorded position:
+// The resync of one platform is one queue migration ("resync.<platform>")
+// that walks three phases, each resumable from its recorded position:
 //
-//	platform:<page>   every ONe client, page by page → a pull job each (repairs
-//	                  platform-side drift, takes in clients the ERP lacks)
-//	erp:<key>         every flagged ERP customer, by key → a push job where the
-//	                  platform lacks it or differs from it
-//	deletes:<key>     every binding whose client the platform walk did not see
-//	                  → a pull job (its 404 applies the delete the feed missed)
+//	platform:<cursor>  every platform record, page by page → a pull job for
+//	                   each one changed since it was last taken in (drift on
+//	                   the platform), and for unbound ones the ERP may know
+//	                   or take in
+//	erp:<key>          every flagged ERP customer, by key → a push job where
+//	                   the platform lacks it or differs from it; a binding
+//	                   whose ERP customer was not listed (unflagged, or its
+//	                   row deleted) → a job that reads it again
+//	deletes:           every binding whose record the platform walk did not
+//	                   see → a pull job (its answer applies the delete the
+//	                   change source missed)
 //
 // Resync jobs go to the backfill lane and carry the binding version they
 // were read against (the watermark): a record the live path changes after
 // the resync read it is not overwritten with the resync's stale copy.
-const resyncONe = "resync.one"
-
-var seenBucket = []byte("resync.one.seen")
 
 // ResyncReport counts what a resync queued.
 type ResyncReport struct {
-	PlatformRecords int  `json:"platform_records"`
-	ERPRecords      int  `json:"erp_records"`
-	Queued          int  `json:"queued"`
-	MissingOnONe    int  `json:"missing_on_one"`
-	Resumed         bool `json:"resumed"`
+	// Platform names the platform ("" for the sum over several).
+	Platform        string `json:"platform,omitempty"`
+	PlatformRecords int    `json:"platform_records"`
+	ERPRecords      int    `json:"erp_records"`
+	Queued          int    `json:"queued"`
+	// Missing counts ERP customers missing on the platform.
+	Missing int  `json:"missing_on_platform"`
+	Resumed bool `json:"resumed"`
+	// Platforms are the reports of each platform of a resync of several.
+	Platforms []ResyncReport `json:"platforms,omitempty"`
 }
 
-// ResyncProgress returns the resync migration's progress (for a progress bar).
+func (r *ResyncReport) add(o ResyncReport) {
+	r.PlatformRecords += o.PlatformRecords
+	r.ERPRecords += o.ERPRecords
+	r.Queued += o.Queued
+	r.Missing += o.Missing
+	r.Resumed = r.Resumed || o.Resumed
+	r.Platforms = append(r.Platforms, o)
+}
+
+// ResyncTargets names the platforms a resync can target: "one",
+// "customer_api", or "all".
+var ResyncTargets = []string{"one", "customer_api", "all"}
+
+// Targets turns a resync target into the configured platforms it names.
+func (c *Connector) Targets(target string) ([]mapping.Platform, error) {
+	var want []mapping.Platform
+	switch target {
+	case "", "all":
+		for _, s := range c.sites {
+			want = append(want, s.name)
+		}
+		return want, nil
+	case "one":
+		want = []mapping.Platform{mapping.PlatformONe}
+	case "customer_api", string(mapping.PlatformCustomerAPI):
+		want = []mapping.Platform{mapping.PlatformCustomerAPI}
+	default:
+		return nil, fmt.Errorf("connector: unknown resync target %q (want one of %s)", target, strings.Join(ResyncTargets, ", "))
+	}
+	if c.site(want[0]) == nil {
+		return nil, fmt.Errorf("connector: resync target %q: the platform is not configured", target)
+	}
+	return want, nil
+}
+
+// ResyncProgress returns the progress of the resync running now, or of the
+// last one (for a progress bar).
 func (c *Connector) ResyncProgress(ctx context.Context) (queue.Migration, error) {
-	return c.store.Migration(ctx, resyncONe)
+	var last queue.Migration
+	found := false
+	for _, s := range c.sites {
+		m, err := c.store.Migration(ctx, s.resyncName())
+		if errors.Is(err, queue.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return m, err
+		}
+		if !m.Done() {
+			return m, nil
+		}
+		if !found || m.CompletedAt.After(last.CompletedAt) {
+			last, found = m, true
+		}
+	}
+	if !found {
+		return last, queue.ErrNotFound
+	}
+	return last, nil
 }
 
-// Resync runs (or resumes) a full ONe resync. It returns once every repair
-// is queued; the pools deliver them.
-func (c *Connector) Resync(ctx context.Context) (ResyncReport, error) {
+// Resync runs (or resumes) a full resync of the given platforms (every
+// configured one when none is given). It returns once every repair is
+// queued; the pools deliver them.
+func (c *Connector) Resync(ctx context.Context, platforms ...mapping.Platform) (ResyncReport, error) {
 	var rep ResyncReport
-	if c.cfg.ONe == nil {
-		return rep, nil
+	if len(platforms) == 0 {
+		for _, s := range c.sites {
+			platforms = append(platforms, s.name)
+		}
 	}
 	err := c.run(ctx, RunResync, func(ctx context.Context) error {
-		var err error
-		rep, err = c.resyncONe(ctx)
-		return err
+		for _, p := range platforms {
+			s := c.site(p)
+			if s == nil {
+				return fmt.Errorf("connector: resync: %s is not configured", p)
+			}
+			r, err := c.resync(ctx, s)
+			rep.add(r)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	c.log.Debug("resync finished", "report", rep)
 	return rep, err
 }
 
-func (c *Connector) resyncONe(ctx context.Context) (ResyncReport, error) {
+// resyncAll resyncs every configured platform (the scheduled run, already
+// tracked by the scheduler).
+func (c *Connector) resyncAll(ctx context.Context) (ResyncReport, error) {
 	var rep ResyncReport
-	m, err := c.store.Resume(ctx, resyncONe)
+	for _, s := range c.sites {
+		r, err := c.resync(ctx, s)
+		rep.add(r)
+		if err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// resync runs (or resumes) the resync of one platform.
+func (c *Connector) resync(ctx context.Context, s *site) (ResyncReport, error) {
+	rep := ResyncReport{Platform: string(s.name)}
+	name := s.resyncName()
+	m, err := c.store.Resume(ctx, name)
 	switch {
 	case err == nil:
 		rep.Resumed = true
 	case errors.Is(err, queue.ErrNotFound):
-		if err := c.store.Update(ctx, func(tx *bolt.Tx) error {
-			if tx.Bucket(seenBucket) != nil {
-				if err := tx.DeleteBucket(seenBucket); err != nil {
-					return err
-				}
-			}
-			_, err := tx.CreateBucket(seenBucket)
-			return err
-		}); err != nil {
+		if err := c.state.Update(ctx, func(tx *state.Tx) error { return tx.ResetSet(name) }); err != nil {
 			return rep, fmt.Errorf("connector: resync: %w", err)
 		}
 		total := 0
@@ -87,118 +166,201 @@ func (c *Connector) resyncONe(ctx context.Context) (ResyncReport, error) {
 				total = n
 			}
 		}
-		if m, err = c.store.BeginMigration(ctx, resyncONe, queue.Plan{TotalRecords: total}); err != nil {
+		if m, err = c.store.BeginMigration(ctx, name, queue.Plan{TotalRecords: total}); err != nil {
 			return rep, err
 		}
-		m.Position = "platform:1"
 	default:
 		return rep, err
 	}
-	if m.Position == "" {
-		m.Position = "platform:1"
-	}
 	phase, pos, _ := strings.Cut(m.Position, ":")
+	if phase == "" {
+		phase = "platform"
+	}
 	if phase == "platform" {
-		if err := c.resyncPlatform(ctx, pos, &rep); err != nil {
+		if err := c.resyncPlatform(ctx, s, pos, &rep); err != nil {
 			return rep, err
 		}
 		phase, pos = "erp", ""
 	}
 	if phase == "erp" {
-		if err := c.resyncERP(ctx, pos, &rep); err != nil {
+		if err := c.resyncERP(ctx, s, pos, &rep); err != nil {
 			return rep, err
 		}
-		phase, pos = "deletes", ""
+		phase = "deletes"
 	}
 	if phase == "deletes" {
-		if err := c.resyncDeletes(ctx, pos, &rep); err != nil {
+		n, err := c.queueUnseen(ctx, s, name, "", queue.LaneBackfill)
+		rep.Queued += n
+		if err != nil {
+			return rep, err
+		}
+		if _, err := c.store.Advance(ctx, name, queue.Chunk{Position: "deletes:~", Records: n}); err != nil {
 			return rep, err
 		}
 	}
-	if _, err := c.store.FinishMigration(ctx, resyncONe); err != nil {
+	if _, err := c.store.FinishMigration(ctx, name); err != nil {
 		return rep, err
 	}
-	c.log.Info("resync queued", "platform_records", rep.PlatformRecords, "erp_records", rep.ERPRecords, "queued", rep.Queued, "resumed", rep.Resumed)
+	_ = c.state.Update(ctx, func(tx *state.Tx) error { return tx.DropSet(name) })
+	c.log.Info("resync queued", "platform", s.name, "platform_records", rep.PlatformRecords, "erp_records", rep.ERPRecords,
+		"queued", rep.Queued, "resumed", rep.Resumed)
 	return rep, nil
 }
 
-func (c *Connector) resyncPlatform(ctx context.Context, pos string, rep *ResyncReport) error {
-	page, err := strconv.Atoi(pos)
-	if err != nil || page < 1 {
-		page = 1
-	}
+// resyncPlatform walks the platform's listing from cursor.
+func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, rep *ResyncReport) error {
+	known := c.known(ctx, s)
+	o := walkOpts{lane: queue.LaneBackfill, watermark: true, unbound: true, set: s.resyncName()}
 	for {
-		p, err := c.one.ListClients(ctx, page, c.cfg.ONe.PageSize)
-		if err != nil {
-			return fmt.Errorf("connector: resync: list ONe clients: %w", err)
-		}
-		var jobs []queue.Job
-		err = c.store.Update(ctx, func(tx *bolt.Tx) error {
-			seen := tx.Bucket(seenBucket)
-			for _, cl := range p.Items {
-				if err := seen.Put([]byte(cl.ID), nil); err != nil {
-					return err
-				}
-				var version uint64
-				if key, ok := c.bind.byID(tx, mapping.PlatformONe, cl.ID); ok {
-					b, _, err := c.bind.get(tx, mapping.PlatformONe, key)
-					if err != nil {
-						return err
-					}
-					version = b.Version
-					if b.SeenHash != "" && b.SeenHash == seenHashONe(cl) {
-						continue // unchanged since the connector last took it in
-					}
-				}
-				payload, _ := json.Marshal(pullPayload{ClientID: cl.ID, Version: version + 1})
-				jobs = append(jobs, queue.Job{Type: jobONePull, Key: pullKey(cl.ID), Payload: payload, Lane: queue.LaneBackfill})
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("connector: resync: %w", err)
-		}
-		next := page + 1
-		if p.NextPage == nil || len(p.Items) == 0 {
-			next = 0
-		}
-		position := "platform:" + strconv.Itoa(next)
-		if next == 0 {
-			position = "erp:"
-		}
-		if _, err := c.store.Advance(ctx, resyncONe, queue.Chunk{Position: position, Records: len(p.Items), Jobs: jobs}); err != nil {
+		if err := c.awaitRoom(ctx); err != nil {
 			return err
 		}
-		rep.PlatformRecords += len(p.Items)
-		rep.Queued += len(jobs)
-		if next == 0 {
+		page, err := s.p.List(ctx, cursor, known)
+		if err != nil {
+			return fmt.Errorf("connector: resync: list %s: %w", s.name, err)
+		}
+		var l listed
+		if err := c.state.Update(ctx, func(tx *state.Tx) error {
+			var err error
+			l, err = planListed(tx, s, page, o)
+			return err
+		}); err != nil {
+			return fmt.Errorf("connector: resync: %w", err)
+		}
+		position := "platform:" + page.Next
+		if page.Next == "" {
+			position = "erp:"
+		}
+		if _, err := c.store.Advance(ctx, s.resyncName(), queue.Chunk{Position: position, Records: len(page.Records), Jobs: l.jobs}); err != nil {
+			return err
+		}
+		rep.PlatformRecords += len(page.Records)
+		rep.Queued += len(l.jobs)
+		if page.Next == "" {
 			return nil
 		}
-		page = next
+		cursor = page.Next
 	}
 }
 
-func (c *Connector) resyncERP(ctx context.Context, after string, rep *ResyncReport) error {
-	lister, ok := c.erp.(erp.KeyLister)
-	items, itemsOK := c.erp.(erp.ItemLister)
-	if !ok && !itemsOK {
-		c.log.Warn("the ERP adapter cannot list keys; the resync compares the platform side only")
-		_, err := c.store.Advance(ctx, resyncONe, queue.Chunk{Position: "deletes:"})
+// resyncERP walks the ERP's flagged customers by key from after.
+func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *ResyncReport) error {
+	read := c.erpPager()
+	if read == nil {
+		c.log.Warn("the ERP adapter cannot list its customers; the resync compares the platform side only", "platform", s.name)
+		_, err := c.store.Advance(ctx, s.resyncName(), queue.Chunk{Position: "deletes:"})
 		return err
 	}
-	// page reads the next flagged customers in key order: in one read when
-	// the adapter can, else key by key.
-	page := func() ([]erp.Item, int, error) {
-		if itemsOK {
-			its, err := items.ListItems(ctx, after, c.cfg.ERP.PageSize)
-			if err != nil {
-				return nil, 0, fmt.Errorf("connector: resync: list ERP customers: %w", err)
-			}
-			return its, len(its), nil
+	for {
+		if err := c.awaitRoom(ctx); err != nil {
+			return err
 		}
-		keys, err := lister.ListKeys(ctx, after, c.cfg.ERP.PageSize)
+		its, last, listed, err := read(ctx, after)
 		if err != nil {
-			return nil, 0, fmt.Errorf("connector: resync: list ERP keys: %w", err)
+			return fmt.Errorf("connector: resync: %w", err)
+		}
+		final := listed < c.cfg.ERP.PageSize
+		var jobs []queue.Job
+		if err := c.state.View(ctx, func(tx *state.Tx) error {
+			jobs, err = c.planResyncPage(tx, s, its, after, last, final, rep)
+			return err
+		}); err != nil {
+			return err
+		}
+		position := "erp:" + last
+		if final {
+			position = "deletes:"
+		}
+		if _, err := c.store.Advance(ctx, s.resyncName(), queue.Chunk{Position: position, Records: listed, Jobs: jobs}); err != nil {
+			return err
+		}
+		rep.ERPRecords += listed
+		rep.Queued += len(jobs)
+		if final {
+			return nil
+		}
+		after = last
+	}
+}
+
+// planResyncPage plans the pushes of one page of ERP customers (listed
+// after the key after, up to last), stamped with the binding version they
+// were read against, and a job that reads again each bound customer in
+// that key range the ERP did not list (unflagged, or its row deleted).
+func (c *Connector) planResyncPage(tx *state.Tx, s *site, its []erp.Item, after, last string, final bool, rep *ResyncReport) ([]queue.Job, error) {
+	var jobs []queue.Job
+	listed := make(map[string]bool, len(its))
+	for _, it := range its {
+		listed[it.Key] = true
+		j, b, err := planPush(tx, s, it, scanAll, queue.LaneBackfill)
+		if err != nil || j == nil {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if b.ID == "" {
+			rep.Missing++
+		}
+		if j, err = stamp(s, *j, b.Version+1); err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, *j)
+	}
+	err := tx.EachBinding(s.name, after, func(b state.Binding) (bool, error) {
+		if !final && b.ERPKey > last {
+			return false, nil
+		}
+		if !listed[b.ERPKey] {
+			j, err := s.pushJob(pushPayload{Op: opReread, Customer: mapping.Customer{ERPKey: b.ERPKey}, Version: b.Version + 1}, queue.LaneBackfill)
+			if err != nil {
+				return false, err
+			}
+			jobs = append(jobs, j)
+		}
+		return true, nil
+	})
+	return jobs, err
+}
+
+// stamp sets the watermark version of a push job.
+func stamp(s *site, j queue.Job, version uint64) (*queue.Job, error) {
+	var p pushPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return nil, fmt.Errorf("connector: decode job: %w", err)
+	}
+	p.Version = version
+	nj, err := s.pushJob(p, j.Lane)
+	return &nj, err
+}
+
+// erpPager returns a reader of the ERP's flagged customers in key order, a
+// page at a time: one read per page when the adapter can, else key by key;
+// nil when the adapter cannot list its customers. It returns the items, the
+// last key listed and how many keys were listed.
+func (c *Connector) erpPager() func(ctx context.Context, after string) ([]erp.Item, string, int, error) {
+	size := c.cfg.ERP.PageSize
+	if items, ok := c.erp.(erp.ItemLister); ok {
+		return func(ctx context.Context, after string) ([]erp.Item, string, int, error) {
+			its, err := items.ListItems(ctx, after, size)
+			if err != nil {
+				return nil, after, 0, fmt.Errorf("list ERP customers: %w", err)
+			}
+			last := after
+			if len(its) > 0 {
+				last = its[len(its)-1].Key
+			}
+			return its, last, len(its), nil
+		}
+	}
+	lister, ok := c.erp.(erp.KeyLister)
+	if !ok {
+		return nil
+	}
+	return func(ctx context.Context, after string) ([]erp.Item, string, int, error) {
+		keys, err := lister.ListKeys(ctx, after, size)
+		if err != nil {
+			return nil, after, 0, fmt.Errorf("list ERP keys: %w", err)
 		}
 		its := make([]erp.Item, 0, len(keys))
 		for _, key := range keys {
@@ -207,124 +369,17 @@ func (c *Connector) resyncERP(ctx context.Context, after string, rep *ResyncRepo
 				continue
 			}
 			if err != nil {
-				return nil, 0, fmt.Errorf("connector: resync: read ERP customer: %w", err)
+				return nil, after, 0, fmt.Errorf("read ERP customer: %w", err)
 			}
 			if it.Key == "" {
 				it.Key = key
 			}
 			its = append(its, it)
 		}
+		last := after
 		if len(keys) > 0 {
-			// Resume after the last key listed, found or not.
-			after = keys[len(keys)-1]
+			last = keys[len(keys)-1] // resume after the last key listed, found or not
 		}
-		return its, len(keys), nil
+		return its, last, len(keys), nil
 	}
-	for {
-		its, listed, err := page()
-		if err != nil {
-			return err
-		}
-		if itemsOK && len(its) > 0 {
-			after = its[len(its)-1].Key
-		}
-		var jobs []queue.Job
-		err = c.store.View(ctx, func(tx *bolt.Tx) error {
-			for _, it := range its {
-				if err := c.planResyncPush(tx, it, rep, &jobs); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		position := "erp:" + after
-		if listed < c.cfg.ERP.PageSize {
-			position = "deletes:"
-		}
-		if _, err := c.store.Advance(ctx, resyncONe, queue.Chunk{Position: position, Records: listed, Jobs: jobs}); err != nil {
-			return err
-		}
-		rep.ERPRecords += listed
-		rep.Queued += len(jobs)
-		if listed < c.cfg.ERP.PageSize {
-			return nil
-		}
-	}
-}
-
-// planResyncPush adds the push (if any) one ERP customer needs, stamped
-// with the binding version it was read against.
-func (c *Connector) planResyncPush(tx *bolt.Tx, it erp.Item, rep *ResyncReport, jobs *[]queue.Job) error {
-	key := it.Key
-	for _, kind := range []scanKind{scanNew, scanUpdates} {
-		j, err := c.planONe(tx, it, kind, queue.LaneBackfill)
-		if err != nil {
-			return err
-		}
-		if j == nil {
-			continue
-		}
-		if kind == scanNew {
-			rep.MissingOnONe++
-		}
-		b, _, err := c.bind.get(tx, mapping.PlatformONe, key)
-		if err != nil {
-			return err
-		}
-		var p pushPayload
-		if err := json.Unmarshal(j.Payload, &p); err != nil {
-			return err
-		}
-		p.Version = b.Version + 1
-		j.Payload, _ = json.Marshal(p)
-		*jobs = append(*jobs, *j)
-		c.log.Debug("resync repairs an ERP customer", "erp_key", key, "op", p.Op, "bound", b.ID != "",
-			"pushed_hash", b.PushedHash, "hash", p.Hash)
-	}
-	return nil
-}
-
-func (c *Connector) resyncDeletes(ctx context.Context, after string, rep *ResyncReport) error {
-	var jobs []queue.Job
-	err := c.store.View(ctx, func(tx *bolt.Tx) error {
-		seen := tx.Bucket(seenBucket)
-		return c.bind.each(tx, mapping.PlatformONe, func(b Binding) error {
-			if b.ERPKey <= after || (seen != nil && seen.Get([]byte(b.ID)) != nil) {
-				return nil
-			}
-			payload, _ := json.Marshal(pullPayload{ClientID: b.ID, Version: b.Version + 1})
-			jobs = append(jobs, queue.Job{Type: jobONePull, Key: pullKey(b.ID), Payload: payload, Lane: queue.LaneBackfill})
-			return nil
-		})
-	})
-	if err != nil {
-		return err
-	}
-	if _, err := c.store.Advance(ctx, resyncONe, queue.Chunk{Position: "deletes:~", Records: len(jobs), Jobs: jobs}); err != nil {
-		return err
-	}
-	rep.Queued += len(jobs)
-	return nil
-}
-
-// takeInONe is a client as the connector takes it in, and the content hash
-// a pull records for it (its binding's SeenHash).
-func takeInONe(cl oneapi.Client) (mapping.Customer, string, error) {
-	incoming := mapping.FromONe(cl)
-	incoming.Normalize()
-	h, err := mapping.ContentHash(incoming)
-	return incoming, h, err
-}
-
-// seenHashONe is takeInONe's hash ("" when it cannot be computed, which
-// never matches).
-func seenHashONe(cl oneapi.Client) string {
-	_, h, err := takeInONe(cl)
-	if err != nil {
-		return ""
-	}
-	return h
 }

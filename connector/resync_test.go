@@ -4,24 +4,16 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp"
-	"github.com/erpconnector/erpconnector/oneapi"
+	"github.com/erpconnector/erpconnector/erp/erpgen"
+	"github.com/erpconnector/erpconnector/mapping"
 )
 
-func firstValid(w *world) string {
-	for _, r := range w.recs {
-		if r.SyncONe && !r.Deleted && r.Invalid == "" {
-			return r.Key
-		}
-	}
-	return ""
-}
-
-// skipFeed moves the feed cursor to the end, as if the events were lost.
+// skipFeed moves the ONe feed cursor to the end, as if the events were lost.
 func skipFeed(t *testing.T, w *world) {
 	t.Helper()
 	next := strconv.FormatInt(w.one.FeedLength(tenant)+1, 10)
@@ -30,100 +22,102 @@ func skipFeed(t *testing.T, w *world) {
 	}
 }
 
-// TestResyncRepairsDrift: drift on both sides and a missed delete are repaired.
+// TestResyncRepairsDrift: with every live change source left out, a resync
+// repairs drift on the platform in an ERP-owned field and in a
+// platform-owned one, creates an ERP customer the change scans never saw,
+// applies a delete the platform made, and then, converged, costs nothing
+// but the listings: no record fetched, nothing written.
 func TestResyncRepairsDrift(t *testing.T) {
-	w := newWorld(t, worldOpts{records: 12, configure: func(c *connector.Config) {
-		c.Ownership = []connector.Ownership{{Group: connector.GroupCommercial, Owner: connector.OwnerPlatform}}
-		c.ONe.OnDelete = "mark-deleted" // a platform delete sticks (with "unlink" the flagged ERP record is created again)
-	}})
-	w.sync()
-	keys := []string{}
-	for k := range flaggedValid(w) {
-		keys = append(keys, k)
-	}
-	if len(keys) < 3 {
-		t.Fatalf("only %d flagged customers", len(keys))
-	}
-	ctx := context.Background()
-
-	// 1. Platform drift in an ERP-owned field (name), the event lost.
-	k1 := keys[0]
-	id1 := w.backofficeEdit(k1, func(wr *oneapi.ClientWrite) { wr.Name = "Drifted Name" })
-	// 2. Platform drift in a platform-owned field (warehouse), the event lost.
-	k2 := keys[1]
-	w.backofficeEdit(k2, func(wr *oneapi.ClientWrite) { wr.WarehouseID = "north_02" })
-	// 3. A delete on the platform, the event lost.
-	k3 := keys[2]
-	id3 := w.get(k3).Customer.PlatformIDs.ONe
-	if err := w.one.StorefrontDelete(tenant, oneapi.ContextBackoffice, id3); err != nil {
-		t.Fatal(err)
-	}
-	skipFeed(t, w)
-	// 4. ERP-side drift the change cursor cannot see: the binding forgets
-	// the last push (as after restoring an old state file).
-	w.sync()
-
-	rep, err := w.conn.Resync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.PlatformRecords != len(keys)-1 || rep.ERPRecords == 0 {
-		t.Fatalf("resync report %+v", rep)
-	}
-	w.idle()
-	if cl, _ := w.one.Client(tenant, id1); cl.Name != w.get(k1).Customer.Name {
-		for _, l := range strings.Split(w.logs.String(), "\n") {
-			if (strings.Contains(l, id1) || strings.Contains(l, k1)) && !strings.Contains(l, `"msg":"request"`) {
-				t.Log(l)
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 14, configure: func(c *connector.Config) {
+			c.Ownership = []connector.Ownership{{Group: connector.GroupContact, Owner: connector.OwnerPlatform},
+				{Group: connector.GroupMaster, Owner: connector.OwnerERP}}
+			// A platform delete sticks (with "unlink" a flagged ERP record is
+			// created again).
+			h.policy(c, "", "mark-deleted")
+		}})
+		w.sync()
+		w.sync()
+		valid := h.valid(w)
+		if len(valid) < 4 {
+			t.Fatalf("only %d valid customers", len(valid))
+		}
+		// 1. Drift on the platform in an ERP-owned field (the name).
+		k1 := valid[0].Key
+		id1 := h.id(w, k1)
+		h.rename(w, id1, "Drifted Name")
+		// 2. A delete on the platform.
+		k3 := valid[2].Key
+		h.remove(w, h.id(w, k3))
+		// 3. An ERP customer the change scans never saw.
+		extra := erpgen.New(erpgen.Options{Seed: 99, KeyPrefix: "X"}).Records(20)
+		var missing erpgen.Record
+		for _, r := range extra {
+			if h.wants(r) && r.Invalid == "" && !r.Deleted {
+				missing = r
+				break
 			}
 		}
-		t.Fatalf("ERP-owned name not repaired on ONe: %q", cl.Name)
-	}
-	if got := w.get(k2).Customer.WarehouseID; got != "north_02" {
-		t.Fatalf("platform-owned warehouse not taken in: %q", got)
-	}
-	if it := w.get(k3); !it.Customer.Deleted {
-		t.Fatalf("the missed delete was not applied: %+v", it.Customer)
-	}
-	// Converged: a further resync writes nothing. (One settling resync
-	// first: under heavy load a repair queued by the first resync's ERP phase
-	// has been seen to land one pass late; what must hold is that the two
-	// sides converge and then stay quiet.)
-	if _, err := w.conn.Resync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w.idle()
-	mark := len(w.logs.String())
-	defer func() {
-		if t.Failed() {
-			for _, l := range strings.Split(w.logs.String()[mark:], "\n") {
-				if !strings.Contains(l, `"msg":"request"`) {
-					t.Log(l)
-				}
-			}
+		uniqueOnPlatform([]erpgen.Record{missing})
+		missing.Set("admin_email", "x-missing@owners.example.co.uk")
+		w.putUnseen(missing)
+		if h.platform == oneHarness.platform {
+			skipFeed(t, w)
 		}
-	}()
-	w.one.Faults().ResetCounts()
-	erpWrites := w.erp.writes.Load()
-	quiet, err := w.conn.Resync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.idle()
-	// Every client's listing entry matches what the connector last took in:
-	// nothing is fetched again, nothing queued.
-	if quiet.Queued != 0 || w.one.Faults().Counts()["getClient"].Total != 0 {
-		t.Fatalf("a resync of converged data queued %d jobs and fetched %d clients", quiet.Queued, w.one.Faults().Counts()["getClient"].Total)
-	}
-	if n := w.writes(); n != 0 {
-		t.Fatalf("a resync of converged data wrote %d times to ONe: %+v", n, w.one.Faults().Counts())
-	}
-	if n := w.erp.writes.Load() - erpWrites; n != 0 {
-		t.Fatalf("a resync of converged data wrote %d times to the ERP", n)
-	}
+
+		rep := w.resync(h.platform)
+		if rep.PlatformRecords == 0 || rep.ERPRecords == 0 || rep.Missing != 1 {
+			t.Fatalf("resync report %+v", rep)
+		}
+		if got, _ := h.record(w, id1); got.Name != w.get(k1).Customer.Name {
+			t.Fatalf("ERP-owned name not repaired on the platform: %q\n%s", got.Name, w.logLines())
+		}
+		if it := w.get(k3); !it.Customer.Deleted {
+			t.Fatalf("the missed delete was not applied: %+v", it.Customer)
+		}
+		if id := h.id(w, missing.Key); id == "" {
+			t.Fatalf("the customer the scans never saw was not created\n%s", w.logLines())
+		}
+		// Converged: one settling resync, then a resync fetches no record,
+		// queues nothing and writes nothing.
+		w.resync(h.platform)
+		h.faults(w).ResetCounts()
+		erpWrites := w.erp.writes.Load()
+		quiet := w.resync(h.platform)
+		if quiet.Queued != 0 || h.fetches(w) != 0 {
+			t.Fatalf("a resync of converged data queued %d jobs and fetched %d records\n%s", quiet.Queued, h.fetches(w), w.logLines())
+		}
+		if n := h.writes(w); n != 0 {
+			t.Fatalf("a resync of converged data wrote %d times to the platform: %+v", n, h.faults(w).Counts())
+		}
+		if n := w.erp.writes.Load() - erpWrites; n != 0 {
+			t.Fatalf("a resync of converged data wrote %d times to the ERP", n)
+		}
+	})
 }
 
-// failingLister fails ListKeys once, after the platform phase was queued.
+// TestResyncTakesInPlatformOwnedDrift: drift in a group the platform owns
+// reaches the ERP through the resync.
+func TestResyncTakesInPlatformOwnedDrift(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 8, configure: func(c *connector.Config) {
+			c.Ownership = []connector.Ownership{{Group: connector.GroupMaster, Owner: connector.OwnerPlatform}}
+		}})
+		w.sync()
+		w.sync()
+		r := h.firstValid(t, w)
+		h.rename(w, h.id(w, r.Key), "Renamed By The Platform Ltd")
+		if h.platform == oneHarness.platform {
+			skipFeed(t, w)
+		}
+		w.resync(h.platform)
+		if got := w.get(r.Key).Customer.Name; got != "Renamed By The Platform Ltd" {
+			t.Fatalf("platform-owned drift not taken in: %q\n%s", got, w.logLines())
+		}
+	})
+}
+
+// failingLister fails its first listing, after the platform phase was queued.
 type failingLister struct {
 	*countingERP
 	failed bool
@@ -154,47 +148,78 @@ var _ erp.KeyLister = (*failingLister)(nil)
 
 // TestResyncKeyByKey: an adapter that can only list keys is resynced too.
 func TestResyncKeyByKey(t *testing.T) {
-	w := newWorld(t, worldOpts{records: 15, noStart: true})
-	w.erpOverride = keysOnly{w.erp}
-	w.start()
-	w.sync()
-	k := firstValid(w)
-	id := w.backofficeEdit(k, func(wr *oneapi.ClientWrite) { wr.Name = "Drifted Name" })
-	skipFeed(t, w)
-	rep, err := w.conn.Resync(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.ERPRecords == 0 {
-		t.Fatalf("the ERP side was not read: %+v", rep)
-	}
-	w.idle()
-	if cl, _ := w.one.Client(tenant, id); cl.Name != w.get(k).Customer.Name {
-		t.Fatalf("drift not repaired: %q", cl.Name)
-	}
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 15, noStart: true})
+		w.erpOverride = keysOnly{w.erp}
+		w.start()
+		w.sync()
+		k := h.firstValid(t, w).Key
+		id := h.id(w, k)
+		h.rename(w, id, "Drifted Name")
+		if h.platform == oneHarness.platform {
+			skipFeed(t, w)
+		}
+		rep := w.resync()
+		if rep.ERPRecords == 0 {
+			t.Fatalf("the ERP side was not read: %+v", rep)
+		}
+		if got, _ := h.record(w, id); got.Name != w.get(k).Customer.Name {
+			t.Fatalf("drift not repaired: %q", got.Name)
+		}
+	})
 }
 
 // TestResyncResumes: a resync stopped halfway resumes where it stopped.
 func TestResyncResumes(t *testing.T) {
-	w := newWorld(t, worldOpts{records: 20, noStart: true})
-	w.erpOverride = &failingLister{countingERP: w.erp}
-	w.start()
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 20, noStart: true})
+		w.erpOverride = &failingLister{countingERP: w.erp}
+		w.start()
+		w.sync()
+		ctx := context.Background()
+		if _, err := w.conn.Resync(ctx); err == nil {
+			t.Fatal("the first resync should have failed in the ERP phase")
+		}
+		m, err := w.conn.ResyncProgress(ctx)
+		if err != nil || m.Done() || m.ChunksDone == 0 {
+			t.Fatalf("progress after the failure: %+v %v", m, err)
+		}
+		rep, err := w.conn.Resync(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Resumed || rep.PlatformRecords != 0 || rep.ERPRecords == 0 {
+			t.Fatalf("second resync did not resume at the ERP phase: %+v", rep)
+		}
+		w.idle()
+		exactlyOnce(t, w, h)
+	})
+}
+
+// TestResyncAllPlatforms: a connector for both platforms resyncs each, on
+// its own or together.
+func TestResyncAllPlatforms(t *testing.T) {
+	w := newWorld(t, worldOpts{records: 12, platforms: []mapping.Platform{mapping.PlatformONe, mapping.PlatformCustomerAPI}})
 	w.sync()
-	ctx := context.Background()
-	if _, err := w.conn.Resync(ctx); err == nil {
-		t.Fatal("the first resync should have failed in the ERP phase")
+	for _, target := range []string{"one", "customer_api", "all"} {
+		ps, err := w.conn.Targets(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := w.resync(ps...)
+		if len(rep.Platforms) != len(ps) {
+			t.Fatalf("%s: %d platform reports, want %d", target, len(rep.Platforms), len(ps))
+		}
+		for _, p := range rep.Platforms {
+			if p.PlatformRecords == 0 || p.ERPRecords == 0 {
+				t.Fatalf("%s: %+v", target, p)
+			}
+		}
 	}
-	m, err := w.conn.ResyncProgress(ctx)
-	if err != nil || m.Done() || m.ChunksDone == 0 {
-		t.Fatalf("progress after the failure: %+v %v", m, err)
+	if _, err := w.conn.Targets("elsewhere"); err == nil {
+		t.Fatal("an unknown target was accepted")
 	}
-	rep, err := w.conn.Resync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.Resumed || rep.PlatformRecords != 0 || rep.ERPRecords == 0 {
-		t.Fatalf("second resync did not resume at the ERP phase: %+v", rep)
-	}
-	w.idle()
-	exactlyOnce(t, w)
+	exactlyOnce(t, w, oneHarness)
+	exactlyOnce(t, w, capiHarness)
+	_ = time.Now
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/erpconnector/erpconnector/connector/platform"
 )
 
 // Run names (schedules, status and metrics).
@@ -61,26 +63,37 @@ type runSpec struct {
 	fn   func(ctx context.Context) error
 }
 
-// runSpecs lists the periodic runs the configuration turns on.
+// runSpecs lists the periodic runs the configuration turns on: the ERP
+// scans, each platform's change source, the enrichment and the resync.
 func (c *Connector) runSpecs() []runSpec {
 	sc := c.cfg.Schedules
-	var out []runSpec
-	out = append(out,
-		runSpec{RunNewCustomers, sc.NewCustomers, func(ctx context.Context) error { _, err := c.scanERP(ctx, scanNew); return err }},
-		runSpec{RunUpdates, sc.Updates, func(ctx context.Context) error { _, err := c.scanERP(ctx, scanUpdates); return err }},
-	)
-	if c.cfg.ONe != nil {
-		out = append(out,
-			runSpec{RunFeed, sc.Feed, func(ctx context.Context) error { _, err := c.pollFeed(ctx); return err }},
-			runSpec{RunResync, sc.Resync, func(ctx context.Context) error { _, err := c.resyncONe(ctx); return err }},
-		)
+	out := []runSpec{
+		{RunNewCustomers, sc.NewCustomers, func(ctx context.Context) error { _, err := c.scanERP(ctx, scanNew); return err }},
+		{RunUpdates, sc.Updates, func(ctx context.Context) error { _, err := c.scanERP(ctx, scanUpdates); return err }},
 	}
-	if c.cfg.CustomerAPI != nil {
-		out = append(out,
-			runSpec{RunCustomerPull, sc.CustomerPull, func(ctx context.Context) error { _, err := c.pullCAPI(ctx); return err }},
-			runSpec{RunCertificates, sc.Certificates, func(ctx context.Context) error { _, err := c.refreshCertificates(ctx); return err }},
-		)
+	enrich := false
+	for _, s := range c.sites {
+		out = append(out, runSpec{s.changesRun, s.changesSpec, func(ctx context.Context) error {
+			_, err := c.readChanges(ctx, s)
+			return err
+		}})
+		_, ok := s.p.(platform.Enricher)
+		enrich = enrich || ok
 	}
+	if enrich {
+		out = append(out, runSpec{RunCertificates, sc.Certificates, func(ctx context.Context) error {
+			for _, s := range c.sites {
+				if _, err := c.refreshEnrichment(ctx, s); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	}
+	out = append(out, runSpec{RunResync, sc.Resync, func(ctx context.Context) error {
+		_, err := c.resyncAll(ctx)
+		return err
+	}})
 	return out
 }
 
@@ -150,9 +163,10 @@ func (c cronLogger) Error(err error, msg string, kv ...any) {
 	c.l.Error(msg, append([]any{"err", err}, kv...)...)
 }
 
-// SyncOnce runs the ERP scans and the feed poll once, now, in that order,
-// and returns when their jobs are queued (the pools deliver them). It is
-// what `sync --once` and the tests use.
+// SyncOnce runs the ERP scans, each platform's change source and the
+// enrichment once, now, in that order, and returns when their jobs are
+// queued (the pools deliver them). It is what `sync --once` and the tests
+// use.
 func (c *Connector) SyncOnce(ctx context.Context) error {
 	var errs []error
 	for _, e := range c.runSpecs() {

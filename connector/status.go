@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -32,7 +33,8 @@ type Status struct {
 	Queue    queue.Stats               `json:"queue"`
 	Breakers map[string]string         `json:"breakers"`
 	Paused   bool                      `json:"paused"`
-	Bindings map[string]int            `json:"bindings"`
+	// Bindings counts the customers bound to each platform.
+	Bindings map[string]int `json:"bindings"`
 	// WriteBacksPending counts platform ids not yet written to the ERP.
 	WriteBacksPending int `json:"write_backs_pending"`
 }
@@ -75,7 +77,7 @@ func (s *statusTracker) count(direction, outcome string) {
 	m[outcome]++
 }
 
-func (s *statusTracker) setFeed(next int64, _ int) {
+func (s *statusTracker) setFeed(next int64) {
 	s.mu.Lock()
 	s.feedNext = next
 	s.mu.Unlock()
@@ -103,7 +105,7 @@ func (c *Connector) Status(ctx context.Context) (Status, error) {
 		r.NextRun = next
 		st.Runs[name] = r
 	}
-	for _, name := range []string{cursorERPNew, cursorERPUpdates, cursorONeFeed} {
+	for _, name := range CursorNames {
 		v, ok, err := c.store.GetCursor(ctx, name)
 		if err != nil {
 			return st, err
@@ -117,11 +119,19 @@ func (c *Connector) Status(ctx context.Context) (Status, error) {
 		return st, err
 	}
 	st.Queue = q
-	if st.WriteBacksPending, err = c.pendingWriteBacks(ctx); err != nil {
+	if st.WriteBacksPending, err = c.state.CountWriteBacks(ctx); err != nil {
 		return st, err
 	}
-	for name, p := range c.pools {
-		st.Breakers[name] = p.BreakerState().String()
+	for _, s := range c.sites {
+		st.Breakers[s.upstream] = s.pool.BreakerState().String()
+	}
+	if err := c.state.View(ctx, func(tx *state.Tx) error {
+		for _, s := range c.sites {
+			st.Bindings[string(s.name)] = tx.CountBindings(s.name)
+		}
+		return nil
+	}); err != nil {
+		return st, err
 	}
 	st.Paused = c.Paused()
 	return st, nil
@@ -140,11 +150,8 @@ func sortedKeys[V any](m map[string]V) []string {
 // readinessRuns are the runs whose first success makes an upstream ready.
 func (c *Connector) readinessRuns() map[string]string {
 	out := map[string]string{"erp": RunUpdates}
-	if c.cfg.ONe != nil {
-		out["one"] = RunFeed
-	}
-	if c.cfg.CustomerAPI != nil {
-		out["customer"] = RunCustomerPull
+	for _, s := range c.sites {
+		out[s.upstream] = s.changesRun
 	}
 	return out
 }

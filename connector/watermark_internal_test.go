@@ -7,25 +7,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/internal/fault"
 	"github.com/erpconnector/erpconnector/mapping"
-	"github.com/erpconnector/erpconnector/oneapi"
 	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
-// TestWatermark: a resync copy read against an older binding version is not
-// pushed over what the live path sent since; a copy read against the
-// current version is.
+// TestWatermark: on every platform, a resync copy read against an older
+// binding version is not pushed over what the live path sent since; a copy
+// read against the current version is.
 func TestWatermark(t *testing.T) {
 	ctx := context.Background()
-	srv, err := oneapitest.NewServer(oneapitest.Options{Tenants: map[string]string{"demo": "k"}})
+	one, err := oneapitest.NewServer(oneapitest.Options{Tenants: map[string]string{"demo": "k"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	hsOne := httptest.NewServer(one)
+	defer hsOne.Close()
+	capi := customerapitest.NewServer(customerapitest.Options{Users: map[string]string{"c@example.co.uk": "Passw0rd!x"}})
+	hsCAPI := httptest.NewServer(capi)
+	defer hsCAPI.Close()
 	dir := t.TempDir()
 	tab, err := sqlerp.Open(ctx, sqlerp.DemoConfig("sqlite", filepath.Join(dir, "erp.db"), sqlerp.DemoTable), nil)
 	if err != nil {
@@ -36,53 +41,77 @@ func TestWatermark(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := New(Options{Config: Config{StatePath: filepath.Join(dir, "state.db"),
-		ONe: &ONeConfig{BaseURL: hs.URL, Tenant: "demo", APIKey: "k"}}, ERP: tab})
+		ONe:         &ONeConfig{BaseURL: hsOne.URL, Tenant: "demo", APIKey: "k"},
+		CustomerAPI: &CustomerAPIConfig{BaseURL: hsCAPI.URL, Username: "c@example.co.uk", Password: "Passw0rd!x"}}, ERP: tab})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Stop(ctx)
 
-	rec := erpgen.New(erpgen.Options{Seed: 1}).Records(1)[0]
-	if err := sqlerp.InsertDemoRecords(ctx, tab.DB(), tab.Dialect(), sqlerp.DemoTable, []erpgen.Record{rec}, time.Now()); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		platform mapping.Platform
+		faults   *fault.Injector
+		update   string
+		// a record of the generator flagged for the platform
+		pick func(erpgen.Record) bool
+	}{
+		{mapping.PlatformONe, one.Faults(), "updateClient", func(r erpgen.Record) bool { return r.SyncONe }},
+		{mapping.PlatformCustomerAPI, capi.Faults(), "updateOrganisation", func(r erpgen.Record) bool { return r.SyncCustomerAPI }},
+	} {
+		t.Run(string(tc.platform), func(t *testing.T) {
+			var rec erpgen.Record
+			for _, r := range erpgen.New(erpgen.Options{Seed: 1}).Records(20) {
+				if tc.pick(r) {
+					rec = r
+					break
+				}
+			}
+			rec.Set("admin_email", "owner-"+string(tc.platform)+"@example.co.uk")
+			if err := sqlerp.InsertDemoRecords(ctx, tab.DB(), tab.Dialect(), sqlerp.DemoTable, []erpgen.Record{rec}, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			it, err := tab.Get(ctx, rec.Key)
+			if err != nil || it.Err != nil {
+				t.Fatal(err, it.Err)
+			}
+			cust := it.Customer
+			s := c.site(tc.platform)
+			ref, _, err := s.p.Create(ctx, cust, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The live path has pushed twice since: binding version 2.
+			b := state.Binding{ERPKey: rec.Key, ID: ref.ID, Extra: ref.Extra, PushedHash: "p:live"}
+			for range 2 {
+				if err := c.putBinding(ctx, s, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stale := cust.Clone()
+			stale.Name = "Stale Copy From The Resync"
+			h, err := s.p.Digest(stale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.faults.ResetCounts()
+			// Read against version 1 (payload version 2 = seen + 1): skipped.
+			if err := c.push(ctx, s, queue.Job{}, pushPayload{Op: opUpsert, Customer: stale, Hash: string(h), Version: 2}); err != nil {
+				t.Fatal(err)
+			}
+			if n := tc.faults.Count(tc.update); n != 0 {
+				t.Fatalf("stale resync copy was pushed (%d updates)", n)
+			}
+			// Read against the current version 2 (payload version 3): pushed.
+			if err := c.push(ctx, s, queue.Job{}, pushPayload{Op: opUpsert, Customer: stale, Hash: string(h), Version: 3}); err != nil {
+				t.Fatal(err)
+			}
+			if n := tc.faults.Count(tc.update); n != 1 {
+				t.Fatalf("current resync copy not pushed (%d updates)", n)
+			}
+			rec2, err := s.p.Fetch(ctx, ref)
+			if err != nil || rec2.Customer.Name != stale.Name {
+				t.Fatalf("name on the platform %q, %v", rec2.Customer.Name, err)
+			}
+		})
 	}
-	it, err := tab.Get(ctx, rec.Key)
-	if err != nil || it.Err != nil {
-		t.Fatal(err, it.Err)
-	}
-	cust := it.Customer
-	w := mapping.ToONeWrite(cust)
-	created, err := c.one.CreateClient(ctx, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The live path has pushed twice since: binding version 2.
-	b := Binding{ERPKey: rec.Key, ID: created.ClientID, PushedHash: "sha256:live"}
-	for range 2 {
-		if err := c.putBinding(ctx, mapping.PlatformONe, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stale := cust.Clone()
-	stale.Name = "Stale Copy From The Resync"
-	h, _ := mapping.HashONe(stale)
-	srv.Faults().ResetCounts()
-	// Read against version 1 (payload version 2 = seen + 1): skipped.
-	if err := c.push(ctx, queue.Job{}, pushPayload{Op: opUpsert, Customer: stale, Hash: h, Version: 2}); err != nil {
-		t.Fatal(err)
-	}
-	if n := srv.Faults().Count("updateClient"); n != 0 {
-		t.Fatalf("stale resync copy was pushed (%d updates)", n)
-	}
-	// Read against the current version 2 (payload version 3): pushed.
-	if err := c.push(ctx, queue.Job{}, pushPayload{Op: opUpsert, Customer: stale, Hash: h, Version: 3}); err != nil {
-		t.Fatal(err)
-	}
-	if n := srv.Faults().Count("updateClient"); n != 1 {
-		t.Fatalf("current resync copy not pushed (%d updates)", n)
-	}
-	if cl, _ := srv.Client("demo", created.ClientID); cl.Name != stale.Name {
-		t.Fatalf("name on ONe %q", cl.Name)
-	}
-	_ = oneapi.EscapeID
 }

@@ -1,15 +1,13 @@
 package connector
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
+	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/internal/apierr"
 	"github.com/erpconnector/erpconnector/mapping"
@@ -17,12 +15,10 @@ import (
 )
 
 // Write-backs (the ids platforms assign, written into the ERP) leave the
-// delivery path: a handler records the id in the pending bucket of the
-// state file, committed with its job's settlement, and the write-back
+// delivery path: a handler records the id in the state's pending
+// write-backs, committed with its job's settlement, and the write-back
 // loop writes pending ids to the ERP in large batches (one transaction
-// when the adapter is an erp.PlatformIDWriter), then forgets them. A crash
-// loses nothing: what is pending stays in the file until written.
-var bktWriteBacks = []byte("writeback.pending")
+// when the adapter is an erp.PlatformIDWriter), then forgets them.
 
 const (
 	// writeBackBatch is the most ids one ERP transaction writes.
@@ -31,38 +27,14 @@ const (
 	writeBackPoll = 5 * time.Second
 )
 
-func writeBackKey(p mapping.Platform, erpKey string) []byte {
-	return []byte(string(p) + "\x00" + erpKey)
-}
-
-func parseWriteBackKey(k []byte) (mapping.Platform, string, bool) {
-	p, key, ok := bytes.Cut(k, []byte{0})
-	return mapping.Platform(p), string(key), ok
-}
-
 // queueWriteBack arranges for id to be written back to the ERP customer
 // key. Inside a delivery it commits with the job's settlement.
 func (c *Connector) queueWriteBack(ctx context.Context, key string, p mapping.Platform, id string) error {
-	err := c.store.Defer(ctx, func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bktWriteBacks)
-		if err != nil {
-			return err
-		}
-		return b.Put(writeBackKey(p, key), []byte(id))
-	})
-	if err != nil {
+	if err := c.state.Defer(ctx, func(tx *state.Tx) error { return tx.PutWriteBack(p, key, id) }); err != nil {
 		return fmt.Errorf("connector: queue write-back: %w", err)
 	}
 	if !queue.AfterSettle(ctx, c.wakeWriteBacks) {
 		c.wakeWriteBacks()
-	}
-	return nil
-}
-
-// dropWriteBack forgets a pending write-back (the binding is going away).
-func dropWriteBack(tx *bolt.Tx, p mapping.Platform, key string) error {
-	if b := tx.Bucket(bktWriteBacks); b != nil {
-		return b.Delete(writeBackKey(p, key))
 	}
 	return nil
 }
@@ -72,32 +44,6 @@ func (c *Connector) wakeWriteBacks() {
 	case c.wbWake <- struct{}{}:
 	default:
 	}
-}
-
-// noWriteBacksPending reports, without counting, that every id is written
-// (Idle asks often).
-func (c *Connector) noWriteBacksPending(ctx context.Context) (bool, error) {
-	none := true
-	err := c.store.View(ctx, func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bktWriteBacks); b != nil {
-			k, _ := b.Cursor().First()
-			none = k == nil
-		}
-		return nil
-	})
-	return none, err
-}
-
-// pendingWriteBacks counts the ids not yet written to the ERP.
-func (c *Connector) pendingWriteBacks(ctx context.Context) (int, error) {
-	n := 0
-	err := c.store.View(ctx, func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bktWriteBacks); b != nil {
-			n = b.Stats().KeyN
-		}
-		return nil
-	})
-	return n, err
 }
 
 // runWriteBacks is the write-back loop: it writes what is pending when
@@ -121,93 +67,75 @@ func (c *Connector) runWriteBacks(ctx context.Context) {
 		default:
 			backoff = 0
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !c.sleepWriteBacks(ctx, wait, err != nil) {
 			return
-		case <-c.wbWake:
-			if err != nil {
-				// Woken while backing off: keep backing off.
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					t.Stop()
-					return
-				}
-			}
-		case <-t.C:
 		}
-		t.Stop()
 	}
+}
+
+// sleepWriteBacks waits for wait or a wake-up (not while backing off); it
+// reports false when ctx ended.
+func (c *Connector) sleepWriteBacks(ctx context.Context, wait time.Duration, backingOff bool) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c.wbWake:
+		if backingOff {
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return false
+			}
+		}
+	case <-t.C:
+	}
+	return true
 }
 
 // flushWriteBacks writes one batch of pending ids to the ERP and forgets
 // those written (or refused for good); it returns how many it settled.
 func (c *Connector) flushWriteBacks(ctx context.Context) (int, error) {
-	type entry struct {
-		k  []byte
-		id erp.PlatformID
-	}
-	var batch []entry
-	read := func() error {
-		batch = batch[:0]
-		return c.store.View(ctx, func(tx *bolt.Tx) error {
-			b := tx.Bucket(bktWriteBacks)
-			if b == nil {
-				return nil
-			}
-			cur := b.Cursor()
-			for k, v := cur.First(); k != nil && len(batch) < writeBackBatch; k, v = cur.Next() {
-				p, key, ok := parseWriteBackKey(k)
-				if !ok {
-					continue
-				}
-				batch = append(batch, entry{k: bytes.Clone(k), id: erp.PlatformID{Key: key, Platform: p, ID: string(v)}})
-			}
-			return nil
-		})
-	}
-	if err := read(); err != nil || len(batch) == 0 {
+	batch, err := c.state.PendingWriteBacks(ctx, writeBackBatch)
+	if err != nil || len(batch) == 0 {
 		return 0, err
 	}
 	// Hold the records' locks so no handler unbinds one of them between
 	// reading its pending id and writing it; then read again under them.
 	keys := make([]string, 0, len(batch))
-	for _, e := range batch {
-		keys = append(keys, e.id.Key)
+	for _, w := range batch {
+		keys = append(keys, w.Key)
 	}
 	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	for _, k := range keys {
+	for _, k := range slices.Compact(keys) {
 		defer c.locks.lock(k)()
 	}
-	if err := read(); err != nil || len(batch) == 0 {
+	if batch, err = c.state.PendingWriteBacks(ctx, writeBackBatch); err != nil || len(batch) == 0 {
 		return 0, err
 	}
 	ids := make([]erp.PlatformID, len(batch))
-	for i, e := range batch {
-		ids[i] = e.id
+	for i, w := range batch {
+		ids[i] = erp.PlatformID{Key: w.Key, Platform: w.Platform, ID: w.ID}
 	}
 	errs, err := c.writeIDs(ctx, ids)
 	if err != nil {
 		return 0, err
 	}
 	done := 0
-	err = c.store.Update(ctx, func(tx *bolt.Tx) error {
+	err = c.state.Update(ctx, func(tx *state.Tx) error {
 		done = 0
-		b := tx.Bucket(bktWriteBacks)
-		for i, e := range batch {
+		for i, w := range batch {
 			if ierr := errs[i]; ierr != nil && !errors.Is(ierr, erp.ErrNotFound) && apierr.Classify(ierr) != apierr.Permanent {
 				continue // this one failed for now: keep it
 			}
-			if cur := b.Get(e.k); cur == nil || string(cur) != e.id.ID {
-				continue // changed meanwhile: the newer id is still pending
-			}
-			if err := b.Delete(e.k); err != nil {
+			ok, err := tx.SettleWriteBack(w)
+			if err != nil {
 				return err
 			}
-			done++
+			if ok {
+				done++
+			}
 		}
 		return nil
 	})

@@ -136,6 +136,14 @@ type ItemLister interface {
 	ListItems(ctx context.Context, after string, limit int) ([]Item, error)
 }
 
+// Holder is an optional extra: the canonical fields the adapter holds (the
+// fields its rules target, as in mapping.FieldRule.Field). What a platform
+// holds in a field the ERP does not hold is carried over, never erased. An
+// adapter without it is taken to hold every field.
+type Holder interface {
+	HeldFields() []string
+}
+
 // Closer is an optional extra: release the adapter's resources.
 type Closer interface {
 	Close() error

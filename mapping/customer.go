@@ -209,6 +209,27 @@ type Flags struct {
 // Any reports whether any platform flag is set.
 func (f Flags) Any() bool { return f.ONe || f.CustomerAPI }
 
+// Get returns the flag of p.
+func (f Flags) Get(p Platform) bool {
+	switch p {
+	case PlatformONe:
+		return f.ONe
+	case PlatformCustomerAPI:
+		return f.CustomerAPI
+	}
+	return false
+}
+
+// Set sets the flag of p.
+func (f *Flags) Set(p Platform, v bool) {
+	switch p {
+	case PlatformONe:
+		f.ONe = v
+	case PlatformCustomerAPI:
+		f.CustomerAPI = v
+	}
+}
+
 // Platform names a platform the connector syncs with.
 type Platform string
 

@@ -267,6 +267,16 @@ func MustCompileRules(rs []FieldRule) *Rules {
 // appear more than once).
 func (r *Rules) Columns() []string { return slices.Clone(r.columns) }
 
+// Fields returns the canonical field each rule targets, in rule order
+// (what the ERP holds; see HeldFields).
+func (r *Rules) Fields() []string {
+	out := make([]string, len(r.rules))
+	for i := range r.rules {
+		out[i] = r.rules[i].Field
+	}
+	return out
+}
+
 // Len returns the number of rules.
 func (r *Rules) Len() int { return len(r.rules) }
 

@@ -52,9 +52,13 @@ func startReferences(f *config.File, log *slog.Logger) (*references, error) {
 		}
 	}
 	if ref.CustomerListen != "" {
-		r.cust = customerapitest.NewServer(customerapitest.Options{Users: map[string]string{ref.CustomerUser: ref.CustomerPassword},
-			Seed: ref.Seed, Logger: log})
-		var err error
+		cust, err := customerapitest.Open(customerapitest.Options{Users: map[string]string{ref.CustomerUser: ref.CustomerPassword},
+			Seed: ref.Seed, StatePath: filepath.Join(filepath.Dir(f.Connector().StatePath), "reference-customer.json"), Logger: log})
+		if err != nil {
+			r.close(context.Background())
+			return nil, err
+		}
+		r.cust = cust
 		if custURL, err = r.serve("Customer reference API", ref.CustomerListen, r.cust, log); err != nil {
 			r.close(context.Background())
 			return nil, err
@@ -110,6 +114,9 @@ func (r *references) close(ctx context.Context) {
 	}
 	if r.one != nil {
 		_ = r.one.Close()
+	}
+	if r.cust != nil {
+		_ = r.cust.Close()
 	}
 }
 

@@ -9,7 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/internal/config"
+	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -280,58 +283,74 @@ func newSyncCmd(g *globals) *cobra.Command {
 
 func newPlanCmd(g *globals) *cobra.Command {
 	var limit int
+	var target string
 	cmd := &cobra.Command{
 		Use:   "plan",
-		Short: "Report what a sync would create, update, adopt, delete, reject, and the conflicts, without writing",
+		Short: "Report what a sync would create, update, adopt, delete, reject, and the conflicts, per platform, without writing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains(connector.ResyncTargets, target) {
+				return &usageError{fmt.Errorf("--platform %q: want one of %s", target, strings.Join(connector.ResyncTargets, ", "))}
+			}
 			ctx := cmd.Context()
 			t, err := g.open(ctx, true)
 			if err != nil {
 				return err
 			}
 			defer t.close()
-			var rep connector.PlanReport
+			var plan connector.Plan
 			if t.remote != nil {
-				err = t.remote.do(ctx, http.MethodGet, "/api/v1/plan?limit="+strconv.Itoa(limit), nil, &rep)
+				err = t.remote.do(ctx, http.MethodGet, "/api/v1/plan?limit="+strconv.Itoa(limit)+"&platform="+url.QueryEscape(target), nil, &plan)
 			} else {
-				rep, err = t.local.conn.PlanONe(ctx, limit)
+				var targets []mapping.Platform
+				if targets, err = t.local.conn.Targets(target); err == nil {
+					plan, err = t.local.conn.Plan(ctx, limit, targets...)
+				}
 			}
 			if err != nil {
 				return err
 			}
-			return g.print(rep, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "plan for %s (nothing was written)\n", rep.Platform)
-				for _, a := range sortedKeys(rep.Counts) {
-					fmt.Fprintf(tw, "  %s:\t%d\n", a, rep.Counts[a])
-				}
-				if len(rep.Items) > 0 {
-					fmt.Fprintln(tw, "\naction\terp key\tplatform id\treason")
-					for _, it := range rep.Items {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.Action, it.ERPKey, it.PlatformID, it.Reason)
-					}
-				}
-				if rep.Truncated {
-					fmt.Fprintln(tw, "(more items; raise --limit)")
-				}
-				_ = tw.Flush()
-			})
+			return g.print(plan, func(w io.Writer) { printPlan(w, plan) })
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 200, "most items to list")
+	cmd.Flags().IntVar(&limit, "limit", 200, "most items to list per platform")
+	cmd.Flags().StringVar(&target, "platform", "all", "platform to plan: "+strings.Join(connector.ResyncTargets, ", "))
 	return cmd
+}
+
+// printPlan prints a plan as text, platform by platform.
+func printPlan(w io.Writer, plan connector.Plan) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, rep := range plan.Platforms {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintf(tw, "plan for %s (nothing was written)\n", rep.Platform)
+		for _, a := range sortedKeys(rep.Counts) {
+			fmt.Fprintf(tw, "  %s:\t%d\n", a, rep.Counts[a])
+		}
+		if len(rep.Items) > 0 {
+			fmt.Fprintln(tw, "\naction\terp key\tplatform id\treason\tfields")
+			for _, it := range rep.Items {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.Action, it.ERPKey, it.PlatformID, it.Reason, strings.Join(it.Fields, ","))
+			}
+		}
+		if rep.Truncated {
+			fmt.Fprintln(tw, "(more items; raise --limit)")
+		}
+	}
+	_ = tw.Flush()
 }
 
 func newResyncCmd(g *globals) *cobra.Command {
 	var target string
 	cmd := &cobra.Command{
 		Use:   "resync",
-		Short: "Run (or resume) a full resync and wait until it is delivered",
+		Short: "Run (or resume) a full resync of one platform or all, and wait until it is delivered",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if target != "one" {
-				return &usageError{fmt.Errorf("--target %q: only one is supported", target)}
+			if !slices.Contains(connector.ResyncTargets, target) {
+				return &usageError{fmt.Errorf("--target %q: want one of %s", target, strings.Join(connector.ResyncTargets, ", "))}
 			}
 			ctx := cmd.Context()
 			t, err := g.open(ctx, true)
@@ -340,14 +359,18 @@ func newResyncCmd(g *globals) *cobra.Command {
 			}
 			defer t.close()
 			if t.remote != nil {
-				if err := t.remote.do(ctx, http.MethodPost, "/api/v1/resync", nil, nil); err != nil {
+				if err := t.remote.do(ctx, http.MethodPost, "/api/v1/resync?target="+url.QueryEscape(target), nil, nil); err != nil {
 					return err
 				}
 				return g.followRemoteResync(ctx, t.remote)
 			}
+			targets, err := t.local.conn.Targets(target)
+			if err != nil {
+				return &usageError{err}
+			}
 			done := make(chan error, 1)
 			go func() {
-				_, err := t.local.conn.Resync(ctx)
+				_, err := t.local.conn.Resync(ctx, targets...)
 				if err == nil {
 					err = t.local.conn.WaitIdle(ctx)
 				}
@@ -356,7 +379,7 @@ func newResyncCmd(g *globals) *cobra.Command {
 			return g.followLocal(ctx, t.local.conn, done)
 		},
 	}
-	cmd.Flags().StringVar(&target, "target", "one", "platform to resync")
+	cmd.Flags().StringVar(&target, "target", "all", "platform to resync: "+strings.Join(connector.ResyncTargets, ", "))
 	return cmd
 }
 

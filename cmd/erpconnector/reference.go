@@ -23,6 +23,7 @@ type referenceFlags struct {
 	customerUsers  []string
 	seed           uint64
 	state          string
+	customerState  string
 }
 
 func newReferenceCmd() *cobra.Command {
@@ -37,7 +38,15 @@ with the one-tenant and ApiAuth headers of a configured tenant. The Customer
 API answers under /v1 to a bearer token from POST /v1/auth/login with a
 configured user (each owns a seeded organisation). Each server has a
 test-only control surface under /_reference/. An empty listen address turns
-that server off.`,
+that server off.
+
+--state FILE keeps the ONe reference data (tenants' clients, users and feed)
+and --customer-state FILE the Customer API reference data (organisations,
+business units, users with their passwords, tokens) across restarts: each
+file is loaded at start if it exists, written shortly after changes and once
+more on shutdown. Configured tenants and users keep the keys and passwords
+given on the command line. The files hold secrets in clear text; use them for
+tests and demos only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runReference(cmd.Context(), f, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), cmd.OutOrStdout())
@@ -49,7 +58,8 @@ that server off.`,
 	fl.StringVar(&f.customerListen, "customer-listen", "127.0.0.1:18081", "address of the Customer API reference server")
 	fl.StringArrayVar(&f.customerUsers, "customer-user", []string{"owner@example.com=Passw0rd!"}, "Customer API user and password as EMAIL=PASSWORD (repeatable)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for generated ids (deterministic runs)")
-	fl.StringVar(&f.state, "state", "", "file to keep the reference data in across restarts")
+	fl.StringVar(&f.state, "state", "", "file to keep the ONe reference data in across restarts")
+	fl.StringVar(&f.customerState, "customer-state", "", "file to keep the Customer API reference data in across restarts")
 	return cmd
 }
 
@@ -120,7 +130,15 @@ func runReference(ctx context.Context, f referenceFlags, log *slog.Logger, out i
 		}
 	}
 	if f.customerListen != "" {
-		cust := customerapitest.NewServer(customerapitest.Options{Users: users, Seed: f.seed, Logger: log})
+		cust, err := customerapitest.Open(customerapitest.Options{Users: users, Seed: f.seed, StatePath: f.customerState, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := cust.Close(); err != nil {
+				log.Error("save Customer API reference state", "err", err)
+			}
+		}()
 		if err := serve("Customer", f.customerListen, cust); err != nil {
 			return err
 		}

@@ -36,6 +36,11 @@ type env struct {
 
 func newEnv(t *testing.T, opts customerapitest.Options) *env {
 	t.Helper()
+	return envFor(t, customerapitest.NewServer(defaultOptions(opts)))
+}
+
+// defaultOptions fills in the users, administrator and seed tests expect.
+func defaultOptions(opts customerapitest.Options) customerapitest.Options {
 	if opts.Users == nil {
 		opts.Users = map[string]string{ownerEmail: ownerPass, otherEmail: otherPass}
 	}
@@ -45,7 +50,12 @@ func newEnv(t *testing.T, opts customerapitest.Options) *env {
 	if opts.Seed == 0 {
 		opts.Seed = 42
 	}
-	srv := customerapitest.NewServer(opts)
+	return opts
+}
+
+// envFor serves srv on a real socket (closed at the end of the test).
+func envFor(t *testing.T, srv *customerapitest.Server) *env {
+	t.Helper()
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	v, err := contract.New(customerapi.OpenAPISpec)
@@ -162,4 +172,54 @@ func (e *env) client(creds customerapi.Credentials) *customerapi.Client {
 		e.t.Fatal(err)
 	}
 	return c
+}
+
+// control sends a request to the control surface (which is outside the
+// contract, so not validated) and returns status and body.
+func (e *env) control(method, path, body string) (int, []byte) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = bytes.NewReader([]byte(body))
+	}
+	req, err := http.NewRequest(method, e.ts.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// newFarm creates, with token, an organisation owned by a new user with
+// ownerEmail (so managed by the token's organisation) and a farm business
+// unit with a business holding number.
+func (e *env) newFarm(token, name, ownerEmail string) (customerapi.Organisation, customerapi.BusinessUnit) {
+	e.t.Helper()
+	var org customerapi.Organisation
+	e.must(200, "POST", "/v1/organisations", token, customerapi.CreateOrganisationRequest{
+		Location:     &customerapi.Location{Address: &customerapi.Address{Line1: name, Postcode: "YO17 9AB", CountryISO: "GB"}},
+		Name:         name,
+		CountryISO:   "GB",
+		OwnerContact: &customerapi.ContactInput{Email: ownerEmail, GivenName: "Jo", FamilyName: "Farmer"},
+		Billing:      &customerapi.Billing{Amount: 10, Currency: "GBP", Period: "month"},
+		Modules:      []customerapi.Module{{ID: "trading", Name: "Trading"}},
+	}, &org)
+	var bu customerapi.BusinessUnit
+	e.must(200, "POST", "/v1/business-units", token, customerapi.CreateBusinessUnitRequest{OrganisationID: org.ID, Name: name + " Home",
+		Type: customerapi.BusinessUnitFarm, Business: &customerapi.BusinessInput{Name: name, HoldingNumber: "12/345/6789", AssuranceScheme: customerapi.SchemeRT}}, &bu)
+	if bu.Business == nil || bu.Business.ID == "" {
+		e.t.Fatalf("business unit without business: %+v", bu)
+	}
+	return org, bu
 }

@@ -324,7 +324,7 @@ func (s *Server) updateOrganisation(w http.ResponseWriter, r *http.Request, c *c
 	if req.OwnerContact != nil {
 		phone = checkContact(&f, "ownerContact", req.OwnerContact, country)
 	}
-	if req.Status != nil && !slices.Contains([]string{"active", "inactive", "pending", "suspended"}, *req.Status) {
+	if req.Status != nil && !slices.Contains(orgStatuses, *req.Status) {
 		f.add("status", "must be one of active, inactive, pending, suspended")
 	}
 	for i, m := range req.Modules {

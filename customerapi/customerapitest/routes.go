@@ -59,6 +59,7 @@ func (s *Server) routes() {
 	}
 	s.faults.RegisterControl(s.mux, "/_reference", writeErr)
 	s.controlRoutes()
+	s.adminControlRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})
@@ -75,6 +76,11 @@ func (s *Server) serveOp(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	s.log.Debug("request", "op", rt.op, "method", r.Method, "path", r.URL.Path)
 	rt.h(w, r, c)
+	// Reads change nothing; any other operation may have (a login stores a
+	// session), so the state file is written again soon.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.dirty = true
+	}
 }
 
 // authenticate reads the bearer token; it never logs or echoes the token.

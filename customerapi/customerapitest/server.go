@@ -8,6 +8,12 @@
 // WhatsApp, add users, change the token lifetime, inject faults and read
 // request counters.
 //
+// With Options.StatePath the server keeps its data in a file across restarts
+// (see Open, Save and Close). The control surface also carries the
+// platform-administrator actions tests need: SetOrganisationStatus and
+// DeleteOrganisation (PUT /_reference/organisations/{id}/status, DELETE
+// /_reference/organisations/{id}).
+//
 // Access rules: a caller sees and changes its own organisation, the
 // organisations it created (it manages them) and the organisations connected
 // to it; platform administrators (role "admin") see every organisation. An
@@ -45,6 +51,17 @@ type Options struct {
 	TokenTTL time.Duration
 	// Certificates is how many Red Tractor certificates to seed; 0 means 60.
 	Certificates int
+	// StatePath, when set, loads the saved state from this file at start (a
+	// missing file is fine) and saves it atomically (temp file, fsync,
+	// rename) on Save and Close and periodically after changes: organisations,
+	// business units and businesses, users with their passwords, sessions,
+	// refresh tokens and ApiTokens, certificates, sent codes and the position
+	// of the id generator, so ids never repeat after a restart. TokenTTL and
+	// the fault injector's rules and counters are not saved. Users and Admins
+	// keep their configured passwords; configured users missing from the file
+	// are added. The file holds passwords and tokens in clear text (mode 0600):
+	// it is for tests and demos only.
+	StatePath string
 	// Clock is the time source; nil means time.Now.
 	Clock func() time.Time
 	// Logger receives request logs; nil discards them.
@@ -61,12 +78,30 @@ type Server struct {
 	ops    []route
 	now    func() time.Time
 
-	mu sync.Mutex
-	st *state
+	mu    sync.Mutex
+	st    *state
+	dirty bool // changed since the last save; guarded by mu
+
+	saveMu  sync.Mutex // serialises writes of the state file
+	persist *persister
 }
 
-// NewServer returns a seeded Server.
+// NewServer returns a seeded Server. With Options.StatePath it loads the
+// saved state like Open and panics if the file exists but cannot be read;
+// use Open to handle that error. Call Close to write the state file a last
+// time.
 func NewServer(opts Options) *Server {
+	s, err := Open(opts)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Open returns a seeded Server; with Options.StatePath set it first loads the
+// saved state (a missing file is fine) and then saves changes in the
+// background until Close.
+func Open(opts Options) (*Server, error) {
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = time.Hour
 	}
@@ -86,8 +121,24 @@ func NewServer(opts Options) *Server {
 	s.faults.SetClock(now)
 	s.mux = http.NewServeMux()
 	s.st = s.seed()
+	if opts.StatePath != "" {
+		if err := s.load(opts.StatePath); err != nil {
+			return nil, err
+		}
+		s.persist = startPersister(s)
+	}
 	s.routes()
-	return s
+	return s, nil
+}
+
+// Close stops background saving and writes the state file one last time. It
+// does nothing without Options.StatePath. The server keeps answering after
+// Close, but later changes are saved only by Save.
+func (s *Server) Close() error {
+	if s.persist == nil {
+		return nil
+	}
+	return s.persist.stop()
 }
 
 // ServeHTTP serves the API and the control surface.
@@ -187,7 +238,11 @@ type UserSpec struct {
 func (s *Server) AddUser(spec UserSpec) (userID, organisationID string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.st.addUser(spec)
+	userID, organisationID, err = s.st.addUser(spec)
+	if err == nil {
+		s.dirty = true
+	}
+	return userID, organisationID, err
 }
 
 // Reset drops every change and re-seeds the server from its options; rules
@@ -196,6 +251,7 @@ func (s *Server) Reset() {
 	st := s.seed()
 	s.mu.Lock()
 	s.st = st
+	s.dirty = true
 	s.mu.Unlock()
 	s.faults.Clear()
 	s.faults.ResetCounts()
@@ -209,11 +265,30 @@ func (s *Server) Certificates() []customerapi.Certificate {
 }
 
 // AddCertificates adds Red Tractor certificates to the searchable set (as
-// the certification body would publish them).
+// the certification body would publish them). A certificate whose
+// CertificateIdentifier is already published replaces that one, so
+// publishing the same certificates again (say, at every start of a server
+// that keeps its state) does not duplicate them.
 func (s *Server) AddCertificates(certs ...customerapi.Certificate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.st.certs = append(s.st.certs, certs...)
+	at := make(map[string]int, len(s.st.certs))
+	for i, c := range s.st.certs {
+		if c.CertificateIdentifier != "" {
+			at[c.CertificateIdentifier] = i
+		}
+	}
+	for _, c := range certs {
+		if i, found := at[c.CertificateIdentifier]; found && c.CertificateIdentifier != "" {
+			s.st.certs[i] = c
+			continue
+		}
+		if c.CertificateIdentifier != "" {
+			at[c.CertificateIdentifier] = len(s.st.certs)
+		}
+		s.st.certs = append(s.st.certs, c)
+	}
+	s.dirty = true
 }
 
 // OrganisationID returns the id of the organisation owned by the user with email.
@@ -265,9 +340,10 @@ func (s *Server) AddOrganisations(ownerEmail string, n int) []string {
 		o.managedBy = u.orgID
 		ids = append(ids, o.id)
 	}
+	s.dirty = s.dirty || n > 0
 	return ids
 }
 
-func newRand(seed uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
-}
+func newRand(seed uint64) *rand.Rand { return rand.New(newPCG(seed)) }
+
+func newPCG(seed uint64) *rand.PCG { return rand.NewPCG(seed, seed^0x5851f42d4c957f2d) }

@@ -13,6 +13,7 @@ import (
 
 type state struct {
 	now      func() time.Time
+	src      *rand.PCG // the source of rng, kept to save its position
 	rng      *rand.Rand
 	seq      int
 	tokenTTL time.Duration
@@ -95,13 +96,29 @@ type apiToken struct {
 }
 
 func (s *Server) seed() *state {
-	st := &state{
-		now: s.now, rng: newRand(s.opts.Seed), tokenTTL: s.opts.TokenTTL,
+	st := newState(s.now, newPCG(s.opts.Seed), s.opts.TokenTTL)
+	st.certs = seedCertificates(s.opts.Seed, s.opts.Certificates, s.now())
+	s.seedUsers(st, false)
+	return st
+}
+
+// newState returns an empty state drawing ids from src.
+func newState(now func() time.Time, src *rand.PCG, ttl time.Duration) *state {
+	return &state{
+		now: now, src: src, rng: rand.New(src), tokenTTL: ttl,
 		orgs: map[string]*org{}, users: map[string]*user{}, bus: map[string]*bu{},
 		biz: map[string]*customerapi.Business{}, sessions: map[string]*session{},
 		refreshes: map[string]*session{}, apiTokens: map[string]*apiToken{}, magic: map[string]string{},
 	}
-	st.certs = seedCertificates(s.opts.Seed, s.opts.Certificates, s.now())
+}
+
+// seedUsers adds the users and administrators of the options (sorted by
+// email, so ids are deterministic) that st lacks; each owns a new
+// organisation. With restored (st was loaded from the state file), a
+// configured user st already has gets its configured password back, as a
+// permanent one. It reports whether it changed st.
+func (s *Server) seedUsers(st *state, restored bool) bool {
+	changed := false
 	for _, m := range []struct {
 		users map[string]string
 		roles []string
@@ -112,12 +129,21 @@ func (s *Server) seed() *state {
 		}
 		sort.Strings(emails)
 		for _, e := range emails {
+			if u := st.userByEmail(e); u != nil && restored {
+				if u.password != m.users[e] || u.temporary {
+					u.password, u.temporary = m.users[e], false
+					changed = true
+				}
+				continue
+			}
 			if _, _, err := st.addUser(UserSpec{Email: e, Password: m.users[e], Roles: m.roles}); err != nil {
 				s.log.Error("seed user", "email", e, "err", err)
+				continue
 			}
+			changed = true
 		}
 	}
-	return st
+	return changed
 }
 
 func (st *state) id(prefix string) string {

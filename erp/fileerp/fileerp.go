@@ -137,7 +137,11 @@ var (
 	_ erp.Adapter   = (*Folder)(nil)
 	_ erp.Counter   = (*Folder)(nil)
 	_ erp.KeyLister = (*Folder)(nil)
+	_ erp.Holder    = (*Folder)(nil)
 )
+
+// HeldFields implements erp.Holder: the fields the rules target.
+func (f *Folder) HeldFields() []string { return f.rules.Fields() }
 
 // Open creates the sub-directories if needed and builds the key index.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Folder, error) {

@@ -238,7 +238,11 @@ var (
 	_ erp.KeyLister  = (*Table)(nil)
 	_ erp.ItemLister = (*Table)(nil)
 	_ erp.Closer     = (*Table)(nil)
+	_ erp.Holder     = (*Table)(nil)
 )
+
+// HeldFields implements erp.Holder: the fields the rules target.
+func (t *Table) HeldFields() []string { return t.rules.Fields() }
 
 // Open opens the configured database and returns the adapter; Close closes
 // the database. For SQLite it sets a busy timeout and WAL mode.

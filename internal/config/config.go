@@ -121,7 +121,8 @@ type ONe struct {
 	// Contexts are the feed contexts to follow (default APPLICATION,
 	// BACKOFFICE, INTERNAL: the connector's own INTEGRATIONS writes are left out).
 	Contexts []string `mapstructure:"contexts"`
-	// UpdateMode is full (PUT the whole client, default) or partial.
+	// UpdateMode is full (the only mode; partial was removed: the partial
+	// endpoints cannot carry every field).
 	UpdateMode string `mapstructure:"update_mode"`
 	// OnUnflag is what happens on ONe when the ERP unflags or deletes a
 	// customer: unbind (default) or delete.
@@ -155,6 +156,13 @@ type CustomerAPI struct {
 	PageSize int `mapstructure:"page_size"`
 	// CertificateCountry is the ISO3 country of certificate lookups (default GBR).
 	CertificateCountry string `mapstructure:"certificate_country"`
+	// OnUnflag is what happens on the Customer API when the ERP unflags or
+	// deletes a customer: unbind (default) or deactivate (the
+	// organisation's status becomes inactive).
+	OnUnflag string `mapstructure:"on_unflag"`
+	// OnDelete is what happens in the ERP when an organisation is deleted or
+	// deactivated on the platform: unlink (default) or mark-deleted.
+	OnDelete string `mapstructure:"on_delete"`
 	// Upstream is the rate limit, workers and breaker of the Customer API upstream.
 	Upstream Upstream `mapstructure:"upstream"`
 }

@@ -82,6 +82,7 @@ func (f *File) applyDefaults() {
 	if f.CustomerAPI != nil {
 		ca := f.CustomerAPI
 		ca.Timeout, ca.PageSize, ca.CertificateCountry = c.CustomerAPI.Timeout, c.CustomerAPI.PageSize, c.CustomerAPI.CertificateCountry
+		ca.OnUnflag, ca.OnDelete = c.CustomerAPI.OnUnflag, c.CustomerAPI.OnDelete
 		ca.Upstream = fromUpstream(c.CustomerAPI.Upstream)
 	}
 	f.ERP.PageSize = c.ERP.PageSize
@@ -128,7 +129,7 @@ func (f *File) Connector() connector.Config {
 	if ca := f.CustomerAPI; ca != nil {
 		c.CustomerAPI = &connector.CustomerAPIConfig{BaseURL: ca.BaseURL, Username: ca.Username, Password: ca.Password,
 			APIToken: ca.APIToken, Timeout: ca.Timeout, Upstream: ca.Upstream.connector(), PageSize: ca.PageSize,
-			CertificateCountry: ca.CertificateCountry}
+			CertificateCountry: ca.CertificateCountry, OnUnflag: ca.OnUnflag, OnDelete: ca.OnDelete}
 	}
 	return c.Defaults()
 }

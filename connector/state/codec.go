@@ -1,4 +1,4 @@
-package connector
+package state
 
 import (
 	"encoding/binary"
@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/erpconnector/erpconnector/mapping"
 )
 
 // Bindings are stored in a compact binary form: a migration of 100,000
@@ -19,7 +21,8 @@ import (
 //	hash PushedHash · hash SeenHash · uvarint len(Extra) · (string key · id value)…
 //
 // where a string is a uvarint length and its bytes; a hash is 0 (none),
-// 1 and 32 bytes (a "sha256:" hex digest), or 2 and a string; an id is
+// 1 and 32 bytes (a "sha256:" hex digest), 3, a uvarint part count and
+// 16 bytes a part (a mapping.Digest), or 2 and a string; an id is
 // 1 and 16 bytes (a UUID), 2, a string and 16 bytes (a "prefix:UUID"
 // such as ONe's "org:…"), or 0 and a string. The ERP key is the bucket key
 // and is not repeated. Values written as JSON by earlier versions (they
@@ -66,6 +69,14 @@ func appendHash(buf []byte, h string) []byte {
 		if raw, err := hex.DecodeString(d); err == nil {
 			return append(append(buf, 1), raw...)
 		}
+	}
+	if parts := mapping.Digest(h).Parts(); parts != nil && h == strings.ToLower(h) {
+		buf = binary.AppendUvarint(append(buf, 3), uint64(len(parts)))
+		for _, p := range parts {
+			raw, _ := hex.DecodeString(p)
+			buf = append(buf, raw...)
+		}
+		return buf
 	}
 	return appendString(append(buf, 2), h)
 }
@@ -236,10 +247,34 @@ func (r *bindingReader) hash() string {
 		return s
 	case 2:
 		return r.string()
+	case 3:
+		return r.digest()
 	}
 	if r.err == nil {
 		r.err = fmt.Errorf("%w: unknown hash form", errBindingCodec)
 	}
 	r.buf = nil
 	return ""
+}
+
+// digest reads the parts of a mapping.Digest.
+func (r *bindingReader) digest() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n == 0 || n > uint64(len(r.buf))/mapping.DigestPartSize {
+		r.fail("digest")
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(mapping.DigestPrefix)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(hex.EncodeToString(r.buf[:mapping.DigestPartSize]))
+		r.buf = r.buf[mapping.DigestPartSize:]
+	}
+	return b.String()
 }

@@ -1,4 +1,4 @@
-package connector
+package one
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/internal/apierr"
 	"github.com/erpconnector/erpconnector/oneapi"
 )
@@ -16,33 +17,37 @@ import (
 // one listing serves them all: the index maps external ids to clients, is
 // rebuilt only when a lookup needs a listing younger than the index, and is
 // dropped when nobody has used it for a while (it is only needed to recover).
-type oneIndex struct {
+type index struct {
 	mu      sync.Mutex
-	started time.Time         // when the listing behind byExt began
-	byExt   map[string]oneRef // external id → client
-	timer   *time.Timer       // drops the index when idle
+	started time.Time            // when the listing behind byExt began
+	byExt   map[string]clientRef // external id → client
+	timer   *time.Timer          // drops the index when idle
 }
 
-// oneRef is what adopting a client needs.
-type oneRef struct {
+// clientRef is what adopting a client needs.
+type clientRef struct {
 	ID, AddressID string
 }
 
-// oneIndexIdle is how long an unused index is kept.
-const oneIndexIdle = 2 * time.Minute
+func (r clientRef) ref() *platform.Ref {
+	return &platform.Ref{ID: r.ID, Extra: map[string]string{ExtraAddressID: r.AddressID}}
+}
+
+// indexIdle is how long an unused index is kept.
+const indexIdle = 2 * time.Minute
 
 // findONeByExternalID returns the client holding externalID, or nil. A
 // client found in the index is current enough (it existed when the listing
 // ran); not finding one is only trusted from a listing that began after
 // notBefore, else the index is rebuilt first.
-func (c *Connector) findONeByExternalID(ctx context.Context, externalID string, notBefore time.Time) (*oneRef, error) {
-	x := &c.oneIdx
+func (p *Platform) findByExternalID(ctx context.Context, externalID string, notBefore time.Time) (*platform.Ref, error) {
+	x := &p.idx
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.byExt != nil {
 		if r, ok := x.byExt[externalID]; ok {
 			x.touch()
-			return &r, nil
+			return r.ref(), nil
 		}
 		if x.started.After(notBefore) {
 			x.touch()
@@ -51,38 +56,38 @@ func (c *Connector) findONeByExternalID(ctx context.Context, externalID string, 
 	}
 	// Held while listing: concurrent lookups wait for this listing.
 	started := time.Now()
-	byExt := map[string]oneRef{}
+	byExt := map[string]clientRef{}
 	for number := 1; number > 0; {
-		p, err := c.listPage(ctx, number)
+		pg, err := p.listPage(ctx, number)
 		if err != nil {
 			return nil, fmt.Errorf("connector: look up ONe client %q: %w", externalID, err)
 		}
-		for _, cl := range p.Items {
+		for _, cl := range pg.Items {
 			if cl.ExternalID != "" {
-				byExt[cl.ExternalID] = oneRef{ID: cl.ID, AddressID: cl.BillingAddress.ID}
+				byExt[cl.ExternalID] = clientRef{ID: cl.ID, AddressID: cl.BillingAddress.ID}
 			}
 		}
 		number = 0
-		if p.NextPage != nil && len(p.Items) > 0 {
-			number = int(*p.NextPage)
+		if pg.NextPage != nil && len(pg.Items) > 0 {
+			number = int(*pg.NextPage)
 		}
 	}
 	x.started, x.byExt = started, byExt
-	c.log.Info("listed ONe clients to look up external ids", "clients", len(byExt), "took", time.Since(started))
+	p.log.Info("listed ONe clients to look up external ids", "clients", len(byExt), "took", time.Since(started))
 	x.touch()
 	if r, ok := byExt[externalID]; ok {
-		return &r, nil
+		return r.ref(), nil
 	}
 	return nil, nil
 }
 
 // touch restarts the idle timer (x.mu held).
-func (x *oneIndex) touch() {
+func (x *index) touch() {
 	if x.timer != nil {
-		x.timer.Reset(oneIndexIdle)
+		x.timer.Reset(indexIdle)
 		return
 	}
-	x.timer = time.AfterFunc(oneIndexIdle, func() {
+	x.timer = time.AfterFunc(indexIdle, func() {
 		x.mu.Lock()
 		defer x.mu.Unlock()
 		x.byExt, x.timer = nil, nil
@@ -95,13 +100,13 @@ const listPageAttempts = 3
 
 // listPage reads one page of ONe's clients, again after a retryable failure
 // (the pool's gate still spaces the requests and honours Retry-After).
-func (c *Connector) listPage(ctx context.Context, number int) (*oneapi.Page[oneapi.Client], error) {
+func (p *Platform) listPage(ctx context.Context, number int) (*oneapi.Page[oneapi.Client], error) {
 	for attempt := 1; ; attempt++ {
-		p, err := c.one.ListClients(ctx, number, c.cfg.ONe.PageSize)
+		pg, err := p.api.ListClients(ctx, number, p.opts.PageSize)
 		if err == nil || attempt == listPageAttempts || apierr.Classify(err) != apierr.Retryable {
-			return p, err
+			return pg, err
 		}
-		c.log.Debug("listing page failed; reading it again", "page", number, "attempt", attempt, "err", err)
+		p.log.Debug("listing page failed; reading it again", "page", number, "attempt", attempt, "err", err)
 		t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
-package connector
+package state
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/erpconnector/erpconnector/mapping"
+	"github.com/erpconnector/erpconnector/queue"
 )
 
 func TestBindingCodecRoundTrip(t *testing.T) {
@@ -21,6 +23,9 @@ func TestBindingCodecRoundTrip(t *testing.T) {
 			PushedHash: "sha256:7d696c7d1ce518024a891d82ce26d46de15e419d91446d2f30d2c37be1854034",
 			SeenHash:   "sha256:0000000000000000000000000000000000000000000000000000000000000001",
 			Extra:      map[string]string{"addressId": "021a0e64-6010-42df-86a2-1ceff41a6965", "businessUnitId": "bu-1"}},
+		// Digests keep their parts, 16 bytes each.
+		{ERPKey: "C6", ID: "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d",
+			PushedHash: "p:0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210"},
 		// Hashes not in the digest form are kept as they are.
 		{ERPKey: "C3", ID: "x", PushedHash: "sha256:ABC", SeenHash: "md5:1", Version: 1 << 40},
 		// Ids that only look like UUIDs keep their exact text.
@@ -96,17 +101,18 @@ func FuzzBindingCodec(f *testing.F) {
 // TestBindingsReadStateWrittenByEarlierVersions: JSON bindings and plain
 // reverse index keys are found, and rebinding removes the old plain key.
 func TestBindingsReadStateWrittenByEarlierVersions(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), 0o600, nil)
+	ctx := context.Background()
+	q, err := queue.Open(filepath.Join(t.TempDir(), "state.db"), queue.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	var bs bindings
+	defer q.Close()
+	s, err := Open(ctx, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	const oldID = "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d"
-	err = db.Update(func(tx *bolt.Tx) error {
-		if err := bs.ensure(tx); err != nil {
-			return err
-		}
+	err = q.Update(ctx, func(tx *bolt.Tx) error {
 		js, _ := json.Marshal(Binding{ERPKey: "C1", ID: oldID, Version: 3})
 		if err := tx.Bucket(bindingBucket(mapping.PlatformONe)).Put([]byte("C1"), js); err != nil {
 			return err
@@ -116,25 +122,25 @@ func TestBindingsReadStateWrittenByEarlierVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		if key, ok := bs.byID(tx, mapping.PlatformONe, oldID); !ok || key != "C1" {
-			t.Fatalf("byID(old plain key) = %q, %v", key, ok)
+	err = s.Update(ctx, func(tx *Tx) error {
+		if key, ok := tx.KeyOf(mapping.PlatformONe, oldID); !ok || key != "C1" {
+			t.Fatalf("KeyOf(old plain key) = %q, %v", key, ok)
 		}
-		b, ok, err := bs.get(tx, mapping.PlatformONe, "C1")
+		b, ok, err := tx.Binding(mapping.PlatformONe, "C1")
 		if err != nil || !ok || b.Version != 3 || b.ID != oldID {
-			t.Fatalf("get(JSON binding) = %+v, %v, %v", b, ok, err)
+			t.Fatalf("Binding(JSON binding) = %+v, %v, %v", b, ok, err)
 		}
 		b.ID = "org:00000000-0000-4000-8000-000000000001"
-		if _, err := bs.put(tx, mapping.PlatformONe, b, time.Now()); err != nil {
+		if _, err := tx.PutBinding(mapping.PlatformONe, b); err != nil {
 			return err
 		}
-		if _, ok := bs.byID(tx, mapping.PlatformONe, oldID); ok {
+		if _, ok := tx.KeyOf(mapping.PlatformONe, oldID); ok {
 			t.Fatal("the old id is still in the reverse index after rebinding")
 		}
-		if key, ok := bs.byID(tx, mapping.PlatformONe, b.ID); !ok || key != "C1" {
-			t.Fatalf("byID(new) = %q, %v", key, ok)
+		if key, ok := tx.KeyOf(mapping.PlatformONe, b.ID); !ok || key != "C1" {
+			t.Fatalf("KeyOf(new) = %q, %v", key, ok)
 		}
-		got, _, err := bs.get(tx, mapping.PlatformONe, "C1")
+		got, _, err := tx.Binding(mapping.PlatformONe, "C1")
 		if err != nil || got.Version != 4 || got.ID != b.ID {
 			t.Fatalf("after rebinding: %+v, %v", got, err)
 		}

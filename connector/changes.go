@@ -1,0 +1,232 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/erpconnector/erpconnector/connector/platform"
+	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// Reading a platform's changes: a platform with a feed (ONe) is polled
+// from its stored cursor, and each changed record becomes a pull job; a
+// platform without one (the Customer API) is walked page by page, and each
+// bound record whose seen hash differs from what the connector last took
+// in becomes a pull job. A bound record the walk did not see is looked at
+// (its pull applies the delete policy when it is gone).
+
+// readChanges runs the site's change source once.
+func (c *Connector) readChanges(ctx context.Context, s *site) (int, error) {
+	if f, ok := s.p.(platform.Feed); ok {
+		return c.pollFeed(ctx, s, f)
+	}
+	return c.walkListing(ctx, s)
+}
+
+// pollFeed drains a platform's feed from the stored cursor, queueing one
+// pull job per record; the cursor is stored in the transaction that queues
+// the batch's jobs.
+func (c *Connector) pollFeed(ctx context.Context, s *site, f platform.Feed) (int, error) {
+	cur, _, err := c.store.GetCursor(ctx, s.feedCursor())
+	if err != nil {
+		return 0, err
+	}
+	queued := 0
+	for b, err := range f.Poll(ctx, string(cur)) {
+		if err != nil {
+			return queued, fmt.Errorf("connector: %w", err)
+		}
+		if err := c.awaitRoom(ctx); err != nil {
+			return queued, err
+		}
+		jobs := make([]queue.Job, 0, len(b.IDs))
+		for _, id := range b.IDs {
+			jobs = append(jobs, s.pullJob(id, 0, queue.LaneLive))
+		}
+		err := c.state.Update(ctx, func(tx *state.Tx) error {
+			if err := tx.Enqueue(jobs...); err != nil {
+				return err
+			}
+			return tx.SetCursor(s.feedCursor(), b.Cursor)
+		})
+		if err != nil {
+			return queued, fmt.Errorf("connector: queue feed batch: %w", err)
+		}
+		queued += len(jobs)
+		c.m.queued.WithLabelValues(s.dirPull()).Add(float64(len(jobs)))
+		if n, err := strconv.ParseInt(b.Cursor, 10, 64); err == nil {
+			c.st.setFeed(n)
+		}
+	}
+	return queued, nil
+}
+
+// listed is what planning one listing page found.
+type listed struct {
+	jobs  []queue.Job
+	bound int // bound records on the page
+}
+
+// walkOpts say what a walk over a platform's listing queues.
+type walkOpts struct {
+	lane queue.Lane
+	// watermark stamps pulls with the binding version they were read
+	// against (the resync).
+	watermark bool
+	// unbound queues pulls of unbound records that the ERP may know or
+	// take in.
+	unbound bool
+	// set, when not empty, records every id seen in the named state set.
+	set string
+}
+
+// known returns the Ref bound to a platform id (List asks it per record).
+func (c *Connector) known(ctx context.Context, s *site) func(string) (platform.Ref, bool) {
+	return func(id string) (platform.Ref, bool) {
+		var ref platform.Ref
+		var ok bool
+		_ = c.state.View(ctx, func(tx *state.Tx) error {
+			key, bound := tx.KeyOf(s.name, id)
+			if !bound {
+				return nil
+			}
+			b, found, err := tx.Binding(s.name, key)
+			ref, ok = platform.Ref{ID: b.ID, Extra: b.Extra}, found && err == nil
+			return nil
+		})
+		return ref, ok
+	}
+}
+
+// planListed plans the pulls one listing page needs, in tx.
+func planListed(tx *state.Tx, s *site, page platform.Page, o walkOpts) (listed, error) {
+	var out listed
+	imp, importer := s.p.(platform.Importer)
+	for _, rec := range page.Records {
+		id := rec.Ref.ID
+		if o.set != "" {
+			if err := tx.AddToSet(o.set, id); err != nil {
+				return out, err
+			}
+		}
+		key, bound := tx.KeyOf(s.name, id)
+		if !bound {
+			_, tomb := tx.Tombstoned(s.name, id)
+			if o.unbound && !tomb && !rec.Inactive && (rec.Customer.ERPKey != "" || importer && imp.Importable(rec)) {
+				out.jobs = append(out.jobs, s.pullJob(id, 0, o.lane))
+			}
+			continue
+		}
+		out.bound++
+		b, ok, err := tx.Binding(s.name, key)
+		if err != nil {
+			return out, err
+		}
+		if !ok || b.SeenHash != "" && b.SeenHash == rec.Seen {
+			continue // unchanged since the connector last took it in
+		}
+		var version uint64
+		if o.watermark {
+			version = b.Version + 1
+		}
+		out.jobs = append(out.jobs, s.pullJob(id, version, o.lane))
+	}
+	return out, nil
+}
+
+// walkListing walks a platform's whole listing on the live lane and queues
+// a pull for every bound record that changed; when fewer bound records
+// were seen than are bound, it looks for the missing ones.
+func (c *Connector) walkListing(ctx context.Context, s *site) (int, error) {
+	queued, bound, err := c.walk(ctx, s, walkOpts{lane: queue.LaneLive})
+	if err != nil {
+		return queued, err
+	}
+	var total int
+	if err := c.state.View(ctx, func(tx *state.Tx) error { total = tx.CountBindings(s.name); return nil }); err != nil {
+		return queued, err
+	}
+	if bound >= total {
+		return queued, nil
+	}
+	c.log.Info("bound records missing from the platform's listing; looking at them", "platform", s.name,
+		"bound", total, "listed", bound)
+	n, err := c.pullMissing(ctx, s)
+	return queued + n, err
+}
+
+// walk reads every listing page and queues what planListed plans.
+func (c *Connector) walk(ctx context.Context, s *site, o walkOpts) (queued, bound int, err error) {
+	known := c.known(ctx, s)
+	for cursor := ""; ; {
+		if err := c.awaitRoom(ctx); err != nil {
+			return queued, bound, err
+		}
+		page, err := s.p.List(ctx, cursor, known)
+		if err != nil {
+			return queued, bound, fmt.Errorf("connector: list %s: %w", s.name, err)
+		}
+		var l listed
+		err = c.state.Update(ctx, func(tx *state.Tx) error {
+			var err error
+			if l, err = planListed(tx, s, page, o); err != nil {
+				return err
+			}
+			return tx.Enqueue(l.jobs...)
+		})
+		if err != nil {
+			return queued, bound, fmt.Errorf("connector: queue %s changes: %w", s.name, err)
+		}
+		queued, bound = queued+len(l.jobs), bound+l.bound
+		c.m.queued.WithLabelValues(s.dirPull()).Add(float64(len(l.jobs)))
+		if page.Next == "" {
+			return queued, bound, nil
+		}
+		cursor = page.Next
+	}
+}
+
+// pullMissing walks the listing again, recording every id in a set, and
+// queues a pull for each binding whose record the walk did not see.
+func (c *Connector) pullMissing(ctx context.Context, s *site) (int, error) {
+	set := "missing." + string(s.name)
+	if err := c.state.Update(ctx, func(tx *state.Tx) error { return tx.ResetSet(set) }); err != nil {
+		return 0, err
+	}
+	defer func() {
+		_ = c.state.Update(context.WithoutCancel(ctx), func(tx *state.Tx) error { return tx.DropSet(set) })
+	}()
+	if _, _, err := c.walk(ctx, s, walkOpts{lane: queue.LaneLive, set: set}); err != nil {
+		return 0, err
+	}
+	return c.queueUnseen(ctx, s, set, "", queue.LaneLive)
+}
+
+// queueUnseen queues a pull (stamped with the binding version) for every
+// binding after the ERP key after whose record is not in the set.
+func (c *Connector) queueUnseen(ctx context.Context, s *site, set, after string, lane queue.Lane) (int, error) {
+	var jobs []queue.Job
+	err := c.state.View(ctx, func(tx *state.Tx) error {
+		return tx.EachBinding(s.name, after, func(b state.Binding) (bool, error) {
+			if !tx.InSet(set, b.ID) {
+				jobs = append(jobs, s.pullJob(b.ID, b.Version+1, lane))
+			}
+			return true, nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	for start := 0; start < len(jobs); start += maxHeld / 2 {
+		if err := c.awaitRoom(ctx); err != nil {
+			return start, err
+		}
+		part := jobs[start:min(start+maxHeld/2, len(jobs))]
+		if err := c.state.Update(ctx, func(tx *state.Tx) error { return tx.Enqueue(part...) }); err != nil {
+			return start, err
+		}
+	}
+	return len(jobs), nil
+}

@@ -1,0 +1,224 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/erpconnector/erpconnector/connector/platform"
+	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/mapping"
+)
+
+// The pull: platform → ERP, one platform record per job, the same for
+// every platform. The record is read whole and merged into the bound ERP
+// customer by field ownership; its seen hash and the platform's view of the
+// record are remembered, so an unchanged record is not taken in again and
+// the ERP scan does not echo the change back.
+
+// pull delivers one pull job.
+func (c *Connector) pull(ctx context.Context, s *site, p pullPayload) error {
+	id := p.id()
+	var key, tomb string
+	var bound, tombstoned bool
+	if err := c.state.View(ctx, func(tx *state.Tx) error {
+		key, bound = tx.KeyOf(s.name, id)
+		tomb, tombstoned = tx.Tombstoned(s.name, id)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if !bound {
+		defer c.locks.lockUntilSettled(ctx, s.prefix+":"+id)()
+		if tombstoned {
+			c.log.Debug("platform record unbound on purpose; not taken in", "platform", s.name, "platform_id", id, "erp_key", tomb)
+			return nil
+		}
+		return c.pullUnbound(ctx, s, id)
+	}
+	defer c.locks.lockUntilSettled(ctx, key)()
+	b, bound, err := c.binding(ctx, s, key)
+	if err != nil || !bound || b.ID != id {
+		return err // unbound or rebound meanwhile
+	}
+	if p.Version != 0 && b.Version >= p.Version {
+		c.log.Debug("resync pull skipped: the live path moved on after the resync read this", "platform", s.name,
+			"erp_key", key, "binding_version", b.Version, "read_version", p.Version-1)
+		return nil
+	}
+	rec, err := s.p.Fetch(ctx, platform.Ref{ID: id, Extra: b.Extra})
+	switch {
+	case platform.IsGone(err):
+		return c.unbindByPlatform(ctx, s, key, "gone")
+	case err != nil:
+		return err
+	case rec.Inactive:
+		return c.unbindByPlatform(ctx, s, key, "deactivated")
+	case b.SeenHash == rec.Seen:
+		c.st.count(s.dirPull(), "unchanged")
+		return nil // nothing changed on the platform since the connector last took this in
+	}
+	it, err := c.erp.Get(ctx, key)
+	if errors.Is(err, erp.ErrNotFound) {
+		// The ERP row is gone: never taken in again from the platform side.
+		return c.unbindByERP(ctx, s, key, true)
+	}
+	if err != nil {
+		return err
+	}
+	return c.apply(ctx, s, b, it.Customer, rec)
+}
+
+// pullUnbound takes in a platform record no ERP customer is bound to: one
+// holding the key of an ERP customer that wants it is bound to it (the
+// state file was lost, say); one the ERP does not know becomes a new ERP
+// customer on a platform that imports.
+func (c *Connector) pullUnbound(ctx context.Context, s *site, id string) error {
+	rec, err := s.p.Fetch(ctx, platform.Ref{ID: id})
+	if platform.IsGone(err) || err == nil && rec.Inactive {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if k := rec.Customer.ERPKey; k != "" {
+		defer c.locks.lockUntilSettled(ctx, k)()
+		b, bound, err := c.binding(ctx, s, k)
+		if err != nil {
+			return err
+		}
+		if bound {
+			c.log.Warn("platform record holds the key of an ERP customer bound to another record; left alone",
+				"platform", s.name, "platform_id", id, "erp_key", k, "bound_to", b.ID)
+			return nil
+		}
+		it, err := c.erp.Get(ctx, k)
+		switch {
+		case errors.Is(err, erp.ErrNotFound):
+		case err != nil:
+			return err
+		case it.Err == nil && s.p.Wants(it.Customer) && !it.Customer.Deleted:
+			c.log.Info("binding a platform record to the ERP customer its key names", "platform", s.name, "platform_id", id, "erp_key", k)
+			return c.apply(ctx, s, state.Binding{ERPKey: k, ID: id, Extra: rec.Ref.Extra}, it.Customer, rec)
+		default:
+			return nil // the ERP does not want it on this platform
+		}
+	}
+	if imp, ok := s.p.(platform.Importer); !ok || !imp.Importable(rec) {
+		return nil
+	}
+	return c.importRecord(ctx, s, rec)
+}
+
+// apply merges a platform record into its bound ERP customer cur, records
+// what the platform now holds, and sends back what the ERP owns (or cannot
+// hold) and the platform shows differently.
+func (c *Connector) apply(ctx context.Context, s *site, b state.Binding, cur mapping.Customer, rec platform.Record) error {
+	key := b.ERPKey
+	log := c.log.With("platform", s.name, "erp_key", key, "platform_id", rec.Ref.ID)
+	cur.ERPKey = key
+	cur.Normalize()
+	carrier := s.p.Carrier()
+	merged := carrier.Merge(cur, rec.Customer, rec.Partial, c.terms)
+	stored := cur
+	if !sameERPRecord(cur, merged) {
+		log.Info("taking a platform change into the ERP", "fields", carrier.Differences(cur, merged))
+		if _, err := c.erp.Upsert(ctx, merged); err != nil {
+			return erpWriteErr("write a platform change to the ERP", err)
+		}
+		// Read back what the ERP kept: that is what its change scan will see.
+		it, err := c.erp.Get(ctx, key)
+		if err != nil {
+			return fmt.Errorf("connector: read back ERP customer: %w", err)
+		}
+		stored = it.Customer
+		stored.ERPKey = key
+		stored.Normalize()
+		c.st.count(s.dirPull(), "updated")
+	} else {
+		c.st.count(s.dirPull(), "unchanged")
+	}
+	// The platform holds its view of the record: remember its digest so the
+	// ERP scan does not echo the change back.
+	view := carrier.View(stored, rec.Customer, false, c.terms)
+	viewDigest, err := s.p.Digest(view)
+	if err != nil {
+		return err
+	}
+	b.ID, b.Extra, b.PushedHash, b.SeenHash = rec.Ref.ID, rec.Ref.Extra, string(viewDigest), rec.Seen
+	if err := c.putBinding(ctx, s, b); err != nil {
+		return err
+	}
+	if err := c.ensureWrittenBack(ctx, s, stored, rec.Ref.ID); err != nil {
+		return err
+	}
+	// What the ERP owns (or cannot hold) and the platform shows differently
+	// goes back to the platform.
+	storedDigest, err := s.p.Digest(stored)
+	if err != nil {
+		return err
+	}
+	if storedDigest != viewDigest && s.p.Wants(stored) && !stored.Deleted {
+		log.Info("the ERP record differs from the platform after taking the change in; pushing the ERP's values",
+			"fields", carrier.Differences(view, stored))
+		return c.enqueuePush(ctx, s, stored)
+	}
+	return nil
+}
+
+// importRecord makes a platform record the ERP does not know a new ERP
+// customer, flagged for the platform and bound to the record, and gives
+// the platform the new ERP key (and anything the ERP added) through the
+// push path.
+func (c *Connector) importRecord(ctx context.Context, s *site, rec platform.Record) error {
+	incoming := rec.Customer
+	incoming.Flags.Set(s.name, true)
+	incoming.PlatformIDs.Set(s.name, rec.Ref.ID)
+	key, err := c.erp.Upsert(ctx, incoming)
+	if err != nil {
+		return erpWriteErr(fmt.Sprintf("create an ERP customer from %s record %s", s.name, rec.Ref.ID), err)
+	}
+	it, err := c.erp.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("connector: read back the new ERP customer %q: %w", key, err)
+	}
+	stored := it.Customer
+	stored.ERPKey = key
+	stored.Normalize()
+	c.st.count(s.dirPull(), "created")
+	c.log.Info("a platform record became a new ERP customer", "platform", s.name, "platform_id", rec.Ref.ID, "erp_key", key)
+	view, err := s.p.Digest(s.p.Carrier().View(stored, rec.Customer, false, c.terms))
+	if err != nil {
+		return err
+	}
+	b := state.Binding{ERPKey: key, ID: rec.Ref.ID, Extra: rec.Ref.Extra, PushedHash: string(view), SeenHash: rec.Seen}
+	if err := c.putBinding(ctx, s, b); err != nil {
+		return err
+	}
+	if h, err := s.p.Digest(stored); err != nil || h == view {
+		return err
+	}
+	return c.enqueuePush(ctx, s, stored)
+}
+
+// sameERPRecord reports whether writing merged would change nothing.
+func sameERPRecord(cur, merged mapping.Customer) bool {
+	a, _ := json.Marshal(cur)
+	b, _ := json.Marshal(merged)
+	return slices.Equal(a, b)
+}
+
+// erpWriteErr wraps an ERP write error (marked as the ERP's: a platform's
+// breaker ignores it); a record the ERP refuses as invalid will not get
+// better by retrying.
+func erpWriteErr(op string, err error) error {
+	var ve *mapping.ValidationError
+	if errors.As(err, &ve) {
+		return apierr.Permanently(fmt.Errorf("connector: %s: %w", op, err))
+	}
+	return fmt.Errorf("connector: %s: %w", op, err)
+}

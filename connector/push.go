@@ -1,0 +1,301 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/erpconnector/erpconnector/connector/platform"
+	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/mapping"
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// The push: ERP → platform, one ERP customer per job, the same for every
+// platform. A job that failed before (a retry, a replayed dead letter) or
+// that carries no customer (a record found invalid, unflagged or gone)
+// reads the ERP record again first, so a record fixed in the ERP goes
+// through and nothing stale is sent.
+
+// classify decides what one ERP record needs on a platform: an upsert
+// with the digest of what the platform would receive, the unflag policy,
+// or the dead letters with the platform's field errors.
+func classify(s *site, it erp.Item) (pushPayload, error) {
+	cust := it.Customer
+	cust.ERPKey = it.Key
+	switch {
+	case it.Err != nil:
+		return pushPayload{Op: opInvalid, Customer: cust, Reason: it.Err.Error()}, nil
+	case cust.Deleted || !s.p.Wants(cust):
+		return pushPayload{Op: opUnflag, Customer: cust}, nil
+	}
+	d, err := s.p.Prepare(cust)
+	if err != nil {
+		if apierr.Classify(err) != apierr.Permanent {
+			return pushPayload{}, err
+		}
+		return pushPayload{Op: opInvalid, Customer: cust, Reason: err.Error()}, nil
+	}
+	return pushPayload{Op: opUpsert, Customer: cust, Hash: string(d)}, nil
+}
+
+// reread reads an ERP customer again and classifies it.
+func (c *Connector) reread(ctx context.Context, s *site, key string) (pushPayload, error) {
+	it, err := c.erp.Get(ctx, key)
+	if errors.Is(err, erp.ErrNotFound) {
+		return pushPayload{Op: opGone, Customer: mapping.Customer{ERPKey: key}}, nil
+	}
+	if err != nil {
+		return pushPayload{}, fmt.Errorf("connector: read ERP customer %q: %w", key, err)
+	}
+	if it.Key == "" {
+		it.Key = key
+	}
+	return classify(s, it)
+}
+
+// push delivers one push job.
+func (c *Connector) push(ctx context.Context, s *site, job queue.Job, p pushPayload) error {
+	key := p.Customer.ERPKey
+	defer c.locks.lockUntilSettled(ctx, key)()
+	if p.Op != opUpsert && p.Op != opUnflag || failedBefore(job) {
+		fresh, err := c.reread(ctx, s, key)
+		if err != nil {
+			return err
+		}
+		fresh.Version = p.Version
+		p = fresh
+	}
+	switch p.Op {
+	case opInvalid:
+		return apierr.Permanently(fmt.Errorf("connector: ERP customer %q is invalid for %s: %s", key, s.name, p.Reason))
+	case opUnflag:
+		return c.unbindByERP(ctx, s, key, false)
+	case opGone:
+		return c.unbindByERP(ctx, s, key, true)
+	case opUpsert:
+		return c.upsert(ctx, s, job, p)
+	}
+	return apierr.Permanently(fmt.Errorf("connector: unknown push op %q", p.Op))
+}
+
+// failedBefore reports whether an earlier attempt of the job failed (a
+// retry, or a dead letter replayed).
+func failedBefore(job queue.Job) bool { return job.LastError != "" || len(job.History) > 0 }
+
+// upsert sends a valid, flagged ERP customer: an update of the bound
+// record with only the writes that changed, else a safe create.
+func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPayload) error {
+	start := time.Now()
+	key, cust, want := p.Customer.ERPKey, p.Customer, mapping.Digest(p.Hash)
+	log := c.log.With("platform", s.name, "erp_key", key)
+	b, bound, err := c.binding(ctx, s, key)
+	if err != nil {
+		return err
+	}
+	if p.Version != 0 && bound && b.Version >= p.Version {
+		log.Debug("resync copy is older than the live change; skipped", "binding_version", b.Version, "read_version", p.Version-1)
+		return nil
+	}
+	if bound && b.PushedHash == p.Hash {
+		// An earlier attempt may have sent it and failed before its id
+		// reached the ERP.
+		return c.ensureWrittenBack(ctx, s, cust, b.ID)
+	}
+	if bound {
+		err := c.update(ctx, s, b, cust, want, nil)
+		if !platform.IsGone(err) {
+			if err == nil {
+				c.st.count(s.dirPush(), "updated")
+				log.Info("updated on the platform", "platform_id", b.ID)
+				err = c.ensureWrittenBack(ctx, s, cust, b.ID)
+			}
+			return err
+		}
+		// Deleted on the platform while the ERP still asks for it: create it again.
+		log.Info("bound platform record is gone; creating it again", "platform_id", b.ID)
+	}
+	return c.create(ctx, s, job, cust, want, start)
+}
+
+// update sends what changed of a bound customer and records what the
+// platform now holds. When the platform must be read first (a full write
+// carries over what the ERP does not hold or own), the engine reads it,
+// and takes in what the platform owns and shows differently.
+func (c *Connector) update(ctx context.Context, s *site, b state.Binding, cust mapping.Customer, want mapping.Digest, cur *platform.Record) error {
+	ref := platform.Ref{ID: b.ID, Extra: b.Extra}
+	if cur == nil && s.p.Carrier().CarriesOver(c.terms) {
+		rec, err := s.p.Fetch(ctx, ref)
+		if err != nil {
+			return err
+		}
+		cur = &rec
+	}
+	nref, have, err := s.p.Update(ctx, ref, cust, want, mapping.Digest(b.PushedHash), cur)
+	if platform.IsGone(err) {
+		return err
+	}
+	if have != mapping.Digest(b.PushedHash) {
+		b.ID, b.Extra, b.PushedHash = nref.ID, nref.Extra, string(have)
+		if perr := c.putBinding(ctx, s, b); perr != nil {
+			return perr
+		}
+	}
+	if err != nil || cur == nil {
+		return err
+	}
+	// The platform shows values different from the ERP's in groups it owns:
+	// take them in (the pull merges them by ownership).
+	if merged := s.p.Carrier().Merge(cust, cur.Customer, cur.Partial, c.terms); !sameERPRecord(merged, cust) {
+		c.log.Info("the platform holds newer values in fields it owns; taking them in", "platform", s.name,
+			"erp_key", cust.ERPKey, "fields", s.p.Carrier().Differences(cust, merged))
+		return c.deferJobs(ctx, s.pullJob(b.ID, 0, queue.LaneLive))
+	}
+	return nil
+}
+
+// create creates the platform record of an ERP customer, safely: a record
+// the ERP already links, or one an earlier attempt may have created (the
+// outcome was unknown, or the platform refused a duplicate), is adopted
+// instead of created again.
+func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust mapping.Customer, want mapping.Digest, start time.Time) error {
+	key := cust.ERPKey
+	log := c.log.With("platform", s.name, "erp_key", key)
+	ref, err := c.adoptable(ctx, s, cust, job.OutcomeUnknown, start)
+	if err != nil {
+		return err
+	}
+	var have mapping.Digest
+	var createErr error
+	adopted := ref != nil
+	if ref == nil {
+		r, done, err := s.p.Create(ctx, cust, want)
+		switch {
+		case apierr.IsConflict(err):
+			found, ferr := c.find(ctx, s, cust, time.Now())
+			if ferr != nil {
+				return ferr
+			}
+			if ref = found; ref == nil {
+				// The platform refuses it as a duplicate of a record that is
+				// not this customer's: the reason goes to the dead letters.
+				return err
+			}
+			adopted = true
+			log.Info("the platform holds this customer already; adopting it", "platform_id", ref.ID)
+		case err != nil && r.ID == "":
+			return err
+		default:
+			ref, have, createErr = &r, done, err
+		}
+	}
+	// Bind at once: whatever fails below, a retry updates this record
+	// instead of creating another.
+	b := state.Binding{ERPKey: key, ID: ref.ID, Extra: ref.Extra, PushedHash: string(have)}
+	if err := c.putBinding(ctx, s, b); err != nil {
+		return err
+	}
+	if err := c.ensureWrittenBack(ctx, s, cust, ref.ID); err != nil {
+		return err
+	}
+	if createErr != nil {
+		return createErr
+	}
+	if !adopted {
+		c.st.count(s.dirPush(), "created")
+		log.Info("created on the platform", "platform_id", ref.ID)
+		return nil
+	}
+	c.st.count(s.dirPush(), "adopted")
+	return c.bringUpToDate(ctx, s, b, cust, want)
+}
+
+// bringUpToDate updates an adopted record where the platform's view of it
+// differs from what the ERP would send.
+func (c *Connector) bringUpToDate(ctx context.Context, s *site, b state.Binding, cust mapping.Customer, want mapping.Digest) error {
+	rec, err := s.p.Fetch(ctx, platform.Ref{ID: b.ID, Extra: b.Extra})
+	if err != nil {
+		return err
+	}
+	b.Extra = rec.Ref.Extra
+	view, err := s.p.Digest(s.p.Carrier().View(cust, rec.Customer, false, c.terms))
+	if err != nil {
+		return err
+	}
+	b.PushedHash, b.SeenHash = string(view), rec.Seen
+	if view == want && !rec.Inactive {
+		return c.putBinding(ctx, s, b)
+	}
+	c.log.Info("adopted; bringing it up to date", "platform", s.name, "erp_key", cust.ERPKey, "platform_id", b.ID)
+	return c.update(ctx, s, b, cust, want, &rec)
+}
+
+// adoptable returns the record to adopt instead of creating one: the one
+// the ERP links (for example after the state file was lost), or the one
+// unbound from this customer when the ERP unflagged it, when it still
+// exists and is nobody else's; else, after an attempt whose outcome is
+// unknown, the one that attempt may have created.
+func (c *Connector) adoptable(ctx context.Context, s *site, cust mapping.Customer, unknown bool, start time.Time) (*platform.Ref, error) {
+	log := c.log.With("platform", s.name, "erp_key", cust.ERPKey)
+	var tomb string
+	if err := c.state.View(ctx, func(tx *state.Tx) error {
+		tomb, _ = tx.TombstoneOf(s.name, cust.ERPKey)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, cand := range []struct{ id, why string }{
+		{cust.PlatformIDs.Get(s.name), "adopting the platform record the ERP links"},
+		{tomb, "adopting the platform record this customer had before it was unflagged"},
+	} {
+		if cand.id == "" || c.takenBy(ctx, s, cand.id, cust.ERPKey) {
+			continue
+		}
+		rec, err := s.p.Fetch(ctx, platform.Ref{ID: cand.id})
+		switch {
+		case platform.IsGone(err):
+		case err != nil:
+			return nil, err
+		default:
+			log.Info(cand.why, "platform_id", cand.id)
+			return &rec.Ref, nil
+		}
+	}
+	if !unknown {
+		return nil, nil
+	}
+	ref, err := c.find(ctx, s, cust, start)
+	if ref != nil {
+		log.Info("adopting the record an earlier attempt created", "platform_id", ref.ID)
+	}
+	return ref, err
+}
+
+// find looks for an existing platform record of cust that no other ERP
+// customer is bound to.
+func (c *Connector) find(ctx context.Context, s *site, cust mapping.Customer, notBefore time.Time) (*platform.Ref, error) {
+	return s.p.Find(ctx, cust, notBefore, func(id string) bool { return c.takenBy(ctx, s, id, cust.ERPKey) })
+}
+
+// takenBy reports whether a platform id is bound to an ERP key other than key.
+func (c *Connector) takenBy(ctx context.Context, s *site, id, key string) bool {
+	var other string
+	var bound bool
+	_ = c.state.View(ctx, func(tx *state.Tx) error {
+		other, bound = tx.KeyOf(s.name, id)
+		return nil
+	})
+	return bound && other != key
+}
+
+// ensureWrittenBack queues the write-back of a bound record's id when the
+// ERP record read for this push does not hold it.
+func (c *Connector) ensureWrittenBack(ctx context.Context, s *site, cust mapping.Customer, id string) error {
+	if cust.PlatformIDs.Get(s.name) == id {
+		return nil
+	}
+	return c.queueWriteBack(ctx, cust.ERPKey, s.name, id)
+}

@@ -1,0 +1,149 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// Cursor names in the state file.
+const (
+	cursorERPNew     = "erp.new"     // ERP change cursor of the new-customer scan
+	cursorERPUpdates = "erp.updates" // ERP change cursor of the update scan
+	cursorONeFeed    = "one.feed"    // ONe feed nextId
+)
+
+// scanKind selects which ERP changes a scan turns into push jobs.
+type scanKind int
+
+const (
+	scanNew     scanKind = iota // customers not yet bound to the platform
+	scanUpdates                 // customers bound to the platform (updates, unflags)
+	scanAll                     // both (the resync)
+)
+
+// planPush decides the push (if any) one ERP item needs on one platform,
+// reading its binding inside tx. Invalid records become jobs that dead-
+// letter them with their reasons; unchanged ones (the digest last pushed)
+// need nothing.
+func planPush(tx *state.Tx, s *site, it erp.Item, kind scanKind, lane queue.Lane) (*queue.Job, state.Binding, error) {
+	if it.Key == "" {
+		return nil, state.Binding{}, nil
+	}
+	b, bound, err := tx.Binding(s.name, it.Key)
+	if err != nil {
+		return nil, b, err
+	}
+	if kind == scanNew && bound || kind == scanUpdates && !bound {
+		return nil, b, nil
+	}
+	p, err := classify(s, it)
+	if err != nil {
+		return nil, b, err
+	}
+	switch p.Op {
+	case opInvalid:
+		if !s.p.Wants(p.Customer) && !bound {
+			return nil, b, nil
+		}
+	case opUnflag:
+		if !bound {
+			return nil, b, nil
+		}
+	case opUpsert:
+		if bound && b.PushedHash == p.Hash {
+			return nil, b, nil // nothing changed for this platform
+		}
+	}
+	j, err := s.pushJob(p, lane)
+	return &j, b, err
+}
+
+// scanERP reads ERP changes since the scan's cursor and queues the
+// platforms' jobs, one page per transaction: the cursor moves in the
+// transaction that queues the page's jobs. A "new" scan queues customers
+// not yet bound to a platform, an "updates" scan those that are.
+func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
+	cursorName := cursorERPNew
+	if kind == scanUpdates {
+		cursorName = cursorERPUpdates
+	}
+	queued := 0
+	for {
+		if err := c.awaitRoom(ctx); err != nil {
+			return queued, err
+		}
+		cur, _, err := c.store.GetCursor(ctx, cursorName)
+		if err != nil {
+			return queued, err
+		}
+		page, err := c.erp.Changes(ctx, string(cur), c.cfg.ERP.PageSize)
+		if err != nil {
+			return queued, fmt.Errorf("connector: read ERP changes: %w", err)
+		}
+		n := 0
+		err = c.state.Update(ctx, func(tx *state.Tx) error {
+			var jobs []queue.Job
+			for _, it := range page.Items {
+				for _, s := range c.sites {
+					j, _, err := planPush(tx, s, it, kind, queue.LaneLive)
+					if err != nil {
+						return err
+					}
+					if j != nil {
+						jobs = append(jobs, *j)
+					}
+				}
+			}
+			if err := tx.Enqueue(jobs...); err != nil {
+				return err
+			}
+			n = len(jobs)
+			return tx.SetCursor(cursorName, page.Cursor)
+		})
+		if err != nil {
+			return queued, fmt.Errorf("connector: queue ERP changes: %w", err)
+		}
+		queued += n
+		c.m.queued.WithLabelValues("erp").Add(float64(n))
+		if !page.More || len(page.Items) == 0 {
+			return queued, nil
+		}
+	}
+}
+
+// maxHeld bounds the jobs a scan, a feed poll or a listing walk lets the
+// queue hold: a migration or a catch-up of any size goes through in chunks,
+// so the state file and the memory it maps stay small. The reader waits for
+// the deliveries to bring the queue down to resumeHeld before queueing more.
+const (
+	maxHeld    = 2000
+	resumeHeld = maxHeld / 2
+)
+
+// awaitRoom blocks while the queue holds maxHeld jobs or more, until it
+// is down to resumeHeld (or ctx ends).
+func (c *Connector) awaitRoom(ctx context.Context) error {
+	n, err := c.store.Held(ctx)
+	if err != nil || n < maxHeld {
+		return err
+	}
+	c.log.Debug("queue full; the reader waits for deliveries", "held", n)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for n > resumeHeld {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("connector: wait for queue room: %w", ctx.Err())
+		case <-t.C:
+		}
+		if n, err = c.store.Held(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
