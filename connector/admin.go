@@ -57,10 +57,21 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 		}
 		writeJSON(w, status, map[string]any{"ready": ok, "upstreams": ups})
 	})
-	auth := func(h http.HandlerFunc) http.Handler { return requireToken(opts.Token, h) }
+	auth := authed(func(h http.HandlerFunc) http.Handler { return requireToken(opts.Token, h) })
 	if opts.Gatherer != nil {
 		mux.Handle("GET /metrics", requireToken(opts.Token, promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
 	}
+	c.adminRuns(mux, auth)
+	c.adminDeadLetters(mux, auth)
+	c.adminCursors(mux, auth)
+	return mux
+}
+
+// authed wraps a handler in the admin API's authentication.
+type authed func(h http.HandlerFunc) http.Handler
+
+// adminRuns serves status, sync, plan, resync, pause and resume.
+func (c *Connector) adminRuns(mux *http.ServeMux, auth authed) {
 	mux.Handle("GET /api/v1/status", auth(func(w http.ResponseWriter, r *http.Request) {
 		st, err := c.Status(r.Context())
 		if err != nil {
@@ -117,36 +128,11 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 		c.Resume()
 		writeJSON(w, http.StatusOK, map[string]bool{"paused": false})
 	}))
-	mux.Handle("GET /api/v1/dlq", auth(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		f := queue.DeadFilter{Type: q.Get("type")}
-		if v := q.Get("after"); v != "" {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("after: %w", err))
-				return
-			}
-			f.AfterID = n
-		}
-		if v := q.Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				writeError(w, http.StatusBadRequest, errors.New("limit: want a positive integer"))
-				return
-			}
-			f.Limit = n
-		}
-		jobs, next, err := c.store.DeadLetters(r.Context(), f)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, err)
-			return
-		}
-		out := make([]DeadLetter, 0, len(jobs))
-		for _, j := range jobs {
-			out = append(out, deadLetter(j, false))
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"dead_letters": out, "next": next})
-	}))
+}
+
+// adminDeadLetters serves the dead-letter routes.
+func (c *Connector) adminDeadLetters(mux *http.ServeMux, auth authed) {
+	mux.Handle("GET /api/v1/dlq", auth(c.listDeadLetters))
 	mux.Handle("GET /api/v1/dlq/{id}", auth(func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
 		if err != nil {
@@ -190,6 +176,42 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 		c.log.Warn("dead letters purged", "purged", n)
 		writeJSON(w, http.StatusOK, map[string]int{"purged": n})
 	}))
+}
+
+// listDeadLetters serves GET /api/v1/dlq.
+func (c *Connector) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := queue.DeadFilter{Type: q.Get("type")}
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("after: %w", err))
+			return
+		}
+		f.AfterID = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, errors.New("limit: want a positive integer"))
+			return
+		}
+		f.Limit = n
+	}
+	jobs, next, err := c.store.DeadLetters(r.Context(), f)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	out := make([]DeadLetter, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, deadLetter(j, false))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": out, "next": next})
+}
+
+// adminCursors serves the cursor routes.
+func (c *Connector) adminCursors(mux *http.ServeMux, auth authed) {
 	mux.Handle("GET /api/v1/cursors", auth(func(w http.ResponseWriter, r *http.Request) {
 		out := map[string]string{}
 		for _, name := range CursorNames {
@@ -216,7 +238,6 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{r.PathValue("name"): *body.Value})
 	}))
-	return mux
 }
 
 // DeadLetter is a dead letter as the admin API shows it.

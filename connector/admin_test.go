@@ -140,10 +140,21 @@ func TestAdminAPI(t *testing.T) {
 	if st, _ := adminCall(t, hs.URL, "POST", "/api/v1/resume", token, ""); st != 200 || c.Paused() {
 		t.Fatal("resume")
 	}
-	st, body = adminCall(t, hs.URL, "GET", "/api/v1/plan", token, "")
-	if st != 200 || !strings.Contains(body, `"counts"`) {
+	st, body = adminCall(t, hs.URL, "GET", "/api/v1/plan?platform=one", token, "")
+	if st != 200 || !strings.Contains(body, `"platform": "one"`) || !strings.Contains(body, `"counts"`) {
 		t.Fatalf("plan %d %s", st, body)
 	}
+	// The Customer API is not configured here: planning or resyncing it is refused.
+	if st, body := adminCall(t, hs.URL, "GET", "/api/v1/plan?platform=customer_api", token, ""); st != 400 || !strings.Contains(body, "not configured") {
+		t.Fatalf("plan of an unconfigured platform: %d %s", st, body)
+	}
+	if st, _ := adminCall(t, hs.URL, "POST", "/api/v1/resync?target=nowhere", token, ""); st != 400 {
+		t.Fatalf("resync of an unknown target: %d", st)
+	}
+	if st, _ := adminCall(t, hs.URL, "POST", "/api/v1/resync?target=one", token, ""); st != 202 {
+		t.Fatalf("resync: %d", st)
+	}
+	w.idle()
 	_ = erpgen.AllInvalid
 }
 

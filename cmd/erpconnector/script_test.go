@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestMain(m *testing.M) {
@@ -33,6 +35,9 @@ func TestScripts(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 					return err
 				}
+			}
+			if err := writeCustomerAPIDemo(dir); err != nil {
+				return err
 			}
 			env.Setenv("ERPCONNECTOR_ADMIN_LISTEN", "127.0.0.1:0")
 			env.Setenv("ERPCONNECTOR_REFERENCE_ONE_LISTEN", "127.0.0.1:0")
@@ -65,4 +70,29 @@ func TestScripts(t *testing.T) {
 			},
 		},
 	})
+}
+
+// writeCustomerAPIDemo writes configs/customer-api-demo.yaml: the shipped
+// demo with ONe left out (no one section, no ONe reference server, no
+// storefront registrations), for the scripts of a Customer-API-only setup.
+func writeCustomerAPIDemo(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "demo.yaml"))
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	delete(doc, "one")
+	doc["reference"].(map[string]any)["one_listen"] = ""
+	doc["demo"].(map[string]any)["storefront_registrations"] = 0
+	doc["state_path"] = "../data/capi-demo-state.db"
+	doc["erp"].(map[string]any)["sql"].(map[string]any)["dsn"] = "../data/capi-demo-erp.db"
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "customer-api-demo.yaml"), out.Bytes(), 0o644)
 }

@@ -7,12 +7,12 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/erpconnector/erpconnector/customerapi"
+	"github.com/erpconnector/erpconnector/internal/atomicfile"
 )
 
 // saveInterval is how often changed state is written to the state file.
@@ -245,39 +245,11 @@ func (s *Server) Save() error {
 	if err != nil {
 		return fmt.Errorf("customerapitest: save: %w", err)
 	}
-	if err := writeFileAtomic(s.opts.StatePath, append(b, '\n')); err != nil {
+	if err := atomicfile.Write(s.opts.StatePath, append(b, '\n')); err != nil {
 		s.mu.Lock()
 		s.dirty = true // try again on the next tick
 		s.mu.Unlock()
 		return err
-	}
-	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("customerapitest: save: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("customerapitest: save: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("customerapitest: save: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("customerapitest: save: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("customerapitest: save: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }

@@ -7,9 +7,10 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/erpconnector/erpconnector/internal/atomicfile"
 )
 
 // saveInterval is how often changed state is written to the state file.
@@ -38,35 +39,7 @@ func (s *Server) Save() error {
 	if err != nil {
 		return fmt.Errorf("oneapitest: save: %w", err)
 	}
-	return writeFileAtomic(s.opts.StatePath, b)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("oneapitest: save: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("oneapitest: save: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("oneapitest: save: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("oneapitest: save: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("oneapitest: save: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+	return atomicfile.Write(s.opts.StatePath, b)
 }
 
 // load reads the state file; a missing file leaves the fresh state.
