@@ -116,7 +116,7 @@ func TestCustomerAPIPlatformRemovalNoticed(t *testing.T) {
 					t.Fatalf("%s still links organisation %q\n%s", k, c.PlatformIDs.CustomerAPI, w.logLines())
 				}
 				if policy == "mark-deleted" && !c.Deleted {
-					t.Fatalf("%s not marked deleted\n%s", k, w.logLines())
+					t.Fatalf("%s not marked deleted: %+v\n%s", k, c, w.logLines())
 				}
 			}
 			st, _ := w.conn.Status(context.Background())

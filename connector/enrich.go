@@ -70,8 +70,8 @@ func (c *Connector) enrich(ctx context.Context, s *site, key string) error {
 	}
 	defer c.locks.lockUntilSettled(ctx, key)()
 	it, err := c.erp.Get(ctx, key)
-	if errors.Is(err, erp.ErrNotFound) || err == nil && it.Err != nil {
-		return nil // gone, or invalid: the ERP scan handles it
+	if errors.Is(err, erp.ErrNotFound) || err == nil && (it.Err != nil || it.Customer.Deleted) {
+		return nil // gone, invalid or deleted: the ERP scan handles it
 	}
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func (c *Connector) enrich(ctx context.Context, s *site, key string) error {
 	cur := it.Customer
 	cur.Normalize()
 	next := change(cur)
-	if sameERPRecord(next, cur) {
+	if cur.Deleted || sameERPRecord(next, cur) {
 		c.st.count(s.dirEnrich(), "unchanged")
 		return nil
 	}

@@ -63,12 +63,16 @@ func (c *Connector) pull(ctx context.Context, s *site, p pullPayload) error {
 		return nil // nothing changed on the platform since the connector last took this in
 	}
 	it, err := c.erp.Get(ctx, key)
-	if errors.Is(err, erp.ErrNotFound) {
+	switch {
+	case errors.Is(err, erp.ErrNotFound):
 		// The ERP row is gone: never taken in again from the platform side.
 		return c.unbindByERP(ctx, s, key, true)
-	}
-	if err != nil {
+	case err != nil:
 		return err
+	case it.Customer.Deleted:
+		// Deleted in the ERP: its unflag policy, not a write that would
+		// bring the customer back.
+		return c.unbindByERP(ctx, s, key, false)
 	}
 	return c.apply(ctx, s, b, it.Customer, rec)
 }
@@ -195,14 +199,23 @@ func (c *Connector) importRecord(ctx context.Context, s *site, rec platform.Reco
 	if err != nil {
 		return err
 	}
-	b := state.Binding{ERPKey: key, ID: rec.Ref.ID, Extra: rec.Ref.Extra, PushedHash: string(view), SeenHash: rec.Seen}
+	want, err := s.p.Prepare(stored)
+	if err != nil || want == view {
+		// Invalid for the platform (the ERP scan dead-letters it), or the
+		// platform holds what the ERP would send.
+		b := state.Binding{ERPKey: key, ID: rec.Ref.ID, Extra: rec.Ref.Extra, PushedHash: string(view), SeenHash: rec.Seen}
+		return c.putBinding(ctx, s, b)
+	}
+	// Bound first, with no seen hash: if the update below fails, the next
+	// pull takes the record in again and sends the ERP's values then.
+	b := state.Binding{ERPKey: key, ID: rec.Ref.ID, Extra: rec.Ref.Extra, PushedHash: string(view)}
 	if err := c.putBinding(ctx, s, b); err != nil {
 		return err
 	}
-	if h, err := s.p.Digest(stored); err != nil || h == view {
-		return err
-	}
-	return c.enqueuePush(ctx, s, stored)
+	// Give the platform the new ERP key (and anything the ERP added) now,
+	// from the record just read.
+	b.SeenHash = rec.Seen
+	return c.update(ctx, s, b, stored, want, &rec)
 }
 
 // sameERPRecord reports whether writing merged would change nothing.

@@ -140,6 +140,9 @@ func (c *Connector) update(ctx context.Context, s *site, b state.Binding, cust m
 	}
 	if have != mapping.Digest(b.PushedHash) {
 		b.ID, b.Extra, b.PushedHash = nref.ID, nref.Extra, string(have)
+		if err != nil {
+			b.SeenHash = "" // partly sent: the next read is taken in again
+		}
 		if perr := c.putBinding(ctx, s, b); perr != nil {
 			return perr
 		}
