@@ -13,6 +13,7 @@ import (
 	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/internal/fault"
 )
 
 // What only the Customer API has: farms (a farm business unit whose
@@ -44,39 +45,60 @@ func firstFarm(t *testing.T, w *world) erpgen.Record {
 	return erpgen.Record{}
 }
 
+// editFarm changes a farm's business on the platform as a platform user
+// would: holding number, SQC assurance.
+func editFarm(t *testing.T, w *world, orgID string) {
+	t.Helper()
+	farms := farmsOf(w, orgID)
+	if len(farms) != 1 {
+		t.Fatalf("%d farms", len(farms))
+	}
+	u := farms[0]
+	b := u.Business
+	in := customerapi.BusinessInput{Location: b.Location, Name: b.Name, Email: b.Email, HoldingNumber: "99/888/7777",
+		Sqc: &customerapi.Sqc{Number: "SQC55555", IsAssured: true}, AssuranceScheme: customerapi.SchemeSQC}
+	if b.Phone != nil {
+		in.PhoneNumber = b.Phone.String()
+	}
+	if _, err := w.cl.UpdateBusinessUnit(context.Background(), u.ID, customerapi.UpdateBusinessUnitRequest{Business: &in}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCustomerAPIFarmChangeReachesTheERP: a change made on the platform to a
 // farm's business only (holding number, assurance scheme), which the
 // organisation listing does not show, reaches the ERP where the platform
-// owns the farm group; where the ERP owns it, the ERP's values go back.
+// owns the farm group; where the ERP owns it, the ERP's values go back. A
+// server that cannot read the businesses of a listing page in one request
+// costs a read per farm, and the change still arrives.
 func TestCustomerAPIFarmChangeReachesTheERP(t *testing.T) {
-	for _, owner := range []string{connector.OwnerPlatform, connector.OwnerERP} {
-		t.Run("farm_"+owner, func(t *testing.T) {
+	for _, tc := range []struct {
+		owner   string
+		noBatch bool
+	}{{connector.OwnerPlatform, false}, {connector.OwnerERP, false}, {connector.OwnerPlatform, true}} {
+		name := "farm_" + tc.owner
+		if tc.noBatch {
+			name += "_no_batch_read"
+		}
+		t.Run(name, func(t *testing.T) {
 			w := capiHarness.world(t, worldOpts{records: 12, configure: func(c *connector.Config) {
-				c.Ownership = []connector.Ownership{{Group: connector.GroupFarm, Owner: owner}}
+				c.Ownership = []connector.Ownership{{Group: connector.GroupFarm, Owner: tc.owner}}
 			}})
+			if tc.noBatch {
+				if _, err := w.srv.Faults().Add(fault.Rule{Operation: "getBusinessesByBusinessUnitIds", Status: 404}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			w.sync()
 			w.sync()
 			r := firstFarm(t, w)
 			before := w.get(r.Key).Customer
-			farms := farmsOf(w, before.PlatformIDs.CustomerAPI)
-			if len(farms) != 1 {
-				t.Fatalf("%d farms", len(farms))
-			}
-			u := farms[0]
-			b := u.Business
-			in := customerapi.BusinessInput{Location: b.Location, Name: b.Name, Email: b.Email, HoldingNumber: "99/888/7777",
-				Sqc: &customerapi.Sqc{Number: "SQC55555", IsAssured: true}, AssuranceScheme: customerapi.SchemeSQC}
-			if b.Phone != nil {
-				in.PhoneNumber = b.Phone.String()
-			}
-			if _, err := w.cl.UpdateBusinessUnit(context.Background(), u.ID, customerapi.UpdateBusinessUnitRequest{Business: &in}); err != nil {
-				t.Fatal(err)
-			}
+			editFarm(t, w, before.PlatformIDs.CustomerAPI)
 			w.sync()
 			w.sync()
 			got := w.get(r.Key).Customer.Farm
 			farm, _ := capiHarness.record(w, before.PlatformIDs.CustomerAPI)
-			if owner == connector.OwnerPlatform {
+			if tc.owner == connector.OwnerPlatform {
 				if got.HoldingNumber != "99/888/7777" || got.AssuranceScheme != "SQC" || got.SQCNumber != "SQC55555" {
 					t.Fatalf("the farm change did not reach the ERP: %+v\n%s", got, w.logLines())
 				}
@@ -84,6 +106,12 @@ func TestCustomerAPIFarmChangeReachesTheERP(t *testing.T) {
 				if got.HoldingNumber != before.Farm.HoldingNumber || farm.Farm.HoldingNumber != before.Farm.HoldingNumber {
 					t.Fatalf("ERP-owned holding number: ERP %q, platform %q, want %q", got.HoldingNumber, farm.Farm.HoldingNumber, before.Farm.HoldingNumber)
 				}
+			}
+			if tc.noBatch {
+				if !strings.Contains(w.logs.String(), "their organisations are read one by one") {
+					t.Fatal("the missing batch read was not logged")
+				}
+				return
 			}
 			converged(t, w, capiHarness)
 		})

@@ -31,15 +31,21 @@ func deadLetters(t *testing.T, w *world, h harness) []queue.Job {
 	return out
 }
 
-// converged checks that two more cycles write nothing anywhere.
+// converged checks that two more cycles write nothing anywhere, and that
+// the second reads no record again (the change source shows nothing new;
+// the first may read back what the last writes changed).
 func converged(t *testing.T, w *world, h harness) {
 	t.Helper()
 	h.faults(w).ResetCounts()
 	erpWrites := w.erp.writes.Load()
 	w.sync()
+	fetched := h.fetches(w)
 	w.sync()
 	if n := h.writes(w); n != 0 {
 		t.Fatalf("%d platform writes after convergence: %+v\n%s", n, h.faults(w).Counts(), w.logLines())
+	}
+	if n := h.fetches(w) - fetched; n != 0 {
+		t.Fatalf("%d records read again in a quiet cycle: %+v", n, h.faults(w).Counts())
 	}
 	if n := w.erp.writes.Load() - erpWrites; n != 0 {
 		t.Fatalf("%d ERP writes after convergence", n)

@@ -337,8 +337,15 @@ func (p *Platform) List(ctx context.Context, cursor string, known func(string) (
 		return platform.Page{}, fmt.Errorf("customerapi: list organisations: %w", err)
 	}
 	farms, err := p.listedFarms(ctx, orgs, known)
+	unread := false
 	if err != nil {
-		return platform.Page{}, err
+		if apierr.Classify(err) != apierr.Permanent {
+			return platform.Page{}, err
+		}
+		// A server without the batch read of businesses: the bound farms of
+		// the page count as changed (each is read whole by its pull).
+		p.log.Warn("the businesses of listed farms could not be read; their organisations are read one by one", "err", err)
+		unread = true
 	}
 	out := platform.Page{Records: make([]platform.Record, 0, len(orgs))}
 	for _, o := range orgs {
@@ -346,7 +353,7 @@ func (p *Platform) List(ctx context.Context, cursor string, known func(string) (
 		if err != nil {
 			return platform.Page{}, err
 		}
-		if _, ok := known(o.ID); !ok {
+		if _, ok := known(o.ID); !ok || unread {
 			r.Seen = "" // its farm was not read
 		}
 		out.Records = append(out.Records, r)
