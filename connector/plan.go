@@ -225,7 +225,7 @@ func (c *Connector) planBound(s *site, b state.Binding, p pushPayload, rec platf
 	if err != nil {
 		return item, err
 	}
-	erpChanged, platformChanged := p.Hash != b.PushedHash, string(vd) != b.PushedHash
+	erpChanged, platformChanged := !s.pushed(b, p.Hash, cust), !s.pushed(b, string(vd), view)
 	item.Fields = s.p.Carrier().Differences(view, cust)
 	switch {
 	case erpChanged && platformChanged:

@@ -100,7 +100,7 @@ func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPa
 		log.Debug("resync copy is older than the live change; skipped", "binding_version", b.Version, "read_version", p.Version-1)
 		return nil
 	}
-	if bound && b.PushedHash == p.Hash {
+	if bound && s.pushed(b, p.Hash, cust) {
 		// An earlier attempt may have sent it and failed before its id
 		// reached the ERP.
 		return c.ensureWrittenBack(ctx, s, cust, b.ID)

@@ -55,7 +55,7 @@ func planPush(tx *state.Tx, s *site, it erp.Item, kind scanKind, lane queue.Lane
 			return nil, b, nil
 		}
 	case opUpsert:
-		if bound && b.PushedHash == p.Hash {
+		if bound && s.pushed(b, p.Hash, p.Customer) {
 			return nil, b, nil // nothing changed for this platform
 		}
 	}

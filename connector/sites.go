@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	capi "github.com/erpconnector/erpconnector/customerapi"
 
 	"github.com/erpconnector/erpconnector/connector/customerapi"
 	"github.com/erpconnector/erpconnector/connector/one"
 	"github.com/erpconnector/erpconnector/connector/platform"
+	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/internal/apierr"
 	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/oneapi"
@@ -37,6 +39,24 @@ type site struct {
 	changesRun, changesSpec string
 	// closeIdle closes the client's idle connections on Stop.
 	closeIdle func()
+	// legacyHash is the whole-payload hash earlier versions stored as a
+	// binding's pushed hash (see pushed).
+	legacyHash func(mapping.Customer) (string, error)
+}
+
+// pushed reports whether a binding says the platform holds what digest d
+// of customer c describes. A binding written by an earlier version holds a
+// whole-payload hash instead of a digest: it is compared in its own terms,
+// so an upgrade does not send every customer again.
+func (s *site) pushed(b state.Binding, d string, c mapping.Customer) bool {
+	if b.PushedHash == d {
+		return true
+	}
+	if !strings.HasPrefix(b.PushedHash, mapping.HashPrefix) || s.legacyHash == nil {
+		return false
+	}
+	h, err := s.legacyHash(c)
+	return err == nil && h == b.PushedHash
 }
 
 func (s *site) pushType() string   { return s.prefix + ".push" }
@@ -193,7 +213,7 @@ func (c *Connector) buildSites(opts Options, terms mapping.Terms) error {
 	sc := c.cfg.Schedules
 	if o := c.cfg.ONe; o != nil {
 		s := &site{name: mapping.PlatformONe, prefix: "one", upstream: "one", onUnflag: platform.Policy(o.OnUnflag),
-			onDelete: o.OnDelete, changesRun: RunFeed, changesSpec: sc.Feed}
+			onDelete: o.OnDelete, changesRun: RunFeed, changesSpec: sc.Feed, legacyHash: mapping.HashONe}
 		if err := c.newPool(s, o.Upstream, opts); err != nil {
 			return err
 		}
@@ -218,7 +238,7 @@ func (c *Connector) buildSites(opts Options, terms mapping.Terms) error {
 	}
 	if ca := c.cfg.CustomerAPI; ca != nil {
 		s := &site{name: mapping.PlatformCustomerAPI, prefix: "capi", upstream: "customer", onUnflag: platform.Policy(ca.OnUnflag),
-			onDelete: ca.OnDelete, changesRun: RunCustomerPull, changesSpec: sc.CustomerPull}
+			onDelete: ca.OnDelete, changesRun: RunCustomerPull, changesSpec: sc.CustomerPull, legacyHash: mapping.HashCustomerAPI}
 		if err := c.newPool(s, ca.Upstream, opts); err != nil {
 			return err
 		}

@@ -17,26 +17,35 @@ import (
 	"github.com/erpconnector/erpconnector/queue"
 )
 
-// TestWatermark: on every platform, a resync copy read against an older
-// binding version is not pushed over what the live path sent since; a copy
-// read against the current version is.
-func TestWatermark(t *testing.T) {
+// internalWorld is a connector for both platforms over the SQLite demo ERP,
+// with both reference servers in-process, for tests of the engine's insides.
+type internalWorld struct {
+	c    *Connector
+	tab  *sqlerp.Table
+	one  *oneapitest.Server
+	capi *customerapitest.Server
+}
+
+func newInternalWorld(t *testing.T) *internalWorld {
+	t.Helper()
 	ctx := context.Background()
 	one, err := oneapitest.NewServer(oneapitest.Options{Tenants: map[string]string{"demo": "k"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hsOne := httptest.NewServer(one)
-	defer hsOne.Close()
+	t.Cleanup(hsOne.Close)
 	capi := customerapitest.NewServer(customerapitest.Options{Users: map[string]string{"c@example.co.uk": "Passw0rd!x"}})
 	hsCAPI := httptest.NewServer(capi)
-	defer hsCAPI.Close()
+	t.Cleanup(hsCAPI.Close)
 	dir := t.TempDir()
-	tab, err := sqlerp.Open(ctx, sqlerp.DemoConfig("sqlite", filepath.Join(dir, "erp.db"), sqlerp.DemoTable), nil)
+	cfg := sqlerp.DemoConfig("sqlite", filepath.Join(dir, "erp.db"), sqlerp.DemoTable)
+	cfg.IncludeUnflagged = true
+	tab, err := sqlerp.Open(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tab.Close()
+	t.Cleanup(func() { _ = tab.Close() })
 	if err := sqlerp.CreateDemoSchema(ctx, tab.DB(), tab.Dialect(), sqlerp.DemoTable); err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +55,17 @@ func TestWatermark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop(ctx)
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	return &internalWorld{c: c, tab: tab, one: one, capi: capi}
+}
 
+// TestWatermark: on every platform, a resync copy read against an older
+// binding version is not pushed over what the live path sent since; a copy
+// read against the current version is.
+func TestWatermark(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c, tab, one, capi := iw.c, iw.tab, iw.one, iw.capi
 	for _, tc := range []struct {
 		platform mapping.Platform
 		faults   *fault.Injector
