@@ -331,7 +331,7 @@ func (w *world) idle() {
 	defer cancel()
 	if err := w.conn.WaitIdle(ctx); err != nil {
 		st, _ := w.conn.Status(context.Background())
-		w.t.Fatalf("queue did not drain: %v (queue %+v)", err, st.Queue)
+		w.t.Fatalf("queue did not drain: %v (queue %+v)\n%s", err, st.Queue, w.logLines())
 	}
 }
 

@@ -160,6 +160,34 @@ func TestFieldOwnership(t *testing.T) {
 	})
 }
 
+// TestPlatformOwnedFieldChangedInTheERP: an ERP change to a field the
+// platform owns does not reach the platform; the platform's value comes
+// back into the ERP, and the two sides then stay quiet.
+func TestPlatformOwnedFieldChangedInTheERP(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 8, configure: func(c *connector.Config) {
+			c.Ownership = []connector.Ownership{{Group: connector.GroupMaster, Owner: connector.OwnerPlatform}}
+		}})
+		w.sync()
+		w.sync()
+		r := h.firstValid(t, w)
+		id := h.id(w, r.Key)
+		platName := w.get(r.Key).Customer.Name
+		r.Set("name", "Renamed In The ERP Ltd")
+		w.clock = time.Now()
+		w.put(r)
+		w.sync()
+		w.sync()
+		if got, _ := h.record(w, id); got.Name != platName {
+			t.Fatalf("an ERP change to a platform-owned field reached the platform: %q", got.Name)
+		}
+		if got := w.get(r.Key).Customer.Name; got != platName {
+			t.Fatalf("the platform's value did not come back into the ERP: %q\n%s", got, w.logLines())
+		}
+		converged(t, w, h)
+	})
+}
+
 // TestDeadLetterReplayAfterFix: a record our validation rejects and a
 // record the platform refuses both go to the dead letters with their
 // reasons; replayed unfixed they come back; fixed in the ERP and replayed

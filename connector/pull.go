@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/connector/state"
@@ -58,7 +59,7 @@ func (c *Connector) pull(ctx context.Context, s *site, p pullPayload) error {
 		return err
 	case rec.Inactive:
 		return c.unbindByPlatform(ctx, s, key, "deactivated")
-	case b.SeenHash == rec.Seen:
+	case b.SeenHash == rec.Seen && !p.Force:
 		c.st.count(s.dirPull(), "unchanged")
 		return nil // nothing changed on the platform since the connector last took this in
 	}
@@ -128,28 +129,24 @@ func (c *Connector) apply(ctx context.Context, s *site, b state.Binding, cur map
 	cur.Normalize()
 	carrier := s.p.Carrier()
 	merged := carrier.Merge(cur, rec.Customer, rec.Partial, c.terms)
-	stored := cur
-	if !sameERPRecord(cur, merged) {
-		log.Info("taking a platform change into the ERP", "fields", carrier.Differences(cur, merged))
-		if _, err := c.erp.Upsert(ctx, merged); err != nil {
-			return erpWriteErr("write a platform change to the ERP", err)
-		}
-		// Read back what the ERP kept: that is what its change scan will see.
-		it, err := c.erp.Get(ctx, key)
-		if err != nil {
-			return fmt.Errorf("connector: read back ERP customer: %w", err)
-		}
-		stored = it.Customer
-		stored.ERPKey = key
-		stored.Normalize()
-		c.st.count(s.dirPull(), "updated")
-	} else {
-		c.st.count(s.dirPull(), "unchanged")
+	stored, notation, err := c.takeIn(ctx, s, cur, merged)
+	if err != nil {
+		return err
 	}
 	// The platform holds its view of the record: remember its digest so the
-	// ERP scan does not echo the change back.
-	view := carrier.View(stored, rec.Customer, false, c.terms)
+	// ERP scan does not echo the change back. When the ERP keeps the values
+	// of the fields the platform owns only in its own notation (a phone it
+	// normalises), the ERP's form stands for the platform's there.
+	plat := rec.Customer
+	if notation {
+		plat = carrier.Merge(plat, stored, rec.Partial, c.terms)
+	}
+	view := carrier.View(stored, plat, false, c.terms)
 	viewDigest, err := s.p.Digest(view)
+	if err != nil {
+		return err
+	}
+	storedDigest, err := s.p.Digest(stored)
 	if err != nil {
 		return err
 	}
@@ -162,16 +159,43 @@ func (c *Connector) apply(ctx context.Context, s *site, b state.Binding, cur map
 	}
 	// What the ERP owns (or cannot hold) and the platform shows differently
 	// goes back to the platform.
-	storedDigest, err := s.p.Digest(stored)
-	if err != nil {
-		return err
-	}
 	if storedDigest != viewDigest && s.p.Wants(stored) && !stored.Deleted {
 		log.Info("the ERP record differs from the platform after taking the change in; pushing the ERP's values",
 			"fields", carrier.Differences(view, stored))
 		return c.enqueuePush(ctx, s, stored)
 	}
 	return nil
+}
+
+// takeIn writes merged into the ERP when it differs from cur, and returns
+// what the ERP kept (read back: that is what its change scan will see).
+// notation reports that the ERP kept exactly what it had: the platform's
+// values differ from the ERP's only in a notation the ERP normalises.
+func (c *Connector) takeIn(ctx context.Context, s *site, cur, merged mapping.Customer) (stored mapping.Customer, notation bool, err error) {
+	if sameERPRecord(cur, merged) {
+		c.st.count(s.dirPull(), "unchanged")
+		return cur, false, nil
+	}
+	key := cur.ERPKey
+	if _, err := c.erp.Upsert(ctx, merged); err != nil {
+		return cur, false, erpWriteErr("write a platform change to the ERP", err)
+	}
+	it, err := c.erp.Get(ctx, key)
+	if err != nil {
+		return cur, false, fmt.Errorf("connector: read back ERP customer: %w", err)
+	}
+	stored = it.Customer
+	stored.ERPKey = key
+	stored.Normalize()
+	if sameERPRecord(stored, cur) {
+		c.log.Debug("the ERP holds the platform's values in its own notation", "platform", s.name, "erp_key", key)
+		c.st.count(s.dirPull(), "unchanged")
+		return stored, true, nil
+	}
+	c.log.Info("took a platform change into the ERP", "platform", s.name, "erp_key", key,
+		"fields", s.p.Carrier().Differences(cur, stored))
+	c.st.count(s.dirPull(), "updated")
+	return stored, false, nil
 }
 
 // importRecord makes a platform record the ERP does not know a new ERP
@@ -218,8 +242,10 @@ func (c *Connector) importRecord(ctx context.Context, s *site, rec platform.Reco
 	return c.update(ctx, s, b, stored, want, &rec)
 }
 
-// sameERPRecord reports whether writing merged would change nothing.
+// sameERPRecord reports whether two ERP records hold the same data (when
+// it was last written aside): writing one over the other changes nothing.
 func sameERPRecord(cur, merged mapping.Customer) bool {
+	cur.UpdatedAt, merged.UpdatedAt = time.Time{}, time.Time{}
 	a, _ := json.Marshal(cur)
 	b, _ := json.Marshal(merged)
 	return slices.Equal(a, b)

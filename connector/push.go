@@ -155,7 +155,7 @@ func (c *Connector) update(ctx context.Context, s *site, b state.Binding, cust m
 	if merged := s.p.Carrier().Merge(cust, cur.Customer, cur.Partial, c.terms); !sameERPRecord(merged, cust) {
 		c.log.Info("the platform holds newer values in fields it owns; taking them in", "platform", s.name,
 			"erp_key", cust.ERPKey, "fields", s.p.Carrier().Differences(cust, merged))
-		return c.deferJobs(ctx, s.pullJob(b.ID, 0, queue.LaneLive))
+		return c.deferJobs(ctx, s.pullJobOf(pullPayload{ID: b.ID, Force: true}, queue.LaneLive))
 	}
 	return nil
 }

@@ -117,6 +117,9 @@ type pullPayload struct {
 	// Version, when set (resync), is one more than the binding version the
 	// resync saw (see pushPayload.Version).
 	Version uint64 `json:"version,omitempty"`
+	// Force takes the record in even when it is what was last seen (a push
+	// found the platform ahead in fields it owns).
+	Force bool `json:"force,omitempty"`
 }
 
 func (p pullPayload) id() string {
@@ -143,8 +146,12 @@ func (s *site) pushJob(p pushPayload, lane queue.Lane) (queue.Job, error) {
 }
 
 func (s *site) pullJob(id string, version uint64, lane queue.Lane) queue.Job {
-	payload, _ := json.Marshal(pullPayload{ID: id, Version: version})
-	return queue.Job{Type: s.pullType(), Key: s.pullKey(id), Payload: payload, Lane: lane}
+	return s.pullJobOf(pullPayload{ID: id, Version: version}, lane)
+}
+
+func (s *site) pullJobOf(p pullPayload, lane queue.Lane) queue.Job {
+	payload, _ := json.Marshal(p)
+	return queue.Job{Type: s.pullType(), Key: s.pullKey(p.id()), Payload: payload, Lane: lane}
 }
 
 // handle delivers one job of the site's pool.

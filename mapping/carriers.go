@@ -34,6 +34,9 @@ var ONeCarrier = &Carrier{
 		if erpRec.Admin.IsZero() {
 			v.Admin = erpRec.Admin
 		}
+		// ONe holds the ERP key as the client's external id: a client that
+		// lacks it (registered in the storefront) or holds another differs.
+		v.ERPKey = plat.ERPKey
 	},
 	FixMerge: func(m *Customer, erpRec, plat Customer) {
 		if erpRec.PayerID == "" && plat.PayerID == plat.PlatformIDs.ONe {

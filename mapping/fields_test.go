@@ -53,6 +53,20 @@ func TestCarrierOwnership(t *testing.T) {
 			if c.Billing.Street != "ul. Polna 1" || c.Billing.Line2 != "lok. 4" {
 				t.Errorf("a street that joins to the same line is drift: %+v", c.Billing)
 			}
+			if c.ERPKey != "C1" {
+				t.Errorf("external id %q", c.ERPKey)
+			}
+		}},
+		{"view of a client without the ERP key as external id differs", func() Customer {
+			p := plat
+			p.ERPKey = ""
+			return ONeCarrier.View(erpRec, p, false, platformOwnsCommercial)
+		}, func(t *testing.T, c Customer) {
+			v, _ := DigestONe(c)
+			e, _ := DigestONe(ONeCarrier.View(erpRec, plat, false, platformOwnsCommercial))
+			if c.ERPKey != "" || v == e {
+				t.Errorf("a client lacking its external id looks like one holding it: %q", c.ERPKey)
+			}
 		}},
 		{"view leaves what the ERP does not hold as the ERP has it", func() Customer {
 			return ONeCarrier.View(erpRec, plat, false, onlySomeHeld)
