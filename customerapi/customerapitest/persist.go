@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/erpconnector/erpconnector/customerapi"
@@ -279,47 +278,4 @@ func (s *Server) load(path string) error {
 	s.dirty = changed
 	s.mu.Unlock()
 	return nil
-}
-
-// persister saves the state file shortly after changes, and once more on stop.
-type persister struct {
-	s        *Server
-	stopOnce sync.Once
-	done     chan struct{}
-	exited   chan struct{}
-	err      error
-}
-
-func startPersister(s *Server) *persister {
-	p := &persister{s: s, done: make(chan struct{}), exited: make(chan struct{})}
-	go func() {
-		defer close(p.exited)
-		tick := time.NewTicker(saveInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-p.done:
-				return
-			case <-tick.C:
-				s.mu.Lock()
-				dirty := s.dirty
-				s.mu.Unlock()
-				if dirty {
-					if err := s.Save(); err != nil {
-						s.log.Error("save state", "err", err)
-					}
-				}
-			}
-		}
-	}()
-	return p
-}
-
-func (p *persister) stop() error {
-	p.stopOnce.Do(func() {
-		close(p.done)
-		<-p.exited
-		p.err = p.s.Save()
-	})
-	return p.err
 }

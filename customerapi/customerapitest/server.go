@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/erpconnector/erpconnector/customerapi"
+	"github.com/erpconnector/erpconnector/internal/atomicfile"
 	"github.com/erpconnector/erpconnector/internal/fault"
 	"github.com/erpconnector/erpconnector/internal/refhttp"
 )
@@ -83,7 +84,7 @@ type Server struct {
 	dirty bool // changed since the last save; guarded by mu
 
 	saveMu  sync.Mutex // serialises writes of the state file
-	persist *persister
+	persist *atomicfile.Saver
 }
 
 // NewServer returns a seeded Server. With Options.StatePath it loads the
@@ -125,7 +126,11 @@ func Open(opts Options) (*Server, error) {
 		if err := s.load(opts.StatePath); err != nil {
 			return nil, err
 		}
-		s.persist = startPersister(s)
+		s.persist = atomicfile.StartSaver(saveInterval, func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.dirty
+		}, s.Save, s.log)
 	}
 	s.routes()
 	return s, nil
@@ -138,7 +143,7 @@ func (s *Server) Close() error {
 	if s.persist == nil {
 		return nil
 	}
-	return s.persist.stop()
+	return s.persist.Stop()
 }
 
 // ServeHTTP serves the API and the control surface.

@@ -1,9 +1,12 @@
 package atomicfile
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestWriteReplacesWholeAndLeavesNoTemporaryFile(t *testing.T) {
@@ -27,5 +30,50 @@ func TestWriteReplacesWholeAndLeavesNoTemporaryFile(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "missing", "x"), nil); err == nil {
 		t.Fatal("a write into a missing directory succeeded")
+	}
+}
+
+func TestSaverSavesAfterChangesAndOnStop(t *testing.T) {
+	var mu sync.Mutex
+	dirty, saves := false, 0
+	s := StartSaver(5*time.Millisecond, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return dirty
+	}, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		saves++
+		dirty = false
+		return nil
+	}, slog.New(slog.DiscardHandler))
+	time.Sleep(30 * time.Millisecond)
+	mu.Lock()
+	if saves != 0 {
+		t.Fatalf("%d saves with nothing changed", saves)
+	}
+	dirty = true
+	mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := saves
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a change was not saved")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if saves != 2 {
+		t.Fatalf("%d saves, want the change's and one on stop", saves)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/erpconnector/erpconnector/internal/atomicfile"
 	"github.com/erpconnector/erpconnector/internal/fault"
 	"github.com/erpconnector/erpconnector/internal/refhttp"
 	"github.com/erpconnector/erpconnector/oneapi"
@@ -77,7 +78,7 @@ type Server struct {
 	tenants map[string]*tenant
 	dirty   bool
 
-	persist *persister
+	persist *atomicfile.Saver
 }
 
 type tenant struct {
@@ -139,7 +140,11 @@ func NewServer(opts Options) (*Server, error) {
 		if err := s.load(opts.StatePath); err != nil {
 			return nil, err
 		}
-		s.persist = startPersister(s, opts.StatePath)
+		s.persist = atomicfile.StartSaver(saveInterval, func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.dirty
+		}, s.Save, s.log)
 	}
 	s.routes()
 	return s, nil
@@ -156,7 +161,7 @@ func (s *Server) Close() error {
 	if s.persist == nil {
 		return nil
 	}
-	return s.persist.stop()
+	return s.persist.Stop()
 }
 
 func newTenant(name, key string) *tenant {
