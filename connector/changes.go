@@ -7,6 +7,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -204,14 +205,23 @@ func (c *Connector) pullMissing(ctx context.Context, s *site) (int, error) {
 	return c.queueUnseen(ctx, s, set, "", queue.LaneLive)
 }
 
-// queueUnseen queues a pull (stamped with the binding version) for every
-// binding after the ERP key after whose record is not in the set.
-func (c *Connector) queueUnseen(ctx context.Context, s *site, set, after string, lane queue.Lane) (int, error) {
+// queueUnseen queues, stamped with the binding version, a pull for every
+// binding whose record is not in the platform set, and (when erpSet is
+// given) a job that reads the ERP customer again for every binding whose
+// key is not in the ERP set.
+func (c *Connector) queueUnseen(ctx context.Context, s *site, platformSet, erpSet string, lane queue.Lane) (int, error) {
 	var jobs []queue.Job
 	err := c.state.View(ctx, func(tx *state.Tx) error {
-		return tx.EachBinding(s.name, after, func(b state.Binding) (bool, error) {
-			if !tx.InSet(set, b.ID) {
+		return tx.EachBinding(s.name, "", func(b state.Binding) (bool, error) {
+			if !tx.InSet(platformSet, b.ID) {
 				jobs = append(jobs, s.pullJob(b.ID, b.Version+1, lane))
+			}
+			if erpSet != "" && !tx.InSet(erpSet, b.ERPKey) {
+				j, err := s.pushJob(pushPayload{Op: opReread, Customer: mapping.Customer{ERPKey: b.ERPKey}, Version: b.Version + 1}, lane)
+				if err != nil {
+					return false, err
+				}
+				jobs = append(jobs, j)
 			}
 			return true, nil
 		})

@@ -21,12 +21,16 @@ import (
 //	                   the platform), and for unbound ones the ERP may know
 //	                   or take in
 //	erp:<key>          every flagged ERP customer, by key → a push job where
-//	                   the platform lacks it or differs from it; a binding
-//	                   whose ERP customer was not listed (unflagged, or its
-//	                   row deleted) → a job that reads it again
+//	                   the platform lacks it or differs from it
 //	deletes:           every binding whose record the platform walk did not
 //	                   see → a pull job (its answer applies the delete the
-//	                   change source missed)
+//	                   change source missed); every binding whose ERP
+//	                   customer the ERP walk did not list (unflagged, or its
+//	                   row deleted) → a job that reads it again
+//
+// What each walk saw is kept in a set in the state file (it survives a
+// restart), so neither check depends on the order in which the ERP lists
+// its keys.
 //
 // Resync jobs go to the backfill lane and carry the binding version they
 // were read against (the watermark): a record the live path changes after
@@ -157,7 +161,12 @@ func (c *Connector) resync(ctx context.Context, s *site) (ResyncReport, error) {
 	case err == nil:
 		rep.Resumed = true
 	case errors.Is(err, queue.ErrNotFound):
-		if err := c.state.Update(ctx, func(tx *state.Tx) error { return tx.ResetSet(name) }); err != nil {
+		if err := c.state.Update(ctx, func(tx *state.Tx) error {
+			if err := tx.ResetSet(name); err != nil {
+				return err
+			}
+			return tx.ResetSet(s.resyncERPSet())
+		}); err != nil {
 			return rep, fmt.Errorf("connector: resync: %w", err)
 		}
 		total := 0
@@ -189,7 +198,11 @@ func (c *Connector) resync(ctx context.Context, s *site) (ResyncReport, error) {
 		phase = "deletes"
 	}
 	if phase == "deletes" {
-		n, err := c.queueUnseen(ctx, s, name, "", queue.LaneBackfill)
+		erpSet := s.resyncERPSet()
+		if c.erpPager() == nil {
+			erpSet = "" // the ERP could not be listed
+		}
+		n, err := c.queueUnseen(ctx, s, name, erpSet, queue.LaneBackfill)
 		rep.Queued += n
 		if err != nil {
 			return rep, err
@@ -201,7 +214,12 @@ func (c *Connector) resync(ctx context.Context, s *site) (ResyncReport, error) {
 	if _, err := c.store.FinishMigration(ctx, name); err != nil {
 		return rep, err
 	}
-	_ = c.state.Update(ctx, func(tx *state.Tx) error { return tx.DropSet(name) })
+	_ = c.state.Update(ctx, func(tx *state.Tx) error {
+		if err := tx.DropSet(name); err != nil {
+			return err
+		}
+		return tx.DropSet(s.resyncERPSet())
+	})
 	c.log.Info("resync queued", "platform", s.name, "platform_records", rep.PlatformRecords, "erp_records", rep.ERPRecords,
 		"queued", rep.Queued, "resumed", rep.Resumed)
 	return rep, nil
@@ -261,8 +279,8 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 		}
 		final := listed < c.cfg.ERP.PageSize
 		var jobs []queue.Job
-		if err := c.state.View(ctx, func(tx *state.Tx) error {
-			jobs, err = c.planResyncPage(tx, s, its, after, last, final, rep)
+		if err := c.state.Update(ctx, func(tx *state.Tx) error {
+			jobs, err = c.planResyncPage(tx, s, its, rep)
 			return err
 		}); err != nil {
 			return err
@@ -283,20 +301,23 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 	}
 }
 
-// planResyncPage plans the pushes of one page of ERP customers (listed
-// after the key after, up to last), stamped with the binding version they
-// were read against, and a job that reads again each bound customer in
-// that key range the ERP did not list (unflagged, or its row deleted).
-func (c *Connector) planResyncPage(tx *state.Tx, s *site, its []erp.Item, after, last string, final bool, rep *ResyncReport) ([]queue.Job, error) {
+// planResyncPage plans the pushes of one page of ERP customers, stamped
+// with the binding version they were read against, and records the keys
+// listed in the ERP walk's set.
+func (c *Connector) planResyncPage(tx *state.Tx, s *site, its []erp.Item, rep *ResyncReport) ([]queue.Job, error) {
 	var jobs []queue.Job
-	listed := make(map[string]bool, len(its))
 	for _, it := range its {
-		listed[it.Key] = true
+		if it.Key == "" {
+			continue
+		}
+		if err := tx.AddToSet(s.resyncERPSet(), it.Key); err != nil {
+			return nil, err
+		}
 		j, b, err := planPush(tx, s, it, scanAll, queue.LaneBackfill)
-		if err != nil || j == nil {
-			if err != nil {
-				return nil, err
-			}
+		if err != nil {
+			return nil, err
+		}
+		if j == nil {
 			continue
 		}
 		if b.ID == "" {
@@ -307,20 +328,7 @@ func (c *Connector) planResyncPage(tx *state.Tx, s *site, its []erp.Item, after,
 		}
 		jobs = append(jobs, *j)
 	}
-	err := tx.EachBinding(s.name, after, func(b state.Binding) (bool, error) {
-		if !final && b.ERPKey > last {
-			return false, nil
-		}
-		if !listed[b.ERPKey] {
-			j, err := s.pushJob(pushPayload{Op: opReread, Customer: mapping.Customer{ERPKey: b.ERPKey}, Version: b.Version + 1}, queue.LaneBackfill)
-			if err != nil {
-				return false, err
-			}
-			jobs = append(jobs, j)
-		}
-		return true, nil
-	})
-	return jobs, err
+	return jobs, nil
 }
 
 // stamp sets the watermark version of a push job.

@@ -3,7 +3,9 @@ package connector_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,4 +224,53 @@ func TestResyncAllPlatforms(t *testing.T) {
 	exactlyOnce(t, w, oneHarness)
 	exactlyOnce(t, w, capiHarness)
 	_ = time.Now
+}
+
+// collated lists the ERP's customers in an order of its own (as a database
+// collation may), unrelated to the byte order of the keys.
+type collated struct{ *countingERP }
+
+func collation(key string) string {
+	b := []byte(key)
+	slices.Reverse(b)
+	return string(b)
+}
+
+func (c collated) ListItems(ctx context.Context, after string, limit int) ([]erp.Item, error) {
+	all, err := c.countingERP.ListItems(ctx, "", 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(all, func(a, b erp.Item) int { return strings.Compare(collation(a.Key), collation(b.Key)) })
+	var out []erp.Item
+	for _, it := range all {
+		if (after == "" || collation(it.Key) > collation(after)) && len(out) < limit {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// TestResyncKeyOrder: the resync finds the one customer deleted from an ERP
+// that lists its keys in an order of its own, and reads no other customer
+// again.
+func TestResyncKeyOrder(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 30, noStart: true})
+		w.erpOverride = collated{w.erp}
+		w.start()
+		w.sync()
+		w.resync()
+		w.resync()
+		gone := h.firstValid(t, w).Key
+		w.hardDelete(gone)
+		rep := w.resync(h.platform)
+		if rep.Queued != 1 {
+			t.Fatalf("%d jobs queued for one deleted ERP row, want 1\n%s", rep.Queued, w.logLines())
+		}
+		st, _ := w.conn.Status(context.Background())
+		if got := st.Bindings[string(h.platform)]; got != len(h.valid(w))-1 {
+			t.Fatalf("%d bindings, want %d", got, len(h.valid(w))-1)
+		}
+	})
 }

@@ -74,8 +74,12 @@ func (s *site) dirEnrich() string { return s.prefix + "_certificates" }
 // feedCursor is the name of the platform's feed cursor.
 func (s *site) feedCursor() string { return s.prefix + ".feed" }
 
-// resyncName is the name of the platform's resync migration.
+// resyncName is the name of the platform's resync migration (and of the
+// set of platform ids its platform walk saw).
 func (s *site) resyncName() string { return "resync." + string(s.name) }
+
+// resyncERPSet names the set of ERP keys the resync's ERP walk listed.
+func (s *site) resyncERPSet() string { return "resync." + string(s.name) + ".erp" }
 
 // types are the job types the site's pool delivers (enrichment jobs exist
 // only for a platform.Enricher).
