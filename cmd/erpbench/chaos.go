@@ -36,55 +36,100 @@ const (
 
 var allSoaks = []string{soakKill, soakFaults, soakShutdown, soakBadInput}
 
-const chaosHelp = `erpbench chaos runs the connector child against the ONe reference server
-(both separate processes) and checks, after each soak, that the server holds
-exactly one client per valid ERP row (distinct external ids), that every
-valid row has its ONe id written back, that the queue is empty and that the
-dead letters are exactly the deliberately invalid rows, each with a reason
-naming the invalid field. Soaks:
+const chaosHelp = `erpbench chaos runs the connector child against a platform's reference
+server (both separate processes) and checks, after each soak, that the
+server holds exactly one platform record per valid ERP row, that every
+valid row (and no invalid one) has the platform's id written back, the ids
+distinct, that the queue is empty and that the dead letters are exactly the
+deliberately invalid rows, each with a reason naming the invalid field.
+
+Platforms (--platform; all runs each one with the soaks it has):
+
+  one          ONe, the default; every soak. The generator's mix of Polish
+               and UK companies, individuals and farms, flagged for ONe only.
+               One client per valid row, the ERP key its external id (the
+               external ids distinct); ids written back to one_client_id;
+               dead letters keyed one:push:<ERP key>.
+  customerapi  The Customer API; the kill and faults soaks. UK farms only
+               (companies and individuals, three to one: the platform takes
+               organisations in GB, US, ZA and FR, each with an owner),
+               flagged for the Customer API only, each with its own owner
+               e-mail and its own name and company number (the platform
+               refuses a second of either). Exactly one organisation per
+               valid row by name and company number (the bench user's own
+               organisation left out), none for any other, the row's
+               customer_api_id its id (the ids distinct), and for every farm
+               row exactly one farm business unit carrying the farm's
+               business: each valid row costs two creates. Dead letters
+               keyed capi:push:<ERP key>.
+
+Soaks:
 
   kill      SIGKILL the connector K times at seeded moments (the first within
             0.15 s of its start, the others when the server has seen a seeded
-            share of the creates), restart it each time, then let it finish.
-            Quick: 1,500 records, 3 kills. Full: 100,000 records, 10 kills.
+            share of the creates: createClient, createOrganisation), restart
+            it each time, then let it finish. Quick: 1,500 records, 3 kills,
+            on either platform. Full: 10 kills; 100,000 records on ONe,
+            20,000 on the Customer API (its reference server takes time
+            growing with the organisations it holds for every create and
+            read: 20,000 measured 6.5 min, most of it the last run's).
   faults    10 % 500/502/503 without Retry-After, 5 % 429 with Retry-After
-            uniform in 1-3 s, 1 % createClient dropped after commit, latency
-            0-200 ms on every request, one outage (503, no Retry-After) that
-            opens the breaker: quick 5 s from 3 s in, full 30 s from 20 s in.
-            The feed poll is left unfaulted (it runs outside the queue, once,
-            before delivery). Checks also that no request came back before
-            its Retry-After (server side) and that the breaker opened and
-            closed (connector metrics; one.upstream.breaker_open is set to
-            1 s quick, 5 s full). Quick: 150 records. Full: 5,000 records:
-            every 429 pauses the WHOLE upstream for its 1-3 s (2 s mean), and
-            a record costs about 1.75 requests (create, finance data,
+            uniform in 1-3 s, 1 % of the record creates (createClient,
+            createOrganisation) dropped after commit, latency 0-200 ms on
+            every request, one outage (503, no Retry-After) that opens the
+            breaker: quick 5 s from 3 s in, full 30 s from 20 s in. What a
+            run reads once, outside the queue, has latency only, outage
+            included: a failed request there fails the whole run rather
+            than one job (and it may wait out Retry-After pauses into the
+            outage). On ONe that is the feed poll; on the Customer API the
+            listing walk (listOrganisations, getBusinessesByBusinessUnitIds)
+            and the login its first page waits for (a token lasts the run),
+            so the look-ups by name after a dropped create or a 409 (also
+            listOrganisations) are not faulted either. Checks also that no
+            request came back before its Retry-After (server side) and that
+            the platform's breaker opened and closed (connector metrics,
+            upstream one or customer; breaker_open is set to 1 s quick, 5 s
+            full). Every 429 pauses the WHOLE upstream for its 1-3 s (2 s
+            mean), so the soak's length follows its requests. On ONe a
+            record costs about 1.75 requests (create, finance data,
             retries), so 5 % of them cost up to 0.05 x 1.75 x 2 s = 0.175 s
             per record (less where pauses overlap): ~6 records/s (measured:
-            3,000 records in 7.8 min, 5,000 in 14.3 min), within the ~20 min
-            a hand run allows.
-  shutdown  SIGTERM the connector when the server has seen 30 % of the
-            creates; it must exit within 10 s; restart it to completion.
+            3,000 records in 7.8 min, 5,000 in 14.3 min). On the Customer
+            API about 3 (organisation, farm business unit, retries; a
+            retried farm reads its organisation and units first): measured
+            100 records in 34-55 s (about 320 requests), 1,500 in 11.5 min
+            (4,248). Quick: 150 records on ONe (~30 s), 100 on the Customer
+            API (~45 s). Full: 5,000 on ONe, 1,500 on the Customer API, within
+            the ~20 min a hand run allows. Past 2,000 records the connector's
+            ERP scan waits for deliveries (it holds at most 2,000 jobs), so
+            the listing walk runs late and reads back every organisation
+            created by then, two requests more each: 3,000 records took
+            19,239 requests and 31.6 min.
+  shutdown  (ONe) SIGTERM the connector when the server has seen 30 % of
+            the creates; it must exit within 10 s; restart it to completion.
             Quick: 1,500 records. Full: 100,000 records.
-  badinput  every 10th ERP row invalid (each kind the generator makes), plus
-            3 % malformed and 3 % truncated answers on createClient,
-            listClients, getClient, updateClient and the finance update; the
-            one connector run must exit 0. Quick: 500 records. Full:
-            100,000: a create whose answer is broken is looked up in a
-            listing of every client (one listing serves the look-ups that
-            come together); a broken listing page is read again (3 tries),
-            so a 100-page listing gets through whole.
+  badinput  (ONe) every 10th ERP row invalid (each kind the generator
+            makes), plus 3 % malformed and 3 % truncated answers on
+            createClient, listClients, getClient, updateClient and the
+            finance update; the one connector run must exit 0. Quick: 500
+            records. Full: 100,000: a create whose answer is broken is
+            looked up in a listing of every client (one listing serves the
+            look-ups that come together); a broken listing page is read
+            again (3 tries), so a 100-page listing gets through whole.
 
-The kill, faults and shutdown soaks make every 50th row invalid. Each soak
-prints its progress and a last JSON line; a violated invariant is named on
-stderr and the exit status is 1.
+The kill, faults and shutdown soaks make every 50th row invalid (the
+generator's defects in turn, each one the platform's validation rejects).
+Each soak prints its progress and a last JSON line naming the soak and the
+platform; a violated invariant is named on stderr and the exit status is 1.
 `
 
-const chaosUsage = `  erpbench chaos   [--soak kill|faults|shutdown|badinput|all] [--full] [--records N] [--kills K] [--seed S] [--timeout D] [--keep] [--concurrency C]
+const chaosUsage = `  erpbench chaos   [--soak kill|faults|shutdown|badinput|all] [--platform one|customerapi|all] [--full] [--records N] [--kills K] [--seed S] [--timeout D] [--keep] [--concurrency C]
 `
 
 // chaosOptions are the flags of `erpbench chaos`.
 type chaosOptions struct {
 	soaks       []string
+	platforms   []*chaosPlatform
 	full        bool
 	records     int // 0: the soak's size
 	kills       int // 0: the kill soak's count
@@ -103,6 +148,7 @@ func parseChaos(args []string, stderr io.Writer) (chaosOptions, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, "usage:\n"+chaosUsage+"\n"+chaosHelp+"\nflags:\n"); fs.PrintDefaults() }
 	soak := fs.String("soak", "all", "kill, faults, shutdown, badinput or all")
+	plat := fs.String("platform", platformONe, "one, customerapi or all (each platform with the soaks it has)")
 	fs.BoolVar(&o.full, "full", false, "the issue's sizes instead of the quick ones")
 	fs.IntVar(&o.records, "records", 0, "ERP rows (0: the soak's quick or full size)")
 	fs.IntVar(&o.kills, "kills", 0, "SIGKILLs of the kill soak (0: 3 quick, 10 full)")
@@ -125,6 +171,16 @@ func parseChaos(args []string, stderr io.Writer) (chaosOptions, error) {
 	default:
 		errs = append(errs, fmt.Errorf("--soak: want kill, faults, shutdown, badinput or all, got %q", *soak))
 	}
+	if *plat == "all" {
+		o.platforms = slices.Clone(chaosPlatforms)
+	} else if i := slices.IndexFunc(chaosPlatforms, func(p *chaosPlatform) bool { return p.name == *plat }); i >= 0 {
+		o.platforms = []*chaosPlatform{chaosPlatforms[i]}
+	} else {
+		errs = append(errs, fmt.Errorf("--platform: want %s or all, got %q", strings.Join(platformNames(), ", "), *plat))
+	}
+	if len(o.platforms) == 1 && len(o.soaks) == 1 && !slices.Contains(o.platforms[0].soaks, o.soaks[0]) {
+		errs = append(errs, fmt.Errorf("--soak %s: not a soak of the %s platform (it has %s)", o.soaks[0], o.platforms[0].name, strings.Join(o.platforms[0].soaks, ", ")))
+	}
 	if o.records < 0 {
 		errs = append(errs, errors.New("--records: must not be negative"))
 	}
@@ -142,10 +198,12 @@ func parseChaos(args []string, stderr io.Writer) (chaosOptions, error) {
 
 // ChaosResult is the JSON line of one soak.
 type ChaosResult struct {
-	Soak    string  `json:"soak"`
-	Full    bool    `json:"full"`
-	Records int     `json:"records"`
-	Seconds float64 `json:"seconds"`
+	Soak string `json:"soak"`
+	// Platform is the platform the soak ran against: one or customerapi.
+	Platform string  `json:"platform"`
+	Full     bool    `json:"full"`
+	Records  int     `json:"records"`
+	Seconds  float64 `json:"seconds"`
 	// ValidRows and InvalidRows split the ERP rows; InvalidKinds counts the
 	// distinct generator defects among the invalid rows.
 	ValidRows    int `json:"valid_rows"`
@@ -154,11 +212,19 @@ type ChaosResult struct {
 	// Runs counts connector starts; Kills the SIGKILLs that landed.
 	Runs  int `json:"runs"`
 	Kills int `json:"kills"`
-	// Clients and DistinctExternalIDs are what the server holds at the end.
+	// Clients and DistinctExternalIDs are what the server holds at the end:
+	// ONe's clients and their distinct external ids, or the Customer API's
+	// organisations (the bench user's own left out) and their distinct
+	// names and company numbers.
 	Clients             int `json:"clients"`
 	DistinctExternalIDs int `json:"distinct_external_ids"`
-	// BoundRows are the ERP rows with an ONe id written back, DistinctONeIDs
-	// the distinct ids among them.
+	// FarmRows are the valid farm rows (Customer API only), FarmUnits the
+	// farm business units their organisations hold (one each).
+	FarmRows  int `json:"farm_rows,omitempty"`
+	FarmUnits int `json:"farm_units,omitempty"`
+	// BoundRows are the ERP rows with the platform's id written back
+	// (one_client_id or customer_api_id), DistinctONeIDs the distinct ids
+	// among them (the name dates from ONe only).
 	BoundRows      int `json:"bound_rows"`
 	DistinctONeIDs int `json:"distinct_one_ids"`
 	// QueueLeft is the live jobs left in the state file.
@@ -176,12 +242,14 @@ type ChaosResult struct {
 	Injected     int64 `json:"injected"`
 	EarlyRetries int64 `json:"early_retries"`
 	// Conflicts are creates the server refused as duplicates (409: the
-	// client existed, the connector then adopts it); ListRequests are the
-	// listing pages the connector read to find such clients.
+	// client, organisation or business unit existed, the connector then
+	// adopts it); ListRequests are the listing pages the connector read
+	// (to find such records; the Customer API's also its listing walk).
 	Conflicts    int64 `json:"conflicts"`
 	ListRequests int64 `json:"list_requests"`
-	// BreakerOpened, BreakerHalfOpened and BreakerClosed are the ONe
-	// breaker's transitions; UpstreamPauses its Retry-After pauses.
+	// BreakerOpened, BreakerHalfOpened and BreakerClosed are the
+	// platform's breaker's transitions; UpstreamPauses its Retry-After
+	// pauses.
 	BreakerOpened     int `json:"breaker_opened"`
 	BreakerHalfOpened int `json:"breaker_half_opened"`
 	BreakerClosed     int `json:"breaker_closed"`
@@ -198,17 +266,26 @@ type ChaosResult struct {
 	Error string `json:"error,omitempty"`
 }
 
-// soakSize is a soak's default size.
-func soakSize(soak string, full bool) (records, kills int) {
+// soakSize is a soak's default size on platform p.
+func soakSize(p *chaosPlatform, soak string, full bool) (records, kills int) {
+	capi := p == customerAPIPlatform
 	switch soak {
 	case soakKill:
-		if full {
+		switch {
+		case full && capi:
+			return capiFullKill, 10
+		case full:
 			return 100000, 10
 		}
 		return 1500, 3
 	case soakFaults:
-		if full {
+		switch {
+		case full && capi:
+			return capiFullFaults, 0
+		case full:
 			return 5000, 0
+		case capi:
+			return capiQuickFaults, 0
 		}
 		return 150, 0
 	case soakShutdown:
@@ -224,28 +301,34 @@ func soakSize(soak string, full bool) (records, kills int) {
 	}
 }
 
-// runChaos runs the chosen soaks in turn, printing each one's JSON line.
+// runChaos runs the chosen soaks on each chosen platform that has them,
+// in turn, printing each one's JSON line.
 func runChaos(ctx context.Context, o chaosOptions, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	var errs []error
-	for _, s := range o.soaks {
-		res, err := runSoak(ctx, s, o, stdout)
-		if err != nil && !errors.Is(err, errCheck) {
-			res.Error = err.Error()
-		}
-		b, jerr := json.Marshal(res)
-		if jerr != nil {
-			return fmt.Errorf("chaos %s: encode result: %w", s, jerr)
-		}
-		if _, werr := fmt.Fprintf(stdout, "%s\n", b); werr != nil {
-			return fmt.Errorf("chaos %s: %w", s, werr)
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if ctx.Err() != nil {
-			break
+	for _, p := range o.platforms {
+		for _, s := range o.soaks {
+			if !slices.Contains(p.soaks, s) {
+				continue
+			}
+			res, err := runSoak(ctx, p, s, o, stdout)
+			if err != nil && !errors.Is(err, errCheck) {
+				res.Error = err.Error()
+			}
+			b, jerr := json.Marshal(res)
+			if jerr != nil {
+				return fmt.Errorf("chaos %s %s: encode result: %w", p.name, s, jerr)
+			}
+			if _, werr := fmt.Fprintf(stdout, "%s\n", b); werr != nil {
+				return fmt.Errorf("chaos %s %s: %w", p.name, s, werr)
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if ctx.Err() != nil {
+				return errors.Join(errs...)
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -253,38 +336,42 @@ func runChaos(ctx context.Context, o chaosOptions, stdout io.Writer) error {
 
 // runSoak runs one soak. A violated invariant is an error wrapping
 // errCheck that lists the violations (also in the result).
-func runSoak(ctx context.Context, soak string, o chaosOptions, out io.Writer) (ChaosResult, error) {
-	n, k := soakSize(soak, o.full)
+func runSoak(ctx context.Context, p *chaosPlatform, soak string, o chaosOptions, out io.Writer) (ChaosResult, error) {
+	n, k := soakSize(p, soak, o.full)
 	if o.records > 0 {
 		n = o.records
 	}
 	if o.kills > 0 {
 		k = o.kills
 	}
-	res := ChaosResult{Soak: soak, Full: o.full, Records: n, Violations: []string{}}
+	res := ChaosResult{Soak: soak, Platform: p.name, Full: o.full, Records: n, Violations: []string{}}
 	start := time.Now()
-	fmt.Fprintf(out, "== chaos %s: %d records\n", soak, n)
+	fmt.Fprintf(out, "== chaos %s on %s: %d records\n", soak, p.label, n)
 	var err error
 	switch soak {
 	case soakKill:
-		err = killSoak(ctx, o, n, k, &res, out)
+		err = killSoak(ctx, o, p, n, k, &res, out)
 	case soakFaults:
-		err = faultsSoak(ctx, o, n, &res, out)
+		err = faultsSoak(ctx, o, p, n, &res, out)
 	case soakShutdown:
-		err = shutdownSoak(ctx, o, n, &res, out)
+		err = shutdownSoak(ctx, o, p, n, &res, out)
 	case soakBadInput:
-		err = badInputSoak(ctx, o, n, &res, out)
+		err = badInputSoak(ctx, o, p, n, &res, out)
 	default:
 		err = fmt.Errorf("unknown soak %q", soak)
 	}
 	res.Seconds = round2(time.Since(start).Seconds())
+	name := soak
+	if p != onePlatform {
+		name = soak + " " + p.name
+	}
 	if err != nil {
-		return res, fmt.Errorf("chaos %s: %w", soak, err)
+		return res, fmt.Errorf("chaos %s: %w", name, err)
 	}
 	if len(res.Violations) > 0 {
-		return res, fmt.Errorf("chaos %s: %w: %s", soak, errCheck, strings.Join(res.Violations, "; "))
+		return res, fmt.Errorf("chaos %s: %w: %s", name, errCheck, strings.Join(res.Violations, "; "))
 	}
-	fmt.Fprintf(out, "%s: every invariant holds (%.1f s)\n", soak, res.Seconds)
+	fmt.Fprintf(out, "%s: every invariant holds (%.1f s)\n", name, res.Seconds)
 	return res, nil
 }
 
@@ -296,6 +383,7 @@ func (r *ChaosResult) violate(format string, args ...any) {
 // soakEnv is one soak's ERP, server, configuration and state.
 type soakEnv struct {
 	o         chaosOptions
+	p         *chaosPlatform
 	dir       string
 	key       string
 	erpPath   string
@@ -312,19 +400,23 @@ func (o chaosOptions) benchOpts() benchOptions {
 	return benchOptions{seed: o.seed, self: o.self, log: o.log, keep: o.keep, dir: o.dir, concurrency: o.concurrency}
 }
 
-// newSoakEnv seeds an ERP of n rows (every invalidEvery-th invalid), starts
-// a server and writes the connector's configuration (extra may change it).
-// close stops the server and removes the working directory.
-func newSoakEnv(ctx context.Context, o chaosOptions, soak string, n, invalidEvery int, extra func(map[string]any), out io.Writer) (e *soakEnv, closeEnv func(), err error) {
+// newSoakEnv seeds an ERP of n rows for platform p (every invalidEvery-th
+// invalid), starts p's server and writes the connector's configuration, p's
+// section only (extra may change it). close stops the server and removes
+// the working directory.
+func newSoakEnv(ctx context.Context, o chaosOptions, p *chaosPlatform, soak string, n, invalidEvery int, extra func(map[string]any), out io.Writer) (e *soakEnv, closeEnv func(), err error) {
 	bo := o.benchOpts()
 	if o.dir != "" {
 		bo.dir = filepath.Join(o.dir, soak)
+		if p != onePlatform {
+			bo.dir += "-" + p.name
+		}
 	}
 	dir, cleanup, err := workDir(bo)
 	if err != nil {
 		return nil, nil, err
 	}
-	e = &soakEnv{o: o, dir: dir, out: out, erpPath: filepath.Join(dir, "erp.db"), statePath: filepath.Join(dir, "state.db"),
+	e = &soakEnv{o: o, p: p, dir: dir, out: out, erpPath: filepath.Join(dir, "erp.db"), statePath: filepath.Join(dir, "state.db"),
 		valid: map[string]bool{}, invalid: map[string]erpgen.Invalid{}}
 	defer func() {
 		if err != nil {
@@ -335,7 +427,7 @@ func newSoakEnv(ctx context.Context, o chaosOptions, soak string, n, invalidEver
 		return nil, nil, err
 	}
 	t0 := time.Now()
-	recs, err := seedChaosERP(ctx, e.erpPath, n, o.seed, invalidEvery)
+	recs, err := seedChaosERP(ctx, e.erpPath, p, n, o.seed, invalidEvery)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -346,17 +438,14 @@ func newSoakEnv(ctx context.Context, o chaosOptions, soak string, n, invalidEver
 			e.valid[r.Key] = true
 		}
 	}
-	fmt.Fprintf(out, "ERP: %d flagged customers (%d deliberately invalid) generated in %s\n", n, len(e.invalid), time.Since(t0).Round(time.Millisecond))
-	e.srv, err = startServer(ctx, bo, dir, "server", e.key)
+	fmt.Fprintf(out, "ERP: %d customers flagged for %s (%d deliberately invalid) generated in %s\n", n, p.label, len(e.invalid), time.Since(t0).Round(time.Millisecond))
+	e.srv, err = p.start(ctx, bo, dir, "server", e.key)
 	if err != nil {
 		return nil, nil, err
 	}
 	e.cfg, err = writeConfigWith(dir, "connector.yaml", e.srv.url, e.key, e.erpPath, e.statePath, o.concurrency, "immediate",
 		func(doc map[string]any) {
-			one := doc["one"].(map[string]any)
-			// The server's largest page: a look-up by external id (after an
-			// unknown outcome or a 409) pages through every client.
-			one["page_size"] = oneapitest.MaxPageSize
+			p.configure(doc, e.srv.url, e.key, o.concurrency)
 			if extra != nil {
 				extra(doc)
 			}
@@ -368,9 +457,10 @@ func newSoakEnv(ctx context.Context, o chaosOptions, soak string, n, invalidEver
 	return e, func() { e.srv.stop(); cleanup() }, nil
 }
 
-// seedChaosERP creates a fresh SQLite ERP with n generated customers flagged
-// for ONe, every invalidEvery-th one deliberately invalid.
-func seedChaosERP(ctx context.Context, path string, n int, seed uint64, invalidEvery int) ([]erpgen.Record, error) {
+// seedChaosERP creates a fresh SQLite ERP with n customers generated for
+// platform p and flagged for it only, every invalidEvery-th one
+// deliberately invalid.
+func seedChaosERP(ctx context.Context, path string, p *chaosPlatform, n int, seed uint64, invalidEvery int) ([]erpgen.Record, error) {
 	_ = os.Remove(path)
 	db, d, err := openERPDB(path)
 	if err != nil {
@@ -380,9 +470,11 @@ func seedChaosERP(ctx context.Context, path string, n int, seed uint64, invalidE
 	if err := sqlerp.CreateDemoSchema(ctx, db, d, erpTable); err != nil {
 		return nil, fmt.Errorf("erp: %w", err)
 	}
-	recs := erpgen.New(erpgen.Options{Seed: seed, InvalidEvery: invalidEvery}).Records(n)
+	gen := p.gen
+	gen.Seed, gen.InvalidEvery = seed, invalidEvery
+	recs := erpgen.New(gen).Records(n)
 	for i := range recs {
-		recs[i].SyncONe, recs[i].SyncCustomerAPI = true, false
+		p.flag(&recs[i])
 	}
 	if err := sqlerp.InsertDemoRecords(ctx, db, d, erpTable, recs, time.Now().Add(-time.Minute)); err != nil {
 		return nil, fmt.Errorf("erp: %w", err)
@@ -489,22 +581,23 @@ func (e *soakEnv) finish(ctx context.Context, tag string, res *ChaosResult) (chi
 	if err != nil {
 		return rep, err
 	}
-	if tr := rep.BreakerTransitions["one"]; tr != nil {
+	if tr := rep.BreakerTransitions[e.p.upstream]; tr != nil {
 		res.BreakerOpened += tr["open"]
 		res.BreakerHalfOpened += tr["half-open"]
 		res.BreakerClosed += tr["closed"]
 	}
-	res.UpstreamPauses += rep.UpstreamPauses["one"]
+	res.UpstreamPauses += rep.UpstreamPauses[e.p.upstream]
 	return rep, nil
 }
 
-// creates is the number of createClient requests the server has seen.
+// creates is the number of record creates (createClient,
+// createOrganisation) the server has seen.
 func (e *soakEnv) creates(ctx context.Context) (int64, error) {
 	c, err := counters(ctx, e.srv.url)
 	if err != nil {
 		return 0, err
 	}
-	return c["createClient"].Total, nil
+	return c[e.p.createOps[0]].Total, nil
 }
 
 // waitCreates waits until the server has seen at least n creates; it
@@ -532,8 +625,8 @@ func (e *soakEnv) waitCreates(ctx context.Context, p *connProc, n int64) (bool, 
 
 // killSoak is the kill soak: K SIGKILLs at seeded moments, restarts, a
 // final run to completion, then the invariants.
-func killSoak(ctx context.Context, o chaosOptions, n, k int, res *ChaosResult, out io.Writer) error {
-	e, closeEnv, err := newSoakEnv(ctx, o, soakKill, n, 50, nil, out)
+func killSoak(ctx context.Context, o chaosOptions, plat *chaosPlatform, n, k int, res *ChaosResult, out io.Writer) error {
+	e, closeEnv, err := newSoakEnv(ctx, o, plat, soakKill, n, 50, nil, out)
 	if err != nil {
 		return err
 	}
@@ -601,33 +694,6 @@ func killSoak(ctx context.Context, o chaosOptions, n, k int, res *ChaosResult, o
 	return e.verify(ctx, res)
 }
 
-// faultRules are the faults soak's rules, first match wins. The
-// probabilities of the later rules are conditional on the earlier ones not
-// firing, so that the shares are of all requests.
-func faultRules(now time.Time, full bool) []fault.Rule {
-	lat := fault.Duration(200 * time.Millisecond)
-	outageFrom, outage := 3*time.Second, 5*time.Second
-	if full {
-		outageFrom, outage = 20*time.Second, 30*time.Second
-	}
-	third := 0.10 / 3
-	p429 := 0.05 / 0.90
-	pDrop := 0.01 / 0.85
-	return []fault.Rule{
-		// The outage: every operation, 503 without Retry-After, as a load
-		// balancer in front of a dead backend answers.
-		{Operation: "*", From: now.Add(outageFrom), Until: now.Add(outageFrom + outage), Status: http.StatusServiceUnavailable},
-		// The feed is polled once, outside the queue: latency only.
-		{Operation: "getClientSyncFeed", LatencyMax: lat},
-		{Operation: "*", Probability: third, Status: http.StatusInternalServerError, LatencyMax: lat},
-		{Operation: "*", Probability: third / (1 - third), Status: http.StatusBadGateway, LatencyMax: lat},
-		{Operation: "*", Probability: third / (1 - 2*third), Status: http.StatusServiceUnavailable, LatencyMax: lat},
-		{Operation: "*", Probability: p429, Status: http.StatusTooManyRequests, RetryAfter: 1, RetryAfterMax: 3, LatencyMax: lat},
-		{Operation: "createClient", Probability: pDrop, DropAfterCommit: true, LatencyMax: lat},
-		{Operation: "*", LatencyMax: lat},
-	}
-}
-
 // addRules installs fault rules on the soak's server over HTTP.
 func (e *soakEnv) addRules(ctx context.Context, rules []fault.Rule) error {
 	hc := newHTTPClient(1)
@@ -660,15 +726,15 @@ func (e *soakEnv) readCounters(ctx context.Context, res *ChaosResult) (map[strin
 	if err != nil {
 		return nil, err
 	}
-	res.Requests, res.Faulted, res.Injected, res.EarlyRetries = 0, 0, 0, 0
+	res.Requests, res.Faulted, res.Injected, res.EarlyRetries, res.Conflicts, res.ListRequests = 0, 0, 0, 0, 0, 0
 	for op, oc := range c {
 		res.Requests += oc.Total
 		res.Faulted += oc.Faulted
 		res.EarlyRetries += oc.EarlyRetries
-		if op == "createClient" {
-			res.Conflicts = oc.ByStatus[http.StatusConflict]
+		if slices.Contains(e.p.createOps, op) {
+			res.Conflicts += oc.ByStatus[http.StatusConflict]
 		}
-		if op == "listClients" {
+		if op == e.p.listOp {
 			res.ListRequests = oc.Total
 		}
 		for _, st := range []int{0, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable} {
@@ -679,13 +745,13 @@ func (e *soakEnv) readCounters(ctx context.Context, res *ChaosResult) (map[strin
 }
 
 // faultsSoak is the faults soak.
-func faultsSoak(ctx context.Context, o chaosOptions, n int, res *ChaosResult, out io.Writer) error {
+func faultsSoak(ctx context.Context, o chaosOptions, plat *chaosPlatform, n int, res *ChaosResult, out io.Writer) error {
 	open := "1s"
 	if o.full {
 		open = "5s"
 	}
-	e, closeEnv, err := newSoakEnv(ctx, o, soakFaults, n, 50, func(doc map[string]any) {
-		up := doc["one"].(map[string]any)["upstream"].(map[string]any)
+	e, closeEnv, err := newSoakEnv(ctx, o, plat, soakFaults, n, 50, func(doc map[string]any) {
+		up := doc[plat.section].(map[string]any)["upstream"].(map[string]any)
 		up["breaker_open"] = open
 	}, out)
 	if err != nil {
@@ -693,12 +759,13 @@ func faultsSoak(ctx context.Context, o chaosOptions, n int, res *ChaosResult, ou
 	}
 	defer closeEnv()
 	e.describe(res)
-	rules := faultRules(time.Now(), o.full)
+	rules := plat.faultRules(time.Now(), o.full)
 	if err := e.addRules(ctx, rules); err != nil {
 		return err
 	}
+	outage := rules[slices.IndexFunc(rules, func(r fault.Rule) bool { return !r.From.IsZero() })]
 	fmt.Fprintf(out, "faults: %d rules installed; outage %s-%s from now; breaker open timeout %s\n", len(rules),
-		rules[0].From.Sub(time.Now()).Round(time.Second), rules[0].Until.Sub(time.Now()).Round(time.Second), open)
+		outage.From.Sub(time.Now()).Round(time.Second), outage.Until.Sub(time.Now()).Round(time.Second), open)
 	if _, err := e.finish(ctx, "run1", res); err != nil {
 		return err
 	}
@@ -714,23 +781,23 @@ func faultsSoak(ctx context.Context, o chaosOptions, n int, res *ChaosResult, ou
 		n429 += oc.ByStatus[http.StatusTooManyRequests]
 	}
 	fmt.Fprintf(out, "faults: %d requests, %d failures injected (%d answered 429, %d creates dropped after commit), %d early retries; breaker opened %d, half-open %d, closed %d; %d upstream pauses\n",
-		res.Requests, res.Injected, n429, c["createClient"].ByStatus[0], res.EarlyRetries, res.BreakerOpened, res.BreakerHalfOpened, res.BreakerClosed, res.UpstreamPauses)
+		res.Requests, res.Injected, n429, c[plat.createOps[0]].ByStatus[0], res.EarlyRetries, res.BreakerOpened, res.BreakerHalfOpened, res.BreakerClosed, res.UpstreamPauses)
 	if res.EarlyRetries != 0 {
 		res.violate("early_retries: %d requests came back before their Retry-After", res.EarlyRetries)
 	}
 	if res.BreakerOpened == 0 {
-		res.violate("breaker_opened: the ONe breaker never opened")
+		res.violate("breaker_opened: the %s breaker never opened", plat.label)
 	}
 	if res.BreakerClosed == 0 {
-		res.violate("breaker_closed: the ONe breaker never closed again")
+		res.violate("breaker_closed: the %s breaker never closed again", plat.label)
 	}
 	return e.verify(ctx, res)
 }
 
 // shutdownSoak is the shutdown soak: SIGTERM mid-delivery, exit within
 // 10 s, restart to completion.
-func shutdownSoak(ctx context.Context, o chaosOptions, n int, res *ChaosResult, out io.Writer) error {
-	e, closeEnv, err := newSoakEnv(ctx, o, soakShutdown, n, 50, nil, out)
+func shutdownSoak(ctx context.Context, o chaosOptions, plat *chaosPlatform, n int, res *ChaosResult, out io.Writer) error {
+	e, closeEnv, err := newSoakEnv(ctx, o, plat, soakShutdown, n, 50, nil, out)
 	if err != nil {
 		return err
 	}
@@ -778,12 +845,13 @@ func shutdownSoak(ctx context.Context, o chaosOptions, n int, res *ChaosResult, 
 	return e.verify(ctx, res)
 }
 
-// badInputOps are the operations whose answers the bad-input soak breaks.
+// badInputOps are the operations whose answers the bad-input soak breaks
+// (ONe's: the soak runs on ONe only).
 var badInputOps = []string{"createClient", "listClients", "getClient", "updateClient", "updateClientFinanceData"}
 
 // badInputSoak is the bad-input soak.
-func badInputSoak(ctx context.Context, o chaosOptions, n int, res *ChaosResult, out io.Writer) error {
-	e, closeEnv, err := newSoakEnv(ctx, o, soakBadInput, n, 10, nil, out)
+func badInputSoak(ctx context.Context, o chaosOptions, plat *chaosPlatform, n int, res *ChaosResult, out io.Writer) error {
+	e, closeEnv, err := newSoakEnv(ctx, o, plat, soakBadInput, n, 10, nil, out)
 	if err != nil {
 		return err
 	}
@@ -829,27 +897,20 @@ func (e *soakEnv) describe(res *ChaosResult) {
 }
 
 // verify checks the invariants every soak shares, after the last run:
-// one client per valid row on the server, every valid row (and no invalid
-// one) bound in the ERP, an empty queue, and dead letters that are exactly
-// the invalid rows, each naming its field.
+// one platform record per valid row on the server (the platform's own
+// checks), every valid row (and no invalid one) bound in the ERP to a
+// distinct id, an empty queue, and dead letters that are exactly the
+// invalid rows, each naming its field.
 func (e *soakEnv) verify(ctx context.Context, res *ChaosResult) error {
 	valid := len(e.valid)
-	var err error
-	res.Clients, res.DistinctExternalIDs, err = serverClients(ctx, e.srv.url, e.key)
+	ids, err := erpPlatformIDs(ctx, e.erpPath, e.p.idColumn)
 	if err != nil {
 		return err
 	}
-	if res.Clients != valid {
-		res.violate("clients: the server holds %d clients, want %d (the valid rows)", res.Clients, valid)
-	}
-	if res.DistinctExternalIDs != res.Clients {
-		res.violate("distinct_external_ids: %d distinct external ids among %d clients", res.DistinctExternalIDs, res.Clients)
+	if err := e.p.verifyServer(ctx, e, ids, res); err != nil {
+		return err
 	}
 
-	ids, err := erpONeIDs(ctx, e.erpPath)
-	if err != nil {
-		return err
-	}
 	distinct := map[string]bool{}
 	var unbound, wrongBound []string
 	for key, id := range ids {
@@ -869,13 +930,13 @@ func (e *soakEnv) verify(ctx context.Context, res *ChaosResult) error {
 		res.violate("erp_rows: the ERP holds %d rows, want %d", len(ids), res.Records)
 	}
 	if len(unbound) > 0 {
-		res.violate("bound_rows: %d valid rows have no ONe id written back (%s)", len(unbound), sample(unbound))
+		res.violate("bound_rows: %d valid rows have no %s id written back (%s)", len(unbound), e.p.label, sample(unbound))
 	}
 	if len(wrongBound) > 0 {
-		res.violate("bound_rows: %d invalid rows have an ONe id (%s)", len(wrongBound), sample(wrongBound))
+		res.violate("bound_rows: %d invalid rows have %s id (%s)", len(wrongBound), article(e.p.label), sample(wrongBound))
 	}
 	if res.DistinctONeIDs != res.BoundRows {
-		res.violate("distinct_one_ids: %d distinct ONe ids among %d bound rows", res.DistinctONeIDs, res.BoundRows)
+		res.violate("distinct_one_ids: %d distinct %s ids among %d bound rows", res.DistinctONeIDs, e.p.label, res.BoundRows)
 	}
 
 	st, err := queue.Open(e.statePath, queue.Options{LockTimeout: 10 * time.Second})
@@ -900,10 +961,10 @@ func (e *soakEnv) verify(ctx context.Context, res *ChaosResult) error {
 		}
 		for _, j := range jobs {
 			res.DeadLetters++
-			key := strings.TrimPrefix(j.Key, "one:push:")
+			key := strings.TrimPrefix(j.Key, e.p.pushKey())
 			deadKeys[key] = true
 			kind, ok := e.invalid[key]
-			if !ok || j.Type != "one.push" {
+			if !ok || j.Type != e.p.pushType() {
 				notInvalid = append(notInvalid, fmt.Sprintf("%s %s: %s", j.Type, j.Key, j.LastError))
 				continue
 			}
@@ -932,8 +993,12 @@ func (e *soakEnv) verify(ctx context.Context, res *ChaosResult) error {
 	if len(noField) > 0 {
 		res.violate("dead_letters: %d reasons do not name the invalid field (%s)", len(noField), sample(noField))
 	}
-	fmt.Fprintf(e.out, "verify: server holds %d clients (%d distinct external ids) for %d valid rows; ERP rows %d, bound %d (%d distinct ids); queue %d; dead letters %d for %d keys (%d invalid rows); server: %d requests, %d creates refused as duplicates, %d listing pages read\n",
-		res.Clients, res.DistinctExternalIDs, valid, len(ids), res.BoundRows, res.DistinctONeIDs, res.QueueLeft, res.DeadLetters, res.DeadLetterKeys, len(e.invalid),
+	farms := ""
+	if res.FarmRows > 0 {
+		farms = fmt.Sprintf(", %d farm business units for %d farm rows", res.FarmUnits, res.FarmRows)
+	}
+	fmt.Fprintf(e.out, "verify: server holds %d %s (%d distinct %s%s) for %d valid rows; ERP rows %d, bound %d (%d distinct ids); queue %d; dead letters %d for %d keys (%d invalid rows); server: %d requests, %d creates refused as duplicates, %d listing pages read\n",
+		res.Clients, e.p.records, res.DistinctExternalIDs, e.p.identities, farms, valid, len(ids), res.BoundRows, res.DistinctONeIDs, res.QueueLeft, res.DeadLetters, res.DeadLetterKeys, len(e.invalid),
 		res.Requests, res.Conflicts, res.ListRequests)
 	return nil
 }
@@ -947,14 +1012,22 @@ func sample(xs []string) string {
 	return strings.Join(xs, "; ")
 }
 
-// erpONeIDs reads every ERP row's written-back ONe id by key.
-func erpONeIDs(ctx context.Context, path string) (map[string]string, error) {
+// article is "an" or "a" before name.
+func article(name string) string {
+	if strings.ContainsRune("AEIOU", rune(name[0])) {
+		return "an " + name
+	}
+	return "a " + name
+}
+
+// erpPlatformIDs reads every ERP row's platform id written back to column, by key.
+func erpPlatformIDs(ctx context.Context, path, column string) (map[string]string, error) {
 	db, _, err := openERPDB(path)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	q := fmt.Sprintf(`SELECT %q, COALESCE(%q, '') FROM %q`, erpgen.KeyColumn, erpgen.ONeIDColumn, erpTable)
+	q := fmt.Sprintf(`SELECT %q, COALESCE(%q, '') FROM %q`, erpgen.KeyColumn, column, erpTable)
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("verify: erp: %w", err)

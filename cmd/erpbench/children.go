@@ -25,8 +25,9 @@ import (
 	"github.com/erpconnector/erpconnector/queue"
 )
 
-// apiKeyEnv passes the tenant's API key to a serve-one child (never on
-// its command line, which other users of the machine can read).
+// apiKeyEnv passes the tenant's API key to a serve-one child, and the
+// user's password to a serve-customer child (never on its command line,
+// which other users of the machine can read).
 const apiKeyEnv = "ERPBENCH_API_KEY"
 
 // serveOneMain is the hidden `serve-one` subcommand: the ONe reference
@@ -54,16 +55,23 @@ func serveOneMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("serve-one: %w", err)
 	}
 	defer one.Close()
-	ln, err := net.Listen("tcp", *listen)
+	return serveLoopback(ctx, "serve-one", *listen, one, stdout)
+}
+
+// serveLoopback serves h on listen (the serve-* subcommands): the first
+// line on stdout is the base URL; it serves until the context ends or
+// stdin reaches end of file. cmd names the subcommand in errors.
+func serveLoopback(ctx context.Context, cmd, listen string, h http.Handler, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return fmt.Errorf("serve-one: listen: %w", err)
+		return fmt.Errorf("%s: listen: %w", cmd, err)
 	}
-	srv := &http.Server{Handler: one, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if _, err := fmt.Fprintf(stdout, "http://%s\n", ln.Addr()); err != nil {
 		_ = srv.Close()
-		return fmt.Errorf("serve-one: announce address: %w", err)
+		return fmt.Errorf("%s: announce address: %w", cmd, err)
 	}
 	eof := make(chan struct{})
 	go func() {
@@ -75,7 +83,7 @@ func serveOneMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case <-eof:
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve-one: serve: %w", err)
+			return fmt.Errorf("%s: serve: %w", cmd, err)
 		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

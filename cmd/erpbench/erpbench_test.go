@@ -165,6 +165,7 @@ func TestBadCommandLines(t *testing.T) {
 		{"bad txlock", []string{"feed", "--sqlite-txlock", "later"}, exitUsage, "--sqlite-txlock: must be deferred, immediate, exclusive or empty"},
 		{"stray argument", []string{"migrate", "extra"}, exitUsage, "unexpected arguments"},
 		{"serve-one without tenant", []string{"serve-one"}, exitFailure, "--tenant: want NAME with $ERPBENCH_API_KEY set"},
+		{"serve-customer without user", []string{"serve-customer"}, exitFailure, "--user: want EMAIL with $ERPBENCH_API_KEY set"},
 	})
 }
 

@@ -4,10 +4,11 @@
 //	erpbench migrate --records N [--concurrency C]   ERP → ONe migration vs a raw POST loop
 //	erpbench feed    --events N  [--concurrency C]   ONe → ERP catch-up vs a raw feed + GET loop
 //	erpbench noop    --records N [--concurrency C]   a second sync with nothing changed
-//	erpbench chaos   [--soak S] [--full]             the kill, faults, shutdown and bad-input soaks
+//	erpbench chaos   [--soak S] [--platform P] [--full]   the kill, faults, shutdown and bad-input soaks
 //
 // Every server and the connector run as separate processes: erpbench
-// re-executes itself with the hidden subcommands serve-one and connector.
+// re-executes itself with the hidden subcommands serve-one, serve-customer
+// and connector.
 // The last line each command prints is one JSON object with every figure.
 package main
 
@@ -70,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer, me self) int {
 	switch cmd {
 	case "serve-one":
 		err = serveOneMain(ctx, rest, stdout, stderr)
+	case "serve-customer":
+		err = serveCustomerMain(ctx, rest, stdout, stderr)
 	case "connector":
 		err = connectorMain(ctx, rest, stdout, stderr)
 	case "migrate", "feed", "noop":

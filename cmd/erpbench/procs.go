@@ -38,7 +38,7 @@ func (s self) command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// serverProc is a running `serve-one` child.
+// serverProc is a running `serve-one` or `serve-customer` child.
 type serverProc struct {
 	url   string
 	cmd   *exec.Cmd
@@ -50,14 +50,20 @@ type serverProc struct {
 // startServer starts a fresh ONe reference server process and waits for
 // its address.
 func startServer(ctx context.Context, o benchOptions, dir, name, apiKey string) (*serverProc, error) {
+	return startServerChild(ctx, o, dir, name, apiKey, "serve-one", "--listen", "127.0.0.1:0", "--tenant", benchTenant, "--seed", fmt.Sprint(o.seed))
+}
+
+// startServerChild starts a reference server process (erpbench with args)
+// that takes secret from $ERPBENCH_API_KEY, and waits for its address.
+func startServerChild(ctx context.Context, o benchOptions, dir, name, secret string, args ...string) (*serverProc, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("start server %s: %w", name, err)
 	}
 	defer logf.Close()
-	cmd := o.self.command(ctx, "serve-one", "--listen", "127.0.0.1:0", "--tenant", benchTenant, "--seed", fmt.Sprint(o.seed))
-	cmd.Env = append(cmd.Env, apiKeyEnv+"="+apiKey)
+	cmd := o.self.command(ctx, args...)
+	cmd.Env = append(cmd.Env, apiKeyEnv+"="+secret)
 	cmd.Stderr = logf
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -50,6 +50,10 @@ const (
 	partFarm         = 1
 )
 
+// businessBatch is the most business unit ids one read of businesses asks
+// for (the ids travel in the query string).
+const businessBatch = 100
+
 // Statuses of an organisation the connector sets.
 const (
 	StatusActive   = "active"
@@ -384,13 +388,15 @@ func (p *Platform) listedFarms(ctx context.Context, orgs []capi.Organisation, kn
 	if len(ids) == 0 {
 		return out, nil
 	}
-	biz, err := p.api.BusinessesByBusinessUnitIDs(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("customerapi: read the businesses of listed farms: %w", err)
-	}
 	byUnit := map[string]*capi.Business{}
-	for i := range biz {
-		byUnit[biz[i].BusinessUnitID] = &biz[i]
+	for start := 0; start < len(ids); start += businessBatch {
+		biz, err := p.api.BusinessesByBusinessUnitIDs(ctx, ids[start:min(start+businessBatch, len(ids))])
+		if err != nil {
+			return nil, fmt.Errorf("customerapi: read the businesses of listed farms: %w", err)
+		}
+		for i := range biz {
+			byUnit[biz[i].BusinessUnitID] = &biz[i]
+		}
 	}
 	for orgID, u := range units {
 		if b := byUnit[u.ID]; b != nil {

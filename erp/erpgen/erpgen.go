@@ -206,6 +206,21 @@ type Options struct {
 	KeyPrefix string
 	// UnflaggedEvery leaves every n-th row without sync flags (0: never).
 	UnflaggedEvery int
+	// UKFarmsOnly makes every row a UK farm, a company or an individual
+	// (three to one): the customers the Customer API takes (it accepts
+	// organisations in GB, US, ZA and FR only, each with an owner). Flags
+	// are set as for the UK farms of the default mix.
+	UKFarmsOnly bool
+	// UniqueOnPlatform makes every row unique where the Customer API
+	// refuses duplicates: the owner's e-mail (admin_email) becomes
+	// <lower-case key>@owners.example.co.uk, and a row whose name and
+	// company number (case and surrounding spaces ignored, any planted
+	// defect included) an earlier row of this generator holds gets
+	// " <key>" appended to its name (and to the owner's name when that was
+	// the row's name). It draws nothing from the seeded source: the rows
+	// are otherwise those generated without it. Without it the generated
+	// rows repeat both within a few thousand rows.
+	UniqueOnPlatform bool
 }
 
 // Generator produces records; it is not safe for concurrent use.
@@ -214,6 +229,9 @@ type Generator struct {
 	rng  *rand.Rand
 	n    int
 	bad  int
+	// names are the name and company number pairs handed out (with
+	// Options.UniqueOnPlatform).
+	names map[string]bool
 }
 
 // New returns a generator.
@@ -240,15 +258,19 @@ func (g *Generator) Records(n int) []Record {
 func (g *Generator) Next() Record {
 	g.n++
 	r := Record{Key: fmt.Sprintf("%s%07d", g.opts.KeyPrefix, g.n), Values: make([]string, len(columns))}
-	switch g.rng.IntN(10) {
-	case 0, 1, 2, 3:
-		g.polishCompany(&r)
-	case 4, 5:
-		g.polishPerson(&r)
-	case 6, 7, 8:
-		g.ukFarm(&r, true)
-	default:
-		g.ukFarm(&r, false)
+	if g.opts.UKFarmsOnly {
+		g.ukFarm(&r, g.rng.IntN(4) < 3)
+	} else {
+		switch g.rng.IntN(10) {
+		case 0, 1, 2, 3:
+			g.polishCompany(&r)
+		case 4, 5:
+			g.polishPerson(&r)
+		case 6, 7, 8:
+			g.ukFarm(&r, true)
+		default:
+			g.ukFarm(&r, false)
+		}
 	}
 	if g.opts.UnflaggedEvery > 0 && g.n%g.opts.UnflaggedEvery == 0 {
 		r.SyncONe, r.SyncCustomerAPI = false, false
@@ -258,7 +280,30 @@ func (g *Generator) Next() Record {
 		g.bad++
 		g.spoil(&r, k)
 	}
+	if g.opts.UniqueOnPlatform {
+		g.unique(&r)
+	}
 	return r
+}
+
+// unique gives r its own owner e-mail and, when an earlier row holds its
+// name and company number, its own name (see Options.UniqueOnPlatform).
+func (g *Generator) unique(r *Record) {
+	r.Set("admin_email", strings.ToLower(r.Key)+"@owners.example.co.uk")
+	if g.names == nil {
+		g.names = map[string]bool{}
+	}
+	identity := func() string {
+		return strings.ToLower(strings.TrimSpace(r.Value("name"))) + "|" + strings.ToLower(strings.TrimSpace(r.Value("company_number")))
+	}
+	if g.names[identity()] {
+		name := r.Value("name")
+		r.Set("name", name+" "+r.Key)
+		if r.Value("admin_name") == name {
+			r.Set("admin_name", r.Value("name"))
+		}
+	}
+	g.names[identity()] = true
 }
 
 func (g *Generator) pick(xs []string) string { return xs[g.rng.IntN(len(xs))] }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/erpconnector/erpconnector/mapping"
@@ -82,5 +83,95 @@ func TestRulesCompileAndCoverColumns(t *testing.T) {
 	r := mapping.MustCompileRules(Rules())
 	if !reflect.DeepEqual(r.Columns(), Columns()) {
 		t.Fatalf("rules and columns disagree:\n%v\n%v", r.Columns(), Columns())
+	}
+}
+
+// TestUKFarmsOnlyUniqueOnPlatformSuitTheCustomerAPI checks the rows the
+// Customer API soaks seed: every valid row is a farm the Customer API's
+// validation accepts, every invalid row is rejected on its field, and no
+// two rows share an owner e-mail or a name and company number (the
+// platform refuses both as duplicates), far beyond where the default mix
+// repeats them.
+func TestUKFarmsOnlyUniqueOnPlatformSuitTheCustomerAPI(t *testing.T) {
+	rules := mapping.MustCompileRules(Rules())
+	const n = 20000
+	recs := New(Options{Seed: 3, InvalidEvery: 50, UKFarmsOnly: true, UniqueOnPlatform: true}).Records(n)
+	emails, identities := map[string]string{}, map[string]string{}
+	companies, invalid := 0, map[Invalid]int{}
+	for _, r := range recs {
+		c, ferrs := rules.Apply(r.Values)
+		if len(ferrs) > 0 {
+			t.Fatalf("%s: rule errors %v", r.Key, ferrs)
+		}
+		c.ERPKey = r.Key
+		if prev, dup := emails[c.Admin.Email]; dup {
+			t.Fatalf("%s and %s share the owner e-mail %q", prev, r.Key, c.Admin.Email)
+		}
+		emails[c.Admin.Email] = r.Key
+		id := strings.ToLower(strings.TrimSpace(c.Name)) + "|" + strings.ToLower(strings.TrimSpace(c.CompanyNumber))
+		if prev, dup := identities[id]; dup {
+			t.Fatalf("%s and %s share the name and company number %q", prev, r.Key, id)
+		}
+		identities[id] = r.Key
+		err := mapping.ValidateCustomerAPI(c)
+		if r.Invalid == "" {
+			if err != nil {
+				t.Fatalf("%s: valid row rejected by the Customer API's validation: %v", r.Key, err)
+			}
+			if c.Billing.CountryISO2 != "GB" || !mapping.HasFarm(c) {
+				t.Fatalf("%s: not a UK farm: %+v", r.Key, c)
+			}
+			if c.Type == mapping.Company {
+				companies++
+			}
+			continue
+		}
+		invalid[r.Invalid]++
+		var ve *mapping.ValidationError
+		if !errors.As(err, &ve) || !ve.Has(r.Invalid.Field()) {
+			t.Fatalf("%s (%s): want an error on %s from the Customer API's validation, got %v", r.Key, r.Invalid, r.Invalid.Field(), err)
+		}
+	}
+	if len(invalid) != len(AllInvalid()) || invalid[BadISO2] != n/50/len(AllInvalid()) {
+		t.Fatalf("invalid rows by kind: %v", invalid)
+	}
+	if valid := n - n/50; companies < valid*2/3 || companies > valid*5/6 {
+		t.Fatalf("%d companies among %d valid farms, want about three in four", companies, valid)
+	}
+}
+
+// TestUniqueOnPlatformChangesOnlyTheDuplicates: the option draws nothing
+// from the seeded source, so the rows are those of the default generator
+// but for the owner's e-mail and the names of repeated pairs.
+func TestUniqueOnPlatformChangesOnlyTheDuplicates(t *testing.T) {
+	plain := New(Options{Seed: 9, InvalidEvery: 7}).Records(5000)
+	uniq := New(Options{Seed: 9, InvalidEvery: 7, UniqueOnPlatform: true}).Records(5000)
+	renamed := 0
+	for i := range plain {
+		a, b := plain[i], uniq[i]
+		if a.Key != b.Key || a.Invalid != b.Invalid || a.SyncONe != b.SyncONe || a.SyncCustomerAPI != b.SyncCustomerAPI {
+			t.Fatalf("%s: row differs beyond the unique columns:\n%+v\n%+v", a.Key, a, b)
+		}
+		for j, col := range Columns() {
+			switch {
+			case a.Values[j] == b.Values[j]:
+			case col == "admin_email":
+				if b.Values[j] != strings.ToLower(a.Key)+"@owners.example.co.uk" {
+					t.Fatalf("%s: admin_email %q", a.Key, b.Values[j])
+				}
+			case col == "name" || col == "admin_name":
+				if b.Values[j] != a.Values[j]+" "+a.Key {
+					t.Fatalf("%s: %s %q, want %q with the key appended", a.Key, col, b.Values[j], a.Values[j])
+				}
+				if col == "name" {
+					renamed++
+				}
+			default:
+				t.Fatalf("%s: column %s changed from %q to %q", a.Key, col, a.Values[j], b.Values[j])
+			}
+		}
+	}
+	if renamed == 0 {
+		t.Fatal("no duplicate name was renamed: the test shows nothing")
 	}
 }
