@@ -189,3 +189,35 @@ func TestSecretsStayOut(t *testing.T) {
 		}
 	})
 }
+
+// TestChangeSourceRidesOutRateLimits: the change source answers 429 with
+// Retry-After (ONe's feed, the Customer API's listing) and then 503s; the
+// pass waits them out and succeeds, and the platform's changes arrive.
+func TestChangeSourceRidesOutRateLimits(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 6, configure: func(c *connector.Config) {
+			c.Ownership = []connector.Ownership{{Group: connector.GroupMaster, Owner: connector.OwnerPlatform}}
+		}})
+		w.sync()
+		r := h.firstValid(t, w)
+		h.rename(w, h.id(w, r.Key), "Renamed During A Storm Ltd")
+		if _, err := h.faults(w).Add(fault.Rule{Operation: h.changesOp, Status: 429, RetryAfter: 1, Count: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.faults(w).Add(fault.Rule{Operation: h.changesOp, Status: 503, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := w.conn.SyncOnce(ctx); err != nil {
+			t.Fatalf("a pass failed over a rate limit: %v", err)
+		}
+		w.idle()
+		if got := w.get(r.Key).Customer.Name; got != "Renamed During A Storm Ltd" {
+			t.Fatalf("the platform change did not arrive: %q", got)
+		}
+		if c := h.faults(w).Counts()[h.changesOp]; c.ByStatus[429] != 2 || c.ByStatus[503] != 1 {
+			t.Fatalf("the storm did not hit: %+v", c)
+		}
+	})
+}

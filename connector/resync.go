@@ -233,7 +233,7 @@ func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, 
 		if err := c.awaitRoom(ctx); err != nil {
 			return err
 		}
-		page, err := s.p.List(ctx, cursor, known)
+		page, err := c.list(ctx, s, cursor, known)
 		if err != nil {
 			return fmt.Errorf("connector: resync: list %s: %w", s.name, err)
 		}

@@ -230,9 +230,7 @@ func (c *Connector) buildSites(opts Options, terms mapping.Terms) error {
 		}
 		base := opts.Transport
 		if base == nil {
-			t := http.DefaultTransport.(*http.Transport).Clone()
-			t.MaxIdleConnsPerHost = 64
-			base = t
+			base = keepAlive()
 		}
 		api, err := oneapi.New(oneapi.Config{BaseURL: o.BaseURL, Tenant: o.Tenant, APIKey: o.APIKey, Timeout: o.Timeout,
 			UserAgent: ua, Transport: s.pool.Gate(base), Logger: c.log})
@@ -255,7 +253,7 @@ func (c *Connector) buildSites(opts Options, terms mapping.Terms) error {
 		}
 		base := opts.Transport
 		if base == nil {
-			base = http.DefaultTransport
+			base = keepAlive()
 		}
 		hc := &http.Client{Transport: s.pool.Gate(base)}
 		api, err := capi.New(capi.Options{BaseURL: ca.BaseURL, Timeout: ca.Timeout, Version: opts.Version,
@@ -269,6 +267,14 @@ func (c *Connector) buildSites(opts Options, terms mapping.Terms) error {
 		c.sites = append(c.sites, s)
 	}
 	return nil
+}
+
+// keepAlive is a platform's HTTP transport: every worker keeps its
+// connection open between requests.
+func keepAlive() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
 }
 
 // site returns the configured site of a platform, or nil.

@@ -566,7 +566,10 @@ func (p *Pool) settleAs(j Job, err error) Outcome {
 		return p.outcome(j, Fail, 0, err)
 	default: // Retryable, OutcomeUnknown
 		ra := apierr.RetryAfterOf(err)
-		if st := apierr.StatusOf(err); ra > 0 && (st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable) &&
+		// With LimitRequests the gate paused the upstream when the answer
+		// arrived; pausing again here would count (and stretch) it twice.
+		if st := apierr.StatusOf(err); ra > 0 && !p.opts.LimitRequests &&
+			(st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable) &&
 			(apierr.SystemOf(err) == "" || apierr.SystemOf(err) == p.opts.Upstream) {
 			p.pause(time.Now().Add(ra))
 		}

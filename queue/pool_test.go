@@ -506,3 +506,48 @@ func TestPoolGate(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolGatePausesOnce: a 429 with Retry-After that reaches a handler
+// through the gate pauses the upstream once (as it arrives), not a second
+// time when the handler returns it.
+func TestPoolGatePausesOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := openTest(t, Options{NoSync: true})
+		var gate http.RoundTripper
+		answered := false
+		p, err := NewPool(s, PoolOptions{Upstream: "one", Types: []string{"one.upsert"}, LimitRequests: true,
+			Handler: func(ctx context.Context, _ Job) error {
+				if answered {
+					return nil
+				}
+				answered = true
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://one.test/clients", nil)
+				resp, err := gate.RoundTrip(req)
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+				time.Sleep(10 * time.Millisecond) // the handler takes a moment to give up
+				return apierr.FromResponse("create", resp.StatusCode, resp.Header, nil, time.Now())
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gate = p.Gate(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			h := http.Header{}
+			h.Set("Retry-After", "2")
+			return &http.Response{StatusCode: http.StatusTooManyRequests, Header: h, Body: http.NoBody, Request: r}, nil
+		}))
+		if err := s.Enqueue(context.Background(), Job{Type: "one.upsert", Key: "k", Lane: LaneLive}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		waitEmpty(t, s, time.Minute)
+		stopPool(t, p)
+		if n := testutil.ToFloat64(p.m.pauses); n != 1 {
+			t.Fatalf("%v pauses for one 429, want 1", n)
+		}
+	})
+}
