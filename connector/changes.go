@@ -20,12 +20,20 @@ import (
 // in becomes a pull job. A bound record the walk did not see is looked at
 // (its pull applies the delete policy when it is gone).
 
-// readChanges runs the site's change source once.
+// readChanges runs the site's change source once. Refused credentials
+// pause the platform's upstream, as they do for its deliveries.
 func (c *Connector) readChanges(ctx context.Context, s *site) (int, error) {
+	var n int
+	var err error
 	if f, ok := s.p.(platform.Feed); ok {
-		return c.pollFeed(ctx, s, f)
+		n, err = c.pollFeed(ctx, s, f)
+	} else {
+		n, err = c.walkListing(ctx, s)
 	}
-	return c.walkListing(ctx, s)
+	if apierr.Classify(err) == apierr.Unauthorized {
+		s.pool.Refuse(err)
+	}
+	return n, err
 }
 
 // passAttempts is how often a read of a change source or a walk (a feed

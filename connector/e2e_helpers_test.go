@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/customerapi"
 	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
@@ -103,6 +105,8 @@ type world struct {
 	logs   *syncBuf
 	vOne   *contract.Validator
 	vCAPI  *contract.Validator
+	// reg holds the running connector's metrics.
+	reg *prometheus.Registry
 	clock  time.Time
 	recs   []erpgen.Record
 	dbPath string
@@ -250,7 +254,9 @@ func (w *world) start() {
 	if w.erpOverride != nil {
 		adapter = w.erpOverride
 	}
-	c, err := connector.New(connector.Options{Config: w.cfg, ERP: adapter, Logger: w.logger(), Transport: w.transport()})
+	w.reg = prometheus.NewRegistry()
+	c, err := connector.New(connector.Options{Config: w.cfg, ERP: adapter, Logger: w.logger(), Transport: w.transport(),
+		Registerer: w.reg})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -221,3 +221,98 @@ func TestChangeSourceRidesOutRateLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusedCredentials: with a wrong API key (ONe) or password (the
+// Customer API) the platform's upstream is paused, not its records: no
+// dead letter, the jobs wait; status, readiness and a metric say why, one
+// error is logged; after a reload with the right credentials every record
+// is delivered.
+func TestRefusedCredentials(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		const wrong = "a-wrong-secret-0123456789"
+		// One attempt each: an attempt counted against a record would bury it.
+		w := h.world(t, worldOpts{records: 12, noStart: true, configure: func(c *connector.Config) { c.Queue.MaxAttempts = 1 }})
+		good := w.cfg
+		bad := w.cfg
+		if bad.ONe != nil {
+			one := *bad.ONe
+			one.APIKey = wrong
+			bad.ONe = &one
+		} else {
+			ca := *bad.CustomerAPI
+			ca.Password = wrong
+			bad.CustomerAPI = &ca
+		}
+		w.cfg = bad
+		w.start()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = w.conn.SyncOnce(ctx) // the change source is refused too
+		upstream := map[string]string{"one": "one", "customerapi": "customer"}[h.name]
+		var st connector.Status
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			var err error
+			if st, err = w.conn.Status(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if st.Upstreams[upstream].CredentialsRefused && st.Queue.Counts.Total() > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the refusal never showed: %+v\n%s", st, w.logLines())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // the held jobs come back
+		if st, _ = w.conn.Status(ctx); st.Queue.Dead != 0 || st.Queue.Counts.Total() == 0 {
+			t.Fatalf("refused credentials failed records: %+v", st.Queue)
+		}
+		r := w.conn.Readiness()
+		if r.Ready || !strings.Contains(r.Reasons[upstream], "refuses the credentials") {
+			t.Fatalf("readiness %+v", r)
+		}
+		if got := gauge(t, w, "erpconnector_queue_credentials_refused"); got != 1 {
+			t.Fatalf("credentials_refused = %v", got)
+		}
+		logs := w.logs.String()
+		if n := strings.Count(logs, "refuses the connector's credentials"); n != 1 {
+			t.Fatalf("the refusal was logged %d times, want once\n%s", n, w.logLines())
+		}
+		if strings.Contains(logs, wrong) || strings.Contains(strings.Join(statusStrings(st), ""), wrong) {
+			t.Fatal("the refused secret appears in the logs or the status")
+		}
+		// A reload with the right credentials: a new generation on the same state.
+		w.stop()
+		w.cfg = good
+		w.start()
+		w.sync()
+		w.sync()
+		exactlyOnce(t, w, h)
+		if st, _ = w.conn.Status(ctx); st.Queue.Dead != 0 {
+			t.Fatalf("%d dead letters after the reload", st.Queue.Dead)
+		}
+		if r := w.conn.Readiness(); !r.Ready {
+			t.Fatalf("not ready after the reload: %+v", r)
+		}
+	})
+}
+
+// gauge reads one series of the running connector's metrics.
+func gauge(t *testing.T, w *world, name string) float64 {
+	t.Helper()
+	mfs, err := w.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			var sum float64
+			for _, m := range mf.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+			return sum
+		}
+	}
+	t.Fatalf("no series %s", name)
+	return 0
+}

@@ -2,6 +2,7 @@ package connector_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -219,4 +220,61 @@ func TestListingSurvivesABadPage(t *testing.T) {
 		t.Fatal("a lookup failed over a malformed listing page")
 	}
 	_ = context.Background
+}
+
+// TestONeFeedDuplicatedAndReordered: the feed repeats and shuffles its
+// events; every registration becomes one ERP customer, every client's last
+// state is what the ERP holds (a repeated or late event never brings an
+// older state back), and nothing is written twice.
+func TestONeFeedDuplicatedAndReordered(t *testing.T) {
+	w := newWorld(t, worldOpts{records: 10, configure: func(c *connectorConfig) {
+		c.Ownership = []ownership{{Group: "master", Owner: "platform"}}
+	}})
+	w.sync()
+	w.sync()
+	if _, err := w.one.Faults().Add(fault.Rule{Operation: "getClientSyncFeed", Duplicate: true, Reorder: true}); err != nil {
+		t.Fatal(err)
+	}
+	rows := w.rows()
+	var regs []string
+	for i := range 4 {
+		reg := storefrontRegistration
+		reg.Name = fmt.Sprintf("Sklep Numer %d Sp. z o.o.", i)
+		reg.Tin = []string{"5213017228", "5260250995", "7010013227", "5252248481"}[i]
+		reg.AdditionalFields = nil
+		created, err := w.one.StorefrontCreate(tenant, oneapi.ContextApplication, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		regs = append(regs, created.ClientID)
+	}
+	edited := oneHarness.valid(w)[:3]
+	for _, r := range edited {
+		for v := 1; v <= 3; v++ {
+			oneHarness.rename(w, oneHarness.id(w, r.Key), fmt.Sprintf("Edited %s v%d", r.Key, v))
+		}
+	}
+	erpWrites := w.erp.writes.Load()
+	w.sync()
+	w.sync()
+	if got := w.rows(); got != rows+len(regs) {
+		t.Fatalf("%d ERP rows, want %d: every registration once", got, rows+len(regs))
+	}
+	for _, id := range regs {
+		cl, _ := w.one.Client(tenant, id)
+		if cl.ExternalID == "" || w.get(cl.ExternalID).Customer.PlatformIDs.ONe != id {
+			t.Fatalf("registration %s not bound to an ERP customer: %q", id, cl.ExternalID)
+		}
+	}
+	for _, r := range edited {
+		if got := w.get(r.Key).Customer.Name; got != "Edited "+r.Key+" v3" {
+			t.Fatalf("%s: ERP name %q, want the last edit", r.Key, got)
+		}
+	}
+	// Each registration: the new row and its write-back; each edited client: one write.
+	if n := w.erp.writes.Load() - erpWrites; n > int64(2*len(regs)+len(edited)) {
+		t.Fatalf("%d ERP writes for %d registrations and %d edited clients: something was applied twice\n%s",
+			n, len(regs), len(edited), w.logLines())
+	}
+	converged(t, w, oneHarness)
 }

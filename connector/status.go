@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
+
 	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/queue"
 )
@@ -32,7 +34,10 @@ type Status struct {
 	FeedNext int64                     `json:"feed_next_id"`
 	Queue    queue.Stats               `json:"queue"`
 	Breakers map[string]string         `json:"breakers"`
-	Paused   bool                      `json:"paused"`
+	// Upstreams are the platform upstreams' states (breaker, pauses,
+	// refused credentials).
+	Upstreams map[string]UpstreamStatus `json:"upstreams"`
+	Paused    bool                      `json:"paused"`
 	// Bindings counts the customers bound to each platform.
 	Bindings map[string]int `json:"bindings"`
 	// WriteBacksPending counts platform ids not yet written to the ERP.
@@ -86,7 +91,7 @@ func (s *statusTracker) setFeed(next int64) {
 // Status returns a snapshot of the connector's state. It never contains secrets.
 func (c *Connector) Status(ctx context.Context) (Status, error) {
 	st := Status{Runs: map[string]RunStatus{}, Outcomes: map[string]map[string]int{}, Cursors: map[string]string{},
-		Breakers: map[string]string{}, Bindings: map[string]int{}}
+		Breakers: map[string]string{}, Bindings: map[string]int{}, Upstreams: map[string]UpstreamStatus{}}
 	c.st.mu.Lock()
 	for k, v := range c.st.runs {
 		st.Runs[k] = v
@@ -123,7 +128,15 @@ func (c *Connector) Status(ctx context.Context) (Status, error) {
 		return st, err
 	}
 	for _, s := range c.sites {
-		st.Breakers[s.upstream] = s.pool.BreakerState().String()
+		u := UpstreamStatus{Breaker: s.pool.BreakerState().String()}
+		if pu := s.pool.PausedUntil(); pu.After(c.now()) {
+			u.PausedUntil = pu
+		}
+		if f := s.pool.Refused(); f != nil {
+			u.CredentialsRefused, u.Reason, u.Since = true, f.Reason, f.Since
+		}
+		st.Breakers[s.upstream] = u.Breaker
+		st.Upstreams[s.upstream] = u
 	}
 	if err := c.state.View(ctx, func(tx *state.Tx) error {
 		for _, s := range c.sites {
@@ -156,23 +169,72 @@ func (c *Connector) readinessRuns() map[string]string {
 	return out
 }
 
-// Ready reports whether the connector is ready: its state is open and the
-// first poll of each upstream (the ERP scan, the ONe feed, the Customer API
-// listing) has succeeded. The map says which upstreams are ready.
-func (c *Connector) Ready() (bool, map[string]bool) {
+// Readiness says whether the connector is ready and, for each upstream
+// that is not, why.
+type Readiness struct {
+	Ready bool `json:"ready"`
+	// Upstreams says which upstreams (erp, one, customer) are ready.
+	Upstreams map[string]bool `json:"upstreams"`
+	// Reasons says why an upstream is not ready.
+	Reasons map[string]string `json:"reasons,omitempty"`
+}
+
+// Readiness reports whether the connector is ready now: its state is open,
+// the first poll of each upstream (the ERP scan, the ONe feed, the
+// Customer API listing) has succeeded, no platform refuses the credentials
+// and no platform's breaker is open.
+func (c *Connector) Readiness() Readiness {
 	c.mu.Lock()
 	stopped := c.stopped
 	c.mu.Unlock()
+	r := Readiness{Ready: !stopped, Upstreams: map[string]bool{}, Reasons: map[string]string{}}
 	c.st.mu.Lock()
-	defer c.st.mu.Unlock()
-	out := map[string]bool{}
-	ready := !stopped
 	for upstream, run := range c.readinessRuns() {
-		ok := !c.st.runs[run].LastSuccess.IsZero()
-		out[upstream] = ok
-		ready = ready && ok
+		if c.st.runs[run].LastSuccess.IsZero() {
+			r.Reasons[upstream] = "its first " + run + " run has not succeeded yet"
+		}
 	}
-	return ready, out
+	c.st.mu.Unlock()
+	for _, s := range c.sites {
+		switch {
+		case s.pool.Refused() != nil:
+			f := s.pool.Refused()
+			r.Reasons[s.upstream] = "the platform refuses the credentials since " + f.Since.UTC().Format(time.RFC3339) + ": " + f.Reason
+		case s.pool.BreakerState() == gobreaker.StateOpen:
+			r.Reasons[s.upstream] = "its circuit breaker is open (the platform keeps failing)"
+		}
+	}
+	for upstream := range c.readinessRuns() {
+		_, bad := r.Reasons[upstream]
+		r.Upstreams[upstream] = !bad
+		r.Ready = r.Ready && !bad
+	}
+	if stopped {
+		r.Reasons["connector"] = "stopped"
+	}
+	return r
+}
+
+// Ready reports Readiness in short: whether the connector is ready, and
+// which upstreams are.
+func (c *Connector) Ready() (bool, map[string]bool) {
+	r := c.Readiness()
+	return r.Ready, r.Upstreams
+}
+
+// UpstreamStatus is what an operator sees about one platform upstream.
+type UpstreamStatus struct {
+	// Breaker is the circuit breaker's state.
+	Breaker string `json:"breaker"`
+	// PausedUntil is when a Retry-After pause ends, if one is in force.
+	PausedUntil time.Time `json:"paused_until,omitzero"`
+	// CredentialsRefused is set while the platform refuses the connector's
+	// credentials: the upstream is paused and its jobs wait.
+	CredentialsRefused bool `json:"credentials_refused,omitempty"`
+	// Reason is the platform's answer to the credentials.
+	Reason string `json:"reason,omitempty"`
+	// Since is when the platform first refused them.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // CursorNames lists the cursors an operator may read or set.

@@ -197,6 +197,10 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	}
 	if resp.StatusCode() < 200 || resp.StatusCode() > 299 {
 		e := apierr.FromResponse(r.op, resp.StatusCode(), resp.Header(), resp.Body(), c.now())
+		if resp.StatusCode() == http.StatusUnauthorized && r.auth {
+			// Refused even with a fresh token.
+			return nil, apierr.CredentialsRefused(fmt.Errorf("customerapi: %w", e))
+		}
 		return nil, fmt.Errorf("customerapi: %w", e)
 	}
 	return resp.Body(), nil

@@ -365,8 +365,8 @@ func TestErrorsCarryStatusAndFields(t *testing.T) {
 
 	bad := f.client(customerapi.Credentials{Username: ownerEmail, Password: "wrong-" + ownerPass})
 	_, err = bad.Profile(ctx)
-	if status(err) != http.StatusUnauthorized {
-		t.Fatalf("bad password: %v", err)
+	if status(err) != http.StatusUnauthorized || apierr.Classify(err) != apierr.Unauthorized {
+		t.Fatalf("bad password: %v (want 401, the credentials refused)", err)
 	}
 	if strings.Contains(err.Error(), ownerPass) {
 		t.Fatal("error shows the password")
@@ -561,7 +561,7 @@ func TestChallengeFlow(t *testing.T) {
 	ctx := context.Background()
 	noAnswer := f.client(customerapi.Credentials{Username: "new@example.com", Password: "Temp0rary!"})
 	_, err := noAnswer.Profile(ctx)
-	if !errors.Is(err, customerapi.ErrChallenge) || apierr.Classify(err) != apierr.Permanent {
+	if !errors.Is(err, customerapi.ErrChallenge) || apierr.Classify(err) != apierr.Unauthorized {
 		t.Fatalf("unanswered challenge: %v", err)
 	}
 	c := f.client(customerapi.Credentials{Username: "new@example.com", Password: "Temp0rary!", NewPassword: "N3wPassword!"})

@@ -107,6 +107,11 @@ func (ts *TokenSource) fetch(ctx context.Context, call *tokenCall, refresh strin
 	defer ts.mu.Unlock()
 	ts.inflight = nil
 	if err != nil {
+		if st := apierr.StatusOf(err); st == http.StatusUnauthorized || st == http.StatusForbidden ||
+			st == http.StatusBadRequest || errors.Is(err, ErrChallenge) {
+			// The user, password or API token is refused.
+			err = apierr.CredentialsRefused(err)
+		}
 		call.err = fmt.Errorf("token: %w", err)
 		ts.c.log.DebugContext(ctx, "token fetch failed", "err", err)
 		close(call.done)

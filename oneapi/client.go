@@ -144,7 +144,12 @@ func (c *API) do(ctx context.Context, op, method, path string, query url.Values,
 	status := resp.StatusCode()
 	c.log.DebugContext(ctx, "request", "op", op, "status", status, "duration", time.Since(start))
 	if status < 200 || status > 299 {
-		return fmt.Errorf("oneapi: %w", apierr.FromResponse(op, status, resp.Header(), resp.Body(), time.Now()))
+		err := fmt.Errorf("oneapi: %w", apierr.FromResponse(op, status, resp.Header(), resp.Body(), time.Now()))
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
+			// The API key or the tenant: nothing about this record.
+			return apierr.CredentialsRefused(err)
+		}
+		return err
 	}
 	if out == nil {
 		return nil

@@ -193,8 +193,8 @@ func TestClientErrors(t *testing.T) {
 	t.Run("401 unknown key, no key in the error", func(t *testing.T) {
 		bad := newAPI(t, e.hs.URL, tenantA, "wrong-key-123", nil)
 		_, err := bad.GetClient(ctx, created.ClientID)
-		if apierr.StatusOf(err) != 401 {
-			t.Fatalf("want 401, got %v", err)
+		if apierr.StatusOf(err) != 401 || apierr.Classify(err) != apierr.Unauthorized {
+			t.Fatalf("want 401, the credentials refused, got %v", err)
 		}
 		if strings.Contains(err.Error(), "wrong-key-123") {
 			t.Fatalf("error leaks the key: %v", err)
@@ -203,8 +203,8 @@ func TestClientErrors(t *testing.T) {
 	t.Run("403 key of another tenant", func(t *testing.T) {
 		cross := newAPI(t, e.hs.URL, tenantA, keyB, nil)
 		_, err := cross.GetClient(ctx, created.ClientID)
-		if apierr.StatusOf(err) != 403 {
-			t.Fatalf("want 403, got %v", err)
+		if apierr.StatusOf(err) != 403 || apierr.Classify(err) != apierr.Unauthorized {
+			t.Fatalf("want 403, the credentials refused, got %v", err)
 		}
 		if strings.Contains(err.Error(), keyB) {
 			t.Fatalf("error leaks the key: %v", err)

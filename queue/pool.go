@@ -64,6 +64,10 @@ type PoolOptions struct {
 	// PollInterval is how often an idle pool looks for work it was not
 	// told about, such as expired leases (default 1s).
 	PollInterval time.Duration
+	// CredentialsProbe is how long an upstream whose credentials were
+	// refused stays paused before one request tries them again (default
+	// 1m). A reload with new credentials starts a new pool at once.
+	CredentialsProbe time.Duration
 	// Logger receives the pool's logs; nil discards them.
 	Logger *slog.Logger
 	// Metrics registers the pool's collectors when not nil.
@@ -83,9 +87,12 @@ type Pool struct {
 	results chan Outcome
 
 	pausedUntil atomic.Int64 // unix nanoseconds; the whole upstream waits
-	avgNanos    atomic.Int64 // moving average of handler run time
-	openedAt    atomic.Int64 // unix nanoseconds of the last transition to open
-	breaker     atomic.Int32 // last breaker state seen by OnStateChange
+	// refusal is set while the platform refuses the credentials; the
+	// upstream is held until refusal.probe, then one request tries again.
+	refusal  atomic.Pointer[Refusal]
+	avgNanos atomic.Int64 // moving average of handler run time
+	openedAt atomic.Int64 // unix nanoseconds of the last transition to open
+	breaker  atomic.Int32 // last breaker state seen by OnStateChange
 
 	startOnce, stopOnce sync.Once
 	started             atomic.Bool
@@ -99,6 +106,7 @@ type Pool struct {
 type poolMetrics struct {
 	jobs        *prometheus.CounterVec
 	state       prometheus.Gauge
+	refused     prometheus.Gauge
 	transitions *prometheus.CounterVec
 	pauses      prometheus.Counter
 	duration    prometheus.Histogram
@@ -153,6 +161,9 @@ func NewPool(store *Store, opts PoolOptions) (*Pool, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.CredentialsProbe <= 0 {
+		opts.CredentialsProbe = time.Minute
+	}
 	p := &Pool{
 		store:       store,
 		opts:        opts,
@@ -183,13 +194,15 @@ func NewPool(store *Store, opts PoolOptions) (*Pool, error) {
 		IsSuccessful: func(err error) bool {
 			return err == nil || apierr.Classify(err) == apierr.Permanent
 		},
-		// Cancellations, and failures of another system a handler uses
-		// (the ERP), say nothing about this upstream's health.
+		// Cancellations, failures of another system a handler uses (the
+		// ERP), and refused credentials (the upstream is paused for those)
+		// say nothing about this upstream's health.
 		IsExcluded: func(err error) bool {
 			if sys := apierr.SystemOf(err); sys != "" && sys != opts.Upstream {
 				return true
 			}
-			return errors.Is(err, context.Canceled) || apierr.Classify(err) == apierr.Canceled
+			c := apierr.Classify(err)
+			return errors.Is(err, context.Canceled) || c == apierr.Canceled || c == apierr.Unauthorized
 		},
 		// Runs with the breaker's lock held: never call State/Counts here.
 		OnStateChange: p.onStateChange,
@@ -207,6 +220,10 @@ func (p *Pool) initMetrics() error {
 		state: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "erpconnector", Subsystem: "queue", Name: "breaker_state", ConstLabels: labels,
 			Help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+		}),
+		refused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "erpconnector", Subsystem: "queue", Name: "credentials_refused", ConstLabels: labels,
+			Help: "1 while the platform refuses the connector's credentials (the upstream is paused), else 0.",
 		}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "erpconnector", Subsystem: "queue", Name: "breaker_transitions_total", ConstLabels: labels,
@@ -230,7 +247,7 @@ func (p *Pool) initMetrics() error {
 	if p.opts.Metrics == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{p.m.jobs, p.m.state, p.m.transitions, p.m.pauses, p.m.duration, p.m.limiterWait} {
+	for _, c := range []prometheus.Collector{p.m.jobs, p.m.state, p.m.refused, p.m.transitions, p.m.pauses, p.m.duration, p.m.limiterWait} {
 		if err := p.opts.Metrics.Register(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
 		}
@@ -463,6 +480,15 @@ func (p *Pool) leaseBudget(held int) (int, time.Time) {
 		return 0, time.Unix(0, pu)
 	}
 	n := p.holdCap() - held
+	if r := p.refusal.Load(); r != nil {
+		if now.Before(r.Probe) {
+			return 0, r.Probe
+		}
+		n = min(n, 1-held) // one job tries the credentials again
+		if n <= 0 {
+			return 0, now.Add(100 * time.Millisecond)
+		}
+	}
 	switch p.cb.State() { // outside callbacks: safe, and moves open → half-open
 	case gobreaker.StateOpen:
 		until := time.Unix(0, p.openedAt.Load()).Add(p.opts.Breaker.OpenTimeout)
@@ -561,6 +587,10 @@ func (p *Pool) settleAs(j Job, err error) Outcome {
 		return p.outcome(j, Ack, 0, nil)
 	case apierr.Canceled:
 		return p.outcome(j, Release, 0, nil)
+	case apierr.Unauthorized:
+		// The upstream's failure, not the record's: keep the job, pause.
+		p.Refuse(err)
+		return p.outcome(j, Release, 0, nil)
 	case apierr.Permanent:
 		p.log.Warn("job failed permanently", "job_id", j.ID, "type", j.Type, "err", err)
 		return p.outcome(j, Fail, 0, err)
@@ -613,6 +643,9 @@ func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("queue: %s: wait to send: %w", g.p.opts.Upstream, err)
 	}
 	resp, err := g.next.RoundTrip(r)
+	if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		g.p.accepted()
+	}
 	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		now := time.Now()
 		if ra := apierr.ParseRetryAfter(resp.Header.Get("Retry-After"), now); ra > 0 {
@@ -630,8 +663,13 @@ func (g *gate) CloseIdleConnections() {
 }
 
 // awaitRequest waits until the upstream is not paused, then (with
-// LimitRequests) for a token.
+// LimitRequests) for a token. While the platform refuses the credentials a
+// request fails at once (until the next probe).
 func (p *Pool) awaitRequest(ctx context.Context) error {
+	if r := p.refusal.Load(); r != nil && time.Now().Before(r.Probe) {
+		return apierr.CredentialsRefused(fmt.Errorf("queue: %s paused since %s: the platform refuses the credentials (%s)",
+			p.opts.Upstream, r.Since.Format(time.RFC3339), r.Reason))
+	}
 	for {
 		wait := time.Until(time.Unix(0, p.pausedUntil.Load()))
 		if wait <= 0 {

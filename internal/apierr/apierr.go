@@ -148,6 +148,11 @@ const (
 	OutcomeUnknown
 	// Canceled means the caller's context ended; neither success nor failure.
 	Canceled
+	// Unauthorized means the platform refused the connector's credentials
+	// (a wrong or rotated API key or password, an unknown tenant): the
+	// failure is the upstream's, not the record's. The job is kept and the
+	// upstream paused until the credentials work again.
+	Unauthorized
 )
 
 func (c Class) String() string {
@@ -162,6 +167,8 @@ func (c Class) String() string {
 		return "outcome_unknown"
 	case Canceled:
 		return "canceled"
+	case Unauthorized:
+		return "unauthorized"
 	}
 	return "class(" + strconv.Itoa(int(c)) + ")"
 }
@@ -174,6 +181,18 @@ var ErrPermanent = errors.New("permanent failure")
 
 // ErrRetryable marks an error that a later attempt may not meet.
 var ErrRetryable = errors.New("temporary failure")
+
+// ErrCredentials marks an error that says the platform refused the
+// connector's credentials.
+var ErrCredentials = errors.New("credentials refused")
+
+// CredentialsRefused wraps err so Classify reports Unauthorized.
+func CredentialsRefused(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &markedError{err: err, mark: ErrCredentials}
+}
 
 // UnknownOutcome wraps err so Classify reports OutcomeUnknown.
 func UnknownOutcome(err error) error {
@@ -242,6 +261,8 @@ func Classify(err error) Class {
 	}
 	// Explicit marks win over everything underneath them.
 	switch {
+	case errors.Is(err, ErrCredentials):
+		return Unauthorized
 	case errors.Is(err, ErrOutcomeUnknown):
 		return OutcomeUnknown
 	case errors.Is(err, ErrPermanent):

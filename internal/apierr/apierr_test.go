@@ -36,6 +36,11 @@ func TestClassify(t *testing.T) {
 		{"marked permanent over 503", Permanently(api(503)), Permanent},
 		{"marked temporary over 400", Temporarily(api(400)), Retryable},
 		{"wrapped mark", fmt.Errorf("outer: %w", UnknownOutcome(errors.New("reset"))), OutcomeUnknown},
+		{"credentials refused over 401", fmt.Errorf("outer: %w", CredentialsRefused(api(401))), Unauthorized},
+		{"credentials mark wins", Permanently(CredentialsRefused(api(403))), Unauthorized},
+	}
+	if Unauthorized.String() != "unauthorized" {
+		t.Fatalf("Unauthorized is %q", Unauthorized)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,56 @@
+package queue
+
+import (
+	"time"
+)
+
+// Refusal describes an upstream paused because the platform refuses the
+// connector's credentials (a wrong or rotated API key or password, an
+// unknown tenant). Jobs stay queued; every Probe one job tries again; a
+// request the platform accepts (or a reload, which starts a new pool)
+// ends it.
+type Refusal struct {
+	// Reason is the platform's answer, as the client reported it.
+	Reason string
+	// Since is when the platform first refused.
+	Since time.Time
+	// Probe is when the next attempt may go.
+	Probe time.Time
+}
+
+// Refuse pauses the upstream because the platform refused the credentials
+// (err says how). The first refusal is logged as an error; repeats while
+// paused are not.
+func (p *Pool) Refuse(err error) {
+	now := time.Now()
+	for {
+		old := p.refusal.Load()
+		r := &Refusal{Reason: err.Error(), Since: now, Probe: now.Add(p.opts.CredentialsProbe)}
+		if old != nil {
+			r.Since = old.Since
+		}
+		if !p.refusal.CompareAndSwap(old, r) {
+			continue
+		}
+		p.m.refused.Set(1)
+		if old == nil {
+			p.log.Error("the platform refuses the connector's credentials; the upstream is paused and its jobs wait "+
+				"(fix the credentials and reload the configuration)", "err", err, "probe_every", p.opts.CredentialsProbe)
+		} else {
+			p.log.Debug("credentials still refused", "err", err)
+		}
+		return
+	}
+}
+
+// accepted ends a refusal: the platform answered a request with success.
+func (p *Pool) accepted() {
+	if old := p.refusal.Load(); old != nil && p.refusal.CompareAndSwap(old, nil) {
+		p.m.refused.Set(0)
+		p.log.Info("the platform accepts the credentials again; the upstream resumes", "paused_since", old.Since)
+		p.store.notify()
+	}
+}
+
+// Refused returns the current refusal, nil while the credentials work.
+func (p *Pool) Refused() *Refusal { return p.refusal.Load() }
