@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,7 +27,21 @@ type AdminOptions struct {
 	Token string
 	// Gatherer serves /metrics (nil: no metrics route).
 	Gatherer prometheus.Gatherer
+	// Listen is the configured listen address (admin.listen, e.g.
+	// 127.0.0.1:8089 or 0.0.0.0:8089); its host is accepted in the Host
+	// header.
+	Listen string
+	// AllowedHosts are further names accepted in the Host header: "name"
+	// (any port) or "name:port", e.g. a DNS name the API is reached under
+	// without a token. "*" accepts any Host (the DNS-rebinding guard off).
+	AllowedHosts []string
 }
+
+// RequestHeader is the header (with the value "1") that marks a mutating
+// admin request as made by a program rather than a web page, when it has no
+// JSON body to carry Content-Type: application/json. The command line sends
+// it on every request.
+const RequestHeader = "X-Erpconnector-Request"
 
 // AdminHandler serves the operator API:
 //
@@ -44,6 +60,32 @@ type AdminOptions struct {
 //	POST /api/v1/dlq/purge         purge dead letters (same filter)
 //	GET  /api/v1/cursors           every cursor
 //	PUT  /api/v1/cursors/{name}    set a cursor by hand ({"value":"…"}), logged
+//
+// Browser protections. The API has no token by default (it then listens on
+// loopback only), so a web page the operator opens must not be able to use
+// it, neither by a cross-site request nor by DNS rebinding:
+//
+//   - Host. A request is refused (403) unless its Host header names
+//     localhost, a loopback address (127.0.0.0/8, ::1), the address the
+//     connection arrived on, the host of opts.Listen, or one of
+//     opts.AllowedHosts; the port is not compared (kubectl port-forward and
+//     other tunnels keep their own). A rebinding page can only send its own
+//     name, which is none of these. A request that carries the bearer
+//     token is not Host-checked: a web page cannot send the token, and a
+//     token-protected API is reached under names (a Kubernetes Service)
+//     that cannot all be listed. /healthz and /readyz are Host-checked too:
+//     a Kubernetes probe connects to the pod IP with Host set to that
+//     pod IP:port, which is the address the connection arrived on, so
+//     probes pass; a probe that sets its own Host header needs that name
+//     in AllowedHosts.
+//   - Mutating methods (anything but GET, HEAD and OPTIONS) need
+//     Content-Type: application/json or the header X-Erpconnector-Request: 1
+//     (415 otherwise): a web page can send neither cross-site without a CORS
+//     preflight, which this API never grants. They also need a same-origin
+//     or absent Origin, and a Sec-Fetch-Site of same-origin or none when
+//     present (403 otherwise; http.CrossOriginProtection).
+//   - POST /api/v1/dlq/purge needs a JSON body: {} purges every dead
+//     letter, an empty body is refused.
 func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -64,7 +106,108 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 	c.adminRuns(mux, auth)
 	c.adminDeadLetters(mux, auth)
 	c.adminCursors(mux, auth)
-	return mux
+	return newAdminGuard(opts, mux)
+}
+
+// adminGuard applies the admin API's browser protections (see AdminHandler).
+type adminGuard struct {
+	next       http.Handler
+	bearer     []byte // "Bearer <token>", nil without a token
+	listenHost string
+	allowAll   bool
+	allowed    map[string]bool // lower-case "name" or "name:port"
+	cop        *http.CrossOriginProtection
+}
+
+func newAdminGuard(opts AdminOptions, next http.Handler) *adminGuard {
+	g := &adminGuard{next: next, allowed: map[string]bool{}, cop: http.NewCrossOriginProtection()}
+	if opts.Token != "" {
+		g.bearer = []byte("Bearer " + opts.Token)
+	}
+	if h, _, err := net.SplitHostPort(opts.Listen); err == nil {
+		g.listenHost = normHost(h)
+	}
+	for _, h := range opts.AllowedHosts {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "*" {
+			g.allowAll = true
+		}
+		if h != "" {
+			g.allowed[h] = true
+		}
+	}
+	return g
+}
+
+func (g *adminGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	authed := g.bearer != nil && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), g.bearer) == 1
+	if !authed && !g.hostAllowed(r) {
+		writeError(w, http.StatusForbidden, fmt.Errorf("admin API: Host %q is not allowed (a guard against DNS rebinding): "+
+			"use localhost, a loopback address or the listen address", r.Host))
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		if err := g.cop.Check(r); err != nil {
+			writeError(w, http.StatusForbidden, fmt.Errorf("admin API: cross-origin %s refused (Origin %q): %w", r.Method, r.Header.Get("Origin"), err))
+			return
+		}
+		if !programmatic(r) {
+			writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("admin API: a %s needs Content-Type: application/json "+
+				"or the header %s: 1 (a guard against cross-site form posts); got Content-Type %q",
+				r.Method, RequestHeader, r.Header.Get("Content-Type")))
+			return
+		}
+	}
+	g.next.ServeHTTP(w, r)
+}
+
+// programmatic reports whether a request carries what a web page cannot
+// send cross-site without a preflight: a JSON content type or RequestHeader.
+func programmatic(r *http.Request) bool {
+	if r.Header.Get(RequestHeader) == "1" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// hostAllowed applies the Host rule (see AdminHandler).
+func (g *adminGuard) hostAllowed(r *http.Request) bool {
+	if g.allowAll || r.Host == "" {
+		return true // no Host (HTTP/1.0): not a browser
+	}
+	if g.allowed[strings.ToLower(r.Host)] {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = normHost(host)
+	if host == "localhost" || g.allowed[host] || host == g.listenHost && host != "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return false
+	}
+	if ip.IsLoopback() {
+		return true
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ta, ok := a.(*net.TCPAddr); ok && ta.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// normHost lower-cases a host and drops IPv6 brackets and a trailing dot.
+func normHost(h string) string {
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.TrimSuffix(strings.ToLower(h), ".")
 }
 
 // authed wraps a handler in the admin API's authentication.
@@ -81,6 +224,10 @@ func (c *Connector) adminRuns(mux *http.ServeMux, auth authed) {
 		writeJSON(w, http.StatusOK, st)
 	}))
 	mux.Handle("POST /api/v1/sync", auth(func(w http.ResponseWriter, r *http.Request) {
+		if c.Paused() {
+			writeError(w, http.StatusConflict, ErrPaused)
+			return
+		}
 		c.background("sync", func(ctx context.Context) error { return c.SyncOnce(ctx) })
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
 	}))
@@ -120,14 +267,15 @@ func (c *Connector) adminRuns(mux *http.ServeMux, auth authed) {
 		writeJSON(w, http.StatusOK, map[string]any{"name": m.Name, "started": true, "done": m.Done(),
 			"progress": m.Progress(), "migration": m})
 	}))
-	mux.Handle("POST /api/v1/pause", auth(func(w http.ResponseWriter, r *http.Request) {
-		c.Pause()
-		writeJSON(w, http.StatusOK, map[string]bool{"paused": true})
-	}))
-	mux.Handle("POST /api/v1/resume", auth(func(w http.ResponseWriter, r *http.Request) {
-		c.Resume()
-		writeJSON(w, http.StatusOK, map[string]bool{"paused": false})
-	}))
+	for path, paused := range map[string]bool{"/api/v1/pause": true, "/api/v1/resume": false} {
+		mux.Handle("POST "+path, auth(func(w http.ResponseWriter, r *http.Request) {
+			if err := c.SetPaused(r.Context(), paused); err != nil {
+				writeError(w, http.StatusInternalServerError, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]bool{"paused": paused})
+		}))
+	}
 }
 
 // adminDeadLetters serves the dead-letter routes.
@@ -151,7 +299,7 @@ func (c *Connector) adminDeadLetters(mux *http.ServeMux, auth authed) {
 		writeJSON(w, http.StatusOK, deadLetter(j, true))
 	}))
 	mux.Handle("POST /api/v1/dlq/replay", auth(func(w http.ResponseWriter, r *http.Request) {
-		f, ok := readFilter(w, r)
+		f, ok := readFilter(w, r, false)
 		if !ok {
 			return
 		}
@@ -164,7 +312,7 @@ func (c *Connector) adminDeadLetters(mux *http.ServeMux, auth authed) {
 		writeJSON(w, http.StatusOK, res)
 	}))
 	mux.Handle("POST /api/v1/dlq/purge", auth(func(w http.ResponseWriter, r *http.Request) {
-		f, ok := readFilter(w, r)
+		f, ok := readFilter(w, r, true)
 		if !ok {
 			return
 		}
@@ -262,14 +410,20 @@ func deadLetter(j queue.Job, payload bool) DeadLetter {
 	return d
 }
 
-func readFilter(w http.ResponseWriter, r *http.Request) (queue.DeadFilter, bool) {
+// readFilter reads a dead-letter filter; an empty body is {} (every dead
+// letter) unless needBody, when it is refused.
+func readFilter(w http.ResponseWriter, r *http.Request, needBody bool) (queue.DeadFilter, bool) {
 	var body struct {
 		IDs  []uint64 `json:"ids"`
 		Type string   `json:"type"`
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+	switch {
+	case err != nil:
+	case len(strings.TrimSpace(string(b))) > 0:
 		err = json.Unmarshal(b, &body)
+	case needBody:
+		err = errors.New(`want {"ids":[…]}, {"type":"…"} or {} (every dead letter); it is empty`)
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("body: %w", err))
@@ -278,7 +432,7 @@ func readFilter(w http.ResponseWriter, r *http.Request) (queue.DeadFilter, bool)
 	return queue.DeadFilter{IDs: body.IDs, Type: body.Type}, true
 }
 
-// background runs fn as a tracked one-off run that Stop waits for.
+// background runs fn as a one-off run that Stop cancels (and waits for).
 func (c *Connector) background(name string, fn func(ctx context.Context) error) {
 	c.mu.Lock()
 	ctx := c.runCtx
@@ -286,7 +440,9 @@ func (c *Connector) background(name string, fn func(ctx context.Context) error) 
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	ctx, release := c.sched.bind(ctx)
 	go func() {
+		defer release()
 		if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			c.log.Error("admin-started run failed", "run", name, "err", err)
 		}

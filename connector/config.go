@@ -3,6 +3,7 @@ package connector
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -165,6 +166,11 @@ type QueueConfig struct {
 	MaxAttempts int
 	// LeaseTimeout before an unfinished job returns to ready (default 2m).
 	LeaseTimeout time.Duration
+	// HealAfter is how long a record the platform refused waits in the
+	// dead letters before the connector tries it again by itself (it may
+	// have been fixed on the platform side); each further try waits twice
+	// as long, up to a day (default 5m).
+	HealAfter time.Duration
 }
 
 // Default cadences, after the platform's ERP guidance.
@@ -231,6 +237,9 @@ func (c Config) Defaults() Config {
 	c.ERP.Upstream = c.ERP.Upstream.defaults()
 	if c.Queue.MaxAttempts == 0 {
 		c.Queue.MaxAttempts = 10
+	}
+	if c.Queue.HealAfter == 0 {
+		c.Queue.HealAfter = 5 * time.Minute
 	}
 	if c.Queue.LeaseTimeout == 0 {
 		c.Queue.LeaseTimeout = 2 * time.Minute
@@ -304,6 +313,10 @@ func (c Config) Validate() error {
 		if !slices.Contains([]string{"unlink", "mark-deleted"}, o.OnDelete) {
 			add("one.on_delete", "must be unlink or mark-deleted")
 		}
+		errs = append(errs, positive("one.timeout", o.Timeout, "30s")...)
+		if o.PageSize < 1 {
+			add("one.page_size", "must be at least 1 (leave it out for the default, 200)")
+		}
 		errs = append(errs, o.Upstream.validate("one.upstream")...)
 	}
 	if ca := c.CustomerAPI; ca != nil {
@@ -318,6 +331,10 @@ func (c Config) Validate() error {
 		}
 		if !slices.Contains([]string{"unlink", "mark-deleted"}, ca.OnDelete) {
 			add("customer_api.on_delete", "must be unlink or mark-deleted")
+		}
+		errs = append(errs, positive("customer_api.timeout", ca.Timeout, "30s")...)
+		if ca.PageSize < 1 {
+			add("customer_api.page_size", "must be at least 1 (leave it out for the default, 100)")
 		}
 		errs = append(errs, ca.Upstream.validate("customer_api.upstream")...)
 	}
@@ -342,16 +359,35 @@ func (c Config) Validate() error {
 	if c.Queue.MaxAttempts < 1 {
 		add("queue.max_attempts", "must be at least 1")
 	}
+	errs = append(errs, positive("queue.lease_timeout", c.Queue.LeaseTimeout, "2m")...)
+	errs = append(errs, positive("queue.heal_after", c.Queue.HealAfter, "5m")...)
 	return errors.Join(errs...)
+}
+
+// positive refuses a duration that is zero or negative: after Defaults a
+// zero has become the default, so only a negative one is left to refuse
+// (a Config validated without Defaults must hold every value).
+func positive(path string, d time.Duration, def string) []error {
+	if d > 0 {
+		return nil
+	}
+	return []error{fmt.Errorf("%s: must be positive, got %s (leave it out for the default, %s)", path, d, def)}
 }
 
 func (u Upstream) validate(path string) []error {
 	var errs []error
-	if u.Rate < 0 {
-		errs = append(errs, fmt.Errorf("%s.rate: must not be negative", path))
-	}
-	if u.Rate > 0 && u.Burst < 1 {
+	switch {
+	case math.IsNaN(u.Rate):
+		errs = append(errs, fmt.Errorf("%s.rate: must be a number of requests per second, got NaN", path))
+	case math.IsInf(u.Rate, 0):
+		errs = append(errs, fmt.Errorf("%s.rate: must be finite, got %v (0 means unlimited)", path, u.Rate))
+	case u.Rate < 0:
+		errs = append(errs, fmt.Errorf("%s.rate: must not be negative (0 means unlimited)", path))
+	case u.Rate > 0 && u.Burst == 0:
 		errs = append(errs, fmt.Errorf("%s.burst: must be at least 1 when rate is set", path))
+	}
+	if u.Burst < 0 {
+		errs = append(errs, fmt.Errorf("%s.burst: must not be negative", path))
 	}
 	if u.Workers < 1 || u.Workers > 256 {
 		errs = append(errs, fmt.Errorf("%s.workers: must be between 1 and 256", path))
@@ -359,6 +395,7 @@ func (u Upstream) validate(path string) []error {
 	if u.BreakerFailures < 1 {
 		errs = append(errs, fmt.Errorf("%s.breaker_failures: must be at least 1", path))
 	}
+	errs = append(errs, positive(path+".breaker_open", u.BreakerOpen, "30s")...)
 	return errs
 }
 

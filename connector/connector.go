@@ -111,7 +111,7 @@ func New(opts Options) (*Connector, error) {
 		}
 	}
 	store, err := queue.Open(cfg.StatePath, queue.Options{
-		Logger: log, Clock: now, MaxAttempts: cfg.Queue.MaxAttempts, LeaseTimeout: cfg.Queue.LeaseTimeout,
+		Logger: log, Clock: now, MaxAttempts: cfg.Queue.MaxAttempts, LeaseTimeout: cfg.Queue.LeaseTimeout, HealAfter: cfg.Queue.HealAfter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connector: open state: %w", err)
@@ -160,42 +160,85 @@ func (c *Connector) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops the schedules and pollers, lets in-flight deliveries finish
-// until ctx ends (the rest return to the queue), and closes the state file.
-// It is safe to call more than once and before Start.
+// Stop's budget: however long ctx allows, in-flight deliveries get until
+// stopDeliveries after Stop begins and the write-back of platform ids until
+// stopWriteBacks, so that a daemon under a backlog is out within 2 s of
+// SIGTERM. What is cut short is not lost: a cancelled delivery returns to the
+// queue without counting an attempt, a pending write-back stays in the state
+// file, and both are done on the next start.
+const (
+	stopDeliveries = 1400 * time.Millisecond
+	stopWriteBacks = 1700 * time.Millisecond
+)
+
+// Stop ends the connector, in this order, and closes the state file last:
+//
+//  1. The readers: the schedules stop and every scan, feed poll, listing
+//     walk and one-off run (SyncOnce, an admin-started sync or resync) is
+//     cancelled at once, whatever it waits for (an ERP read, queue room, a
+//     slow platform). Each resumes from its cursor next time: a cursor
+//     moves only in the transaction that queues its jobs.
+//  2. The deliveries: the pools stop leasing; in-flight deliveries may
+//     finish until stopDeliveries after Stop began (or ctx's end, if
+//     sooner); the rest are cancelled and return to the queue.
+//  3. The write-backs pending now are written to the ERP until
+//     stopWriteBacks; the rest wait in the state file.
+//
+// A delivery cut short by the budget is not an error; one cut short because
+// ctx ended is. Stop is safe to call more than once and before Start.
 func (c *Connector) Stop(ctx context.Context) error {
 	c.stopOnce.Do(func() {
+		begin := time.Now()
 		c.mu.Lock()
 		c.stopped = true
 		started := c.started
 		c.mu.Unlock()
 		var errs []error
+		// 1. Readers: cancel them, then wait for them to return.
+		c.sched.haltNow(errStopping)
 		if started {
 			c.sched.stop(ctx)
 		}
-		// Pollers and one-off runs (SyncOnce, Resync) started through run().
 		done := make(chan struct{})
 		go func() { c.runs.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():
+			// A run not bound to the stop (a Resync called with a context
+			// of its own) ends with everything else.
 			if c.cancel != nil {
 				c.cancel()
 			}
 			<-done
 		}
 		if started {
-			for _, s := range c.sites {
-				if err := s.pool.Stop(ctx); err != nil {
-					errs = append(errs, fmt.Errorf("connector: stop %s pool: %w", s.upstream, err))
+			// 2. Deliveries, every pool at once, within the budget.
+			dctx, cancel := context.WithDeadline(ctx, begin.Add(stopDeliveries))
+			defer cancel()
+			perr := make([]error, len(c.sites))
+			var wg sync.WaitGroup
+			for i, s := range c.sites {
+				wg.Go(func() { perr[i] = s.pool.Stop(dctx) })
+			}
+			wg.Wait()
+			for i, err := range perr {
+				switch {
+				case err == nil:
+				case ctx.Err() == nil:
+					c.log.Warn("deliveries still in flight at the stop budget were cancelled; they return to the queue",
+						"upstream", c.sites[i].upstream, "budget", stopDeliveries)
+				default:
+					errs = append(errs, fmt.Errorf("connector: stop %s pool: %w", c.sites[i].upstream, err))
 				}
 			}
 			c.cancel()
 			<-c.wbDone
-			// Nothing delivers any more: write back what is pending now,
-			// while ctx lasts; the rest waits in the state file.
+			// 3. Nothing delivers any more: write back what is pending now,
+			// within the budget; the rest waits in the state file.
+			wctx, wcancel := context.WithDeadline(ctx, begin.Add(stopWriteBacks))
+			defer wcancel()
 			for {
-				n, err := c.flushWriteBacks(ctx)
+				n, err := c.flushWriteBacks(wctx)
 				if err != nil {
 					c.log.Warn("platform ids left pending for the next start", "err", err)
 					break
@@ -214,7 +257,7 @@ func (c *Connector) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("connector: close state: %w", err))
 		}
 		c.stopErr = errors.Join(errs...)
-		c.log.Info("connector stopped")
+		c.log.Info("connector stopped", "took", time.Since(begin))
 	})
 	return c.stopErr
 }

@@ -173,10 +173,18 @@ func TestSecretsStayOut(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = w.conn.SyncOnce(context.Background())
-		w.idle()
+		// The refused credentials pause the platform's upstream (its jobs
+		// wait for the next probe): the status says so, the secret stays out.
 		st, err := w.conn.Status(context.Background())
 		if err != nil {
 			t.Fatal(err)
+		}
+		refused := false
+		for _, u := range st.Upstreams {
+			refused = refused || u.CredentialsRefused
+		}
+		if !refused {
+			t.Fatalf("status does not show the refused credentials: %+v", st.Upstreams)
 		}
 		all := w.logs.String() + strings.Join(statusStrings(st), " ")
 		for _, secret := range []string{apiKey, apiKey[:16], capiPass} {

@@ -14,6 +14,7 @@ type metrics struct {
 	queued      *prometheus.CounterVec // direction
 	runs        *prometheus.CounterVec // run, result
 	lastSuccess *prometheus.GaugeVec   // run
+	rejected    *prometheus.CounterVec // kind
 }
 
 // registerGauges adds the series computed at scrape time.
@@ -57,9 +58,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Pipeline runs, by run and result."}, []string{"run", "result"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "erpconnector_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful run, by run."}, []string{"run"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "erpconnector_erp_rejected_total",
+			Help: "ERP records that could not be read (kind row) and export files that could not be read at all (kind file), recorded as dead letters."}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.queued, m.runs, m.lastSuccess)
+		reg.MustRegister(m.records, m.queued, m.runs, m.lastSuccess, m.rejected)
 	}
 	return m
 }

@@ -305,6 +305,11 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 // with the binding version they were read against, and records the keys
 // listed in the ERP walk's set.
 func (c *Connector) planResyncPage(tx *state.Tx, s *site, its []erp.Item, rep *ResyncReport) ([]queue.Job, error) {
+	rejected, err := reject(tx, its)
+	if err != nil {
+		return nil, err
+	}
+	c.m.countRejected(rejected)
 	var jobs []queue.Job
 	for _, it := range its {
 		if it.Key == "" {
@@ -355,8 +360,10 @@ func (c *Connector) erpPager() func(ctx context.Context, after string) ([]erp.It
 				return nil, after, 0, fmt.Errorf("list ERP customers: %w", err)
 			}
 			last := after
-			if len(its) > 0 {
-				last = its[len(its)-1].Key
+			for _, it := range its {
+				if it.Key != "" { // a record without a key cannot move the walk
+					last = it.Key
+				}
 			}
 			return its, last, len(its), nil
 		}

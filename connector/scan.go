@@ -86,8 +86,13 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 			return queued, fmt.Errorf("connector: read ERP changes: %w", err)
 		}
 		n := 0
+		var rejected map[string]int
 		err = c.state.Update(ctx, func(tx *state.Tx) error {
 			var jobs []queue.Job
+			var err error
+			if rejected, err = reject(tx, page.Items); err != nil {
+				return err
+			}
 			for _, it := range page.Items {
 				for _, s := range c.sites {
 					j, _, err := planPush(tx, s, it, kind, queue.LaneLive)
@@ -110,6 +115,7 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 		}
 		queued += n
 		c.m.queued.WithLabelValues("erp").Add(float64(n))
+		c.m.countRejected(rejected)
 		if !page.More || len(page.Items) == 0 {
 			return queued, nil
 		}

@@ -226,7 +226,13 @@ func (c *Client) do(ctx context.Context, r request, payload []byte, token string
 	resp, err := req.Execute(r.method, r.path)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("customerapi: %s: %w", r.op, ctx.Err())
+			err := fmt.Errorf("customerapi: %s: %w", r.op, ctx.Err())
+			if r.method != http.MethodGet {
+				// Cancelled (a stop) while a write may have been on its way:
+				// it is looked up before it is repeated.
+				return nil, apierr.UnknownOutcome(err)
+			}
+			return nil, err
 		}
 		err = scrub(err)
 		var oe *net.OpError

@@ -584,3 +584,31 @@ func TestChallengeFlow(t *testing.T) {
 		t.Fatalf("temporary password after the challenge: %v", err)
 	}
 }
+
+// A write cancelled while it may be on its way (the connector stopping)
+// is outcome-unknown, so it is looked up before it is repeated; a
+// cancelled read is only cancelled.
+func TestCancelledWriteIsOutcomeUnknown(t *testing.T) {
+	f := newFixture(t, false, customerapitest.Options{})
+	c := f.owner()
+	if _, err := c.Profile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"createBusinessUnit", "listOrganisations"} {
+		if _, err := f.srv.Faults().Add(fault.Rule{Operation: op, Latency: fault.Duration(2 * time.Second), Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.CreateBusinessUnit(ctx, customerapi.CreateBusinessUnitRequest{OrganisationID: f.srv.OrganisationID(ownerEmail), Name: "Slow", Type: "farm"})
+	if apierr.Classify(err) != apierr.OutcomeUnknown {
+		t.Fatalf("cancelled create: %v (class %v)", err, apierr.Classify(err))
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err = c.ListOrganisations(ctx, customerapi.OrganisationQuery{})
+	if apierr.Classify(err) != apierr.Canceled {
+		t.Fatalf("cancelled read: %v (class %v)", err, apierr.Classify(err))
+	}
+}

@@ -11,6 +11,7 @@ package erp
 import (
 	"context"
 	"errors"
+	"unicode/utf8"
 
 	"github.com/erpconnector/erpconnector/internal/apierr"
 	"github.com/erpconnector/erpconnector/mapping"
@@ -62,6 +63,28 @@ type Item struct {
 	Customer mapping.Customer
 	// Err is the reason the record cannot be synced, or nil.
 	Err error
+	// Source says where a record without a key came from ("file.csv:12",
+	// or a file name when the whole file could not be read), so that the
+	// connector can show the operator what it rejected.
+	Source string
+	// Raw is the text of a record that could not be read (shortened), for
+	// the operator.
+	Raw string
+}
+
+// MaxRaw is the most bytes of a record Item.Raw keeps.
+const MaxRaw = 1024
+
+// ShortRaw shortens a raw record to MaxRaw bytes (on a rune boundary).
+func ShortRaw(s string) string {
+	if len(s) <= MaxRaw {
+		return s
+	}
+	cut := MaxRaw
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // Page is one page of changes.
@@ -105,7 +128,10 @@ type Counter interface {
 }
 
 // KeyLister is an optional extra for full resyncs: the keys of flagged
-// customers after a key, in key order, at most limit.
+// customers after a key, in key order, at most limit. Key order is the
+// ERP's own (for a SQL table the database's order of its key column:
+// numeric for an integer key, the collation's for text), not necessarily
+// the byte order of the key strings; "" is before every key.
 type KeyLister interface {
 	ListKeys(ctx context.Context, after string, limit int) ([]string, error)
 }
@@ -131,7 +157,7 @@ type PlatformIDWriter interface {
 
 // ItemLister is an optional extra for full resyncs: what ListKeys and a Get
 // per key return, in one read per page (flagged customers after a key, in
-// key order, at most limit).
+// the ERP's key order as for KeyLister, at most limit).
 type ItemLister interface {
 	ListItems(ctx context.Context, after string, limit int) ([]Item, error)
 }

@@ -111,6 +111,16 @@ type Job struct {
 	OutcomeUnknown bool
 	// History lists the most recent failed attempts, oldest first.
 	History []Attempt
+	// HealAt, on a dead letter the platform refused (rather than one the
+	// connector's own checks rejected), is when it is tried again by
+	// itself (Store.Heal); Heals counts those tries. Zero: it waits for an
+	// operator or a change.
+	HealAt time.Time
+	Heals  int
+	// Rejected marks a dead letter recorded by BuryTx: a record that could
+	// not even be read, with nothing to deliver. Replay leaves it; it goes
+	// when the operator purges it once the source is fixed.
+	Rejected bool
 	// Created and Updated are when the job was first enqueued and last changed.
 	Created, Updated time.Time
 	// LeaseToken identifies the current lease; acks with a stale token fail
@@ -124,6 +134,8 @@ const encVersion = 1
 
 const (
 	flagOutcomeUnknown = 1 << iota
+	flagHeal           // HealAt and Heals follow the history
+	flagRejected
 )
 
 func putTime(b []byte, t time.Time) []byte {
@@ -147,6 +159,13 @@ func encodeJob(b []byte, j *Job) []byte {
 	if j.OutcomeUnknown {
 		flags |= flagOutcomeUnknown
 	}
+	heal := !j.HealAt.IsZero() || j.Heals > 0
+	if heal {
+		flags |= flagHeal
+	}
+	if j.Rejected {
+		flags |= flagRejected
+	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(j.Attempts))
 	b = putTime(b, j.NextAttempt)
@@ -162,6 +181,10 @@ func encodeJob(b []byte, j *Job) []byte {
 	for _, a := range j.History {
 		b = putTime(b, a.At)
 		b = putString(b, a.Error)
+	}
+	if heal {
+		b = putTime(b, j.HealAt)
+		b = binary.AppendUvarint(b, uint64(j.Heals))
 	}
 	return b
 }
@@ -261,6 +284,11 @@ func decodeJob(b []byte) (Job, error) {
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		a := Attempt{At: d.time(), Error: string(d.bytes())}
 		j.History = append(j.History, a)
+	}
+	j.Rejected = flags&flagRejected != 0
+	if flags&flagHeal != 0 {
+		j.HealAt = d.time()
+		j.Heals = int(d.uvarint(1 << 31))
 	}
 	if d.err != nil {
 		return Job{}, d.err

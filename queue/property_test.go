@@ -96,8 +96,19 @@ func (m *model) requeue(j *mJob, next time.Time) {
 func (m *model) bury(j *mJob) {
 	delete(m.jobs, j.id)
 	j.state = StateDead
+	m.resolveDead(j.key) // one dead letter per key: the new one replaces it
 	m.dead[j.id] = j
 	m.releaseKey(j, m.now)
+}
+
+// resolveDead drops the dead letter of key (its record went through, or a
+// newer failure replaces it).
+func (m *model) resolveDead(key string) {
+	for id, d := range m.dead {
+		if d.key == key {
+			delete(m.dead, id)
+		}
+	}
 }
 
 func (m *model) expire() {
@@ -220,6 +231,7 @@ func TestStoreStateMachineProperty(t *testing.T) {
 			case Ack:
 				delete(m.jobs, mj.id)
 				m.releaseKey(mj, m.now)
+				m.resolveDead(mj.key)
 			case Fail:
 				m.bury(mj)
 			case Release:

@@ -101,6 +101,10 @@ type Options struct {
 	// NoSync skips fsync on commit. Faster, but a power loss may lose the
 	// last commits; off by default.
 	NoSync bool
+	// HealAfter is how long a dead letter the platform refused waits
+	// before Heal tries it again by itself; each further try waits twice
+	// as long, up to a day (default 5m).
+	HealAfter time.Duration
 }
 
 func (o *Options) defaults() {
@@ -847,9 +851,13 @@ func (t *txn) settle(outs []Outcome) (lost error, err error) {
 		}
 		switch o.Kind {
 		case Ack:
-			err = t.finish(&j)
+			if err = t.finish(&j); err == nil {
+				// The record went through: its dead letter, if any, is resolved.
+				_, err = t.resolveDead(j.Key)
+			}
 		case Fail:
-			err = t.bury(&j, errText(o.Err))
+			j.History = t.appendHistory(j.History, errText(o.Err))
+			err = t.buryHealing(&j, errText(o.Err), heals(o.Err))
 		case Release:
 			j.Attempts--
 			err = t.requeue(&j, t.now, "", false)
@@ -862,7 +870,7 @@ func (t *txn) settle(outs []Outcome) (lost error, err error) {
 			if j.Attempts >= t.s.opts.MaxAttempts {
 				j.OutcomeUnknown = j.OutcomeUnknown || unknown
 				j.History = t.appendHistory(j.History, msg)
-				err = t.bury(&j, fmt.Sprintf("max attempts (%d) reached: %s", t.s.opts.MaxAttempts, msg))
+				err = t.buryHealing(&j, fmt.Sprintf("max attempts (%d) reached: %s", t.s.opts.MaxAttempts, msg), heals(o.Err))
 				break
 			}
 			after := o.After
@@ -967,8 +975,7 @@ func (t *txn) bury(j *Job, reason string) error {
 	j.LastError = reason
 	j.LeaseToken, j.LeaseDeadline = 0, time.Time{}
 	j.Updated = t.now
-	t.buf = encodeJob(t.buf[:0], j)
-	if err := t.dead.Put(u64key(j.ID), bytes.Clone(t.buf)); err != nil {
+	if err := t.putDead(j); err != nil {
 		return err
 	}
 	t.s.log.Warn("job moved to dead letters", "job_id", j.ID, "type", j.Type, "attempts", j.Attempts, "err", reason)

@@ -281,7 +281,8 @@ func TestDeadLettersFailReplayPurge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.LastError != "createClient: status 400: name: required" || len(d.History) != 1 || d.History[0].Error != "timeout" || d.Attempts != 2 || d.State != StateDead {
+	if d.LastError != "createClient: status 400: name: required" || len(d.History) != 2 || d.History[0].Error != "timeout" ||
+		d.History[1].Error != d.LastError || d.Attempts != 2 || d.State != StateDead {
 		t.Fatalf("dead letter %+v", d)
 	}
 	// Paging with a type filter.

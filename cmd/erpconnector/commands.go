@@ -144,6 +144,12 @@ func (a *adminClient) do(ctx context.Context, method, path string, body, out any
 	if err != nil {
 		return err
 	}
+	// The admin API refuses a mutating request without a JSON body or this
+	// header (its guard against cross-site form posts).
+	req.Header.Set(connector.RequestHeader, "1")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}

@@ -60,7 +60,7 @@ func (d *daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (d *daemon) install(f *config.File, e *engine) {
 	gath := prometheus.Gatherers{e.reg, d.reg}
-	h := e.conn.AdminHandler(connector.AdminOptions{Token: f.Admin.Token, Gatherer: gath})
+	h := e.conn.AdminHandler(connector.AdminOptions{Token: f.Admin.Token, Gatherer: gath, Listen: f.Admin.Listen})
 	d.cur.Store(e)
 	d.handler.Store(&h)
 }

@@ -82,6 +82,10 @@ func (s *Store) Defer(ctx context.Context, fn func(*Tx) error) error {
 // Enqueue queues jobs in the transaction.
 func (t *Tx) Enqueue(jobs ...queue.Job) error { return t.s.q.EnqueueTx(t.tx, jobs...) }
 
+// Bury records jobs straight in the dead letters (records that could not
+// be read; see queue.Store.BuryTx) and returns how many it recorded.
+func (t *Tx) Bury(jobs ...queue.Job) (int, error) { return t.s.q.BuryTx(t.tx, jobs...) }
+
 // Cursor returns a named cursor.
 func (t *Tx) Cursor(name string) (string, bool) {
 	v, ok := queue.GetCursorTx(t.tx, name)

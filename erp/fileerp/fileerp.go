@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -46,6 +47,9 @@ const (
 	InboxDir     = "inbox"
 	ProcessedDir = "processed"
 	OutboxDir    = "outbox"
+	// RejectedDir receives export files that cannot be read at all, each
+	// with a <name>.reason.txt beside it.
+	RejectedDir = "rejected"
 )
 
 // DefaultPageSize is used when Changes is called with limit <= 0.
@@ -161,7 +165,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Folder, error) {
 	}
 	f := &Folder{cfg: cfg, rules: rules, comma: comma, log: log.With("component", "fileerp"), now: time.Now,
 		index: map[string]erp.Item{}, indexed: map[string]stamp{}}
-	for _, d := range []string{InboxDir, ProcessedDir, OutboxDir} {
+	for _, d := range []string{InboxDir, ProcessedDir, OutboxDir, RejectedDir} {
 		if err := os.MkdirAll(filepath.Join(cfg.Dir, d), 0o750); err != nil {
 			return nil, fmt.Errorf("fileerp: open: %w", err)
 		}
@@ -289,19 +293,78 @@ func (f *Folder) parseFile(path string) ([]fileItem, error) {
 	defer file.Close()
 	format, _ := FormatOf(path)
 	base := filepath.Base(path)
+	if err := f.checkFile(file, format); err != nil {
+		return nil, err
+	}
 	var items []fileItem
+	unread := map[int]bool{}
 	err = ReadRows(file, format, f.comma, func(r Row) {
-		items = append(items, f.rowItem(base, r))
+		it := f.rowItem(base, r)
+		if it.item.Source != "" && it.item.Raw == "" {
+			unread[r.Line] = true
+		}
+		items = append(items, it)
 	})
-	return items, err
+	if err != nil || len(unread) == 0 {
+		return items, err
+	}
+	// The text of rows the CSV reader could not give back, for the operator.
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return items, nil
+	}
+	raw := RawLines(file, unread)
+	for i := range items {
+		it := &items[i].item
+		if _, line, ok := strings.Cut(it.Source, base+":"); ok && it.Raw == "" {
+			if n, err := strconv.Atoi(line); err == nil {
+				it.Raw = erp.ShortRaw(raw[n])
+			}
+		}
+	}
+	return items, nil
+}
+
+// checkFile refuses a file no export can be: a binary file, or a CSV
+// export without the key column. It leaves the file at its start.
+func (f *Folder) checkFile(file *os.File, format Format) error {
+	head := make([]byte, 8<<10)
+	n, err := io.ReadFull(file, head)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return err
+	}
+	if LooksBinary(head[:n]) {
+		return errors.New("the file is binary, not a CSV or JSON Lines export")
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if format == CSV {
+		header, err := CSVHeader(file, f.comma)
+		if err != nil {
+			return err
+		}
+		if header != nil && !slices.Contains(header, f.cfg.KeyColumn) {
+			return fmt.Errorf("the export has no column %q (the customer key)", f.cfg.KeyColumn)
+		}
+		if _, err := file.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rowItem turns one export row into an item.
 func (f *Folder) rowItem(file string, r Row) fileItem {
+	source := fmt.Sprintf("%s:%d", file, r.Line)
 	if r.Err != nil && r.Values == nil {
-		return fileItem{item: erp.Item{Err: apierr.Permanently(fmt.Errorf("fileerp: %s: %w", file, r.Err))}, include: true}
+		return fileItem{item: erp.Item{Source: source, Raw: erp.ShortRaw(r.Raw),
+			Err: apierr.Permanently(fmt.Errorf("fileerp: %s: %w", source, r.Err))}, include: true}
 	}
 	key := strings.TrimSpace(r.Values[f.cfg.KeyColumn])
+	if key == "" && r.Line > 0 {
+		return fileItem{item: erp.Item{Source: source, Raw: erp.ShortRaw(r.Raw),
+			Err: apierr.Permanently(fmt.Errorf("fileerp: %s: the key column %q is empty", source, f.cfg.KeyColumn))}, include: true}
+	}
 	vals := make([]string, f.rules.Len())
 	for i, col := range f.rules.Columns() {
 		vals[i] = r.Values[col]
@@ -440,10 +503,13 @@ func (f *Folder) Changes(ctx context.Context, cursor string, limit int) (erp.Pag
 		}
 		items, err := f.cachedParse(name)
 		if err != nil {
-			// An unreadable file is reported once as an item and skipped.
-			f.log.Warn("cannot read export file", "file", name, "err", err)
-			page.Items = append(page.Items, erp.Item{Err: apierr.Permanently(fmt.Errorf("fileerp: %s: %w", name, err))})
-			next.Done = append(next.Done, name)
+			// A file that cannot be read at all goes to rejected/ with its
+			// reason, and is reported once, as an item without a key.
+			if rerr := f.reject(name, err); rerr != nil {
+				return erp.Page{}, rerr
+			}
+			page.Items = append(page.Items, erp.Item{Source: name,
+				Err: apierr.Permanently(fmt.Errorf("fileerp: %s: cannot be read, moved to %s/: %w", name, RejectedDir, err))})
 			continue
 		}
 		start := 0
@@ -510,6 +576,32 @@ func (f *Folder) moveProcessed(name string) error {
 	}
 	f.log.Info("export file processed", "file", name)
 	return syncDir(filepath.Join(f.cfg.Dir, ProcessedDir))
+}
+
+// reject moves an export file that cannot be read to rejected/, with a
+// <name>.reason.txt saying why.
+func (f *Folder) reject(name string, why error) error {
+	src := filepath.Join(f.cfg.Dir, InboxDir, name)
+	dst := filepath.Join(f.cfg.Dir, RejectedDir, name)
+	for i := 1; ; i++ {
+		if _, err := os.Stat(dst); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dst = filepath.Join(f.cfg.Dir, RejectedDir, fmt.Sprintf("%s.%d", name, i))
+	}
+	reason := fmt.Sprintf("%s was moved here from %s/ on %s: it cannot be read.\nReason: %v\n"+
+		"Fix the export and drop it into %s/ again.\n", name, InboxDir, f.now().UTC().Format(time.RFC3339), why, InboxDir)
+	if err := WriteFileAtomic(dst+".reason.txt", []byte(reason)); err != nil {
+		return apierr.At(erp.System, apierr.Temporarily(fmt.Errorf("fileerp: reject %s: %w", name, err)))
+	}
+	if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return apierr.At(erp.System, apierr.Temporarily(fmt.Errorf("fileerp: move %s to rejected: %w", name, err)))
+	}
+	if f.cache.name == name {
+		f.cache.name, f.cache.items = "", nil
+	}
+	f.log.Warn("export file rejected", "file", name, "moved_to", filepath.Base(dst), "reason", why)
+	return syncDir(filepath.Join(f.cfg.Dir, RejectedDir))
 }
 
 // Get implements erp.Adapter.

@@ -16,6 +16,57 @@ import (
 // MaxLine is the longest JSON Lines record (and CSV record) accepted.
 const MaxLine = 1 << 20
 
+// MaxRawRow bounds the text of an unreadable row kept for the operator.
+const MaxRawRow = 1024
+
+// RawLines returns the text of the given 1-based lines of r (each
+// shortened to MaxRawRow bytes), for rows that could not be parsed.
+func RawLines(r io.Reader, lines map[int]bool) map[int]string {
+	out := make(map[int]string, len(lines))
+	if len(lines) == 0 {
+		return out
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), MaxLine+1)
+	for n := 1; sc.Scan(); n++ {
+		if lines[n] {
+			b := sc.Bytes()
+			out[n] = string(b[:min(len(b), MaxRawRow)])
+			if len(out) == len(lines) {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// CSVHeader reads the header of a CSV export (nil for an empty file).
+func CSVHeader(r io.Reader, comma rune) ([]string, error) {
+	var header []string
+	err := readCSV(r, comma, func(Row) {}, func(h []string) bool {
+		header = h
+		return false
+	})
+	return header, err
+}
+
+// LooksBinary reports whether the start of a file holds bytes no text
+// export holds (NUL, or mostly invalid UTF-8).
+func LooksBinary(head []byte) bool {
+	if bytes.IndexByte(head, 0) >= 0 {
+		return true
+	}
+	bad := 0
+	for len(head) > 0 {
+		r, n := utf8.DecodeRune(head)
+		if r == utf8.RuneError && n == 1 && len(head) >= utf8.UTFMax {
+			bad++
+		}
+		head = head[n:]
+	}
+	return bad > 8
+}
+
 // Row is one record of an export file: its column values by header name.
 // A row that could not be parsed has Err set and possibly no values.
 type Row struct {
@@ -25,6 +76,9 @@ type Row struct {
 	Values map[string]string
 	// Err is the parse problem of this row, if any.
 	Err error
+	// Raw is the row's text when it could not be parsed (JSON Lines; CSV
+	// rows get theirs from the file afterwards, see RawLines).
+	Raw string
 }
 
 // Format is the kind of export file.
@@ -57,10 +111,12 @@ func ReadRows(r io.Reader, f Format, comma rune, fn func(Row)) error {
 	if f == JSONLines {
 		return readJSONL(r, fn)
 	}
-	return readCSV(r, comma, fn)
+	return readCSV(r, comma, fn, nil)
 }
 
-func readCSV(r io.Reader, comma rune, fn func(Row)) error {
+// readCSV reads a CSV export; header, when set, sees the header first and
+// stops the reading when it returns false.
+func readCSV(r io.Reader, comma rune, fn func(Row), header func([]string) bool) error {
 	br := bufio.NewReader(r)
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = br.Discard(3)
@@ -72,7 +128,7 @@ func readCSV(r io.Reader, comma rune, fn func(Row)) error {
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = false
-	header, err := cr.Read()
+	head, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
@@ -80,7 +136,7 @@ func readCSV(r io.Reader, comma rune, fn func(Row)) error {
 		return fmt.Errorf("fileerp: csv header: %w", err)
 	}
 	seen := map[string]bool{}
-	for i, h := range header {
+	for i, h := range head {
 		h = strings.TrimSpace(h)
 		if h == "" {
 			return fmt.Errorf("fileerp: csv header: column %d has no name", i+1)
@@ -89,7 +145,10 @@ func readCSV(r io.Reader, comma rune, fn func(Row)) error {
 			return fmt.Errorf("fileerp: csv header: column %q appears twice", h)
 		}
 		seen[h] = true
-		header[i] = h
+		head[i] = h
+	}
+	if header != nil && !header(head) {
+		return nil
 	}
 	for {
 		rec, err := cr.Read()
@@ -106,15 +165,15 @@ func readCSV(r io.Reader, comma rune, fn func(Row)) error {
 			}
 			return fmt.Errorf("fileerp: csv: %w", err)
 		}
-		if len(rec) != len(header) {
-			fn(Row{Line: line, Err: fmt.Errorf("csv line %d: %d fields, the header has %d", line, len(rec), len(header))})
+		if len(rec) != len(head) {
+			fn(Row{Line: line, Err: fmt.Errorf("csv line %d: %d fields, the header has %d", line, len(rec), len(head))})
 			continue
 		}
 		if len(rec) == 1 && rec[0] == "" {
 			continue
 		}
-		vals := make(map[string]string, len(header))
-		for i, h := range header {
+		vals := make(map[string]string, len(head))
+		for i, h := range head {
 			vals[h] = rec[i]
 		}
 		fn(Row{Line: line, Values: vals})
@@ -147,35 +206,36 @@ func handleJSONLine(line int, b []byte, fn func(Row)) {
 	if len(b) == 0 {
 		return
 	}
+	raw := string(b[:min(len(b), 2*MaxRawRow)])
 	if len(b) > MaxLine {
-		fn(Row{Line: line, Err: fmt.Errorf("jsonl line %d: longer than %d bytes", line, MaxLine)})
+		fn(Row{Line: line, Err: fmt.Errorf("jsonl line %d: longer than %d bytes", line, MaxLine), Raw: raw})
 		return
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
-		fn(Row{Line: line, Err: fmt.Errorf("jsonl line %d: %w", line, err)})
+		fn(Row{Line: line, Err: fmt.Errorf("jsonl line %d: %w", line, err), Raw: raw})
 		return
 	}
 	if dec.More() {
-		fn(Row{Line: line, Err: fmt.Errorf("jsonl line %d: more than one JSON value", line)})
+		fn(Row{Line: line, Err: fmt.Errorf("jsonl line %d: more than one JSON value", line), Raw: raw})
 		return
 	}
 	if obj == nil {
-		fn(Row{Line: line, Err: fmt.Errorf("jsonl line %d: not a JSON object", line)})
+		fn(Row{Line: line, Err: fmt.Errorf("jsonl line %d: not a JSON object", line), Raw: raw})
 		return
 	}
 	vals := make(map[string]string, len(obj))
 	for k, v := range obj {
 		s, err := jsonString(v)
 		if err != nil {
-			fn(Row{Line: line, Err: fmt.Errorf("jsonl line %d: key %q: %w", line, k, err)})
+			fn(Row{Line: line, Err: fmt.Errorf("jsonl line %d: key %q: %w", line, k, err), Raw: raw})
 			return
 		}
 		vals[k] = s
 	}
-	row := Row{Line: line, Values: vals}
+	row := Row{Line: line, Values: vals, Raw: raw}
 	if !utf8.Valid(b) {
 		// The decoder would silently replace the bad bytes; refuse the row
 		// but keep its values, so the error can name the customer.

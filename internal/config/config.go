@@ -242,6 +242,9 @@ type Queue struct {
 	MaxAttempts int `mapstructure:"max_attempts"`
 	// LeaseTimeout before an unfinished job returns to ready (default 2m).
 	LeaseTimeout time.Duration `mapstructure:"lease_timeout"`
+	// HealAfter is how long a record the platform refused waits before it
+	// is tried again by itself, doubling each time up to a day (default 5m).
+	HealAfter time.Duration `mapstructure:"heal_after"`
 }
 
 // Reference configures the embedded reference servers of the demo.

@@ -87,7 +87,7 @@ func (f *File) applyDefaults() {
 	}
 	f.ERP.PageSize = c.ERP.PageSize
 	f.ERP.Upstream.Workers = c.ERP.Upstream.Workers
-	f.Queue.MaxAttempts, f.Queue.LeaseTimeout = c.Queue.MaxAttempts, c.Queue.LeaseTimeout
+	f.Queue.MaxAttempts, f.Queue.LeaseTimeout, f.Queue.HealAfter = c.Queue.MaxAttempts, c.Queue.LeaseTimeout, c.Queue.HealAfter
 	f.Schedules.TimeZone = c.Schedules.TimeZone
 }
 
@@ -116,7 +116,7 @@ func (f *File) Connector() connector.Config {
 		Schedules: connector.Schedules{NewCustomers: f.Schedules.NewCustomers, Updates: f.Schedules.Updates,
 			Feed: f.Schedules.Feed, CustomerPull: f.Schedules.CustomerPull, Certificates: f.Schedules.Certificates,
 			Resync: f.Schedules.Resync, TimeZone: f.Schedules.TimeZone},
-		Queue: connector.QueueConfig{MaxAttempts: f.Queue.MaxAttempts, LeaseTimeout: f.Queue.LeaseTimeout},
+		Queue: connector.QueueConfig{MaxAttempts: f.Queue.MaxAttempts, LeaseTimeout: f.Queue.LeaseTimeout, HealAfter: f.Queue.HealAfter},
 	}
 	for _, o := range f.Ownership {
 		c.Ownership = append(c.Ownership, connector.Ownership{Group: o.Group, Owner: o.Owner})

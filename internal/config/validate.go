@@ -13,9 +13,12 @@ import (
 
 // Validate reports every problem of the configuration at once, as an
 // *Error whose problems each carry their key path, in a deterministic
-// order: the connector's rules (connector.Config.Validate), the ERP
-// adapter's (sqlerp or fileerp Config.Validate, under erp.sql or
-// erp.files) and the file's own (log settings, admin address, reference
+// order: the connector's rules (connector.Config.Validate: among them
+// rates that are NaN, infinite or negative, and timeouts, page sizes,
+// lease and breaker durations that are negative: a zero or a key left out
+// means the default), the ERP adapter's (sqlerp or fileerp
+// Config.Validate, under erp.sql or erp.files, and negative hold-back
+// durations) and the file's own (log settings, admin address, reference
 // servers, demo). Defaults are applied to a copy first, so a File built by
 // hand validates as the connector would run it.
 func (f *File) Validate() error {
@@ -53,11 +56,17 @@ func (f *File) Validate() error {
 			add("erp.sql.dsn", "must not be empty (or set erp.sql.dsn_file)")
 		}
 		ps = append(ps, adapterProblems(f.ERP.SQL.Config.Validate(), "erp.sql", keysOf(sqlerp.Config{}))...)
+		if f.ERP.SQL.SettleTime < 0 {
+			add("erp.sql.settle_time", "must not be negative, got %s (0 holds nothing back)", f.ERP.SQL.SettleTime)
+		}
 		if !reflect.ValueOf(f.ERP.Files).IsZero() {
 			add("erp.files", "is set but erp.adapter is sql")
 		}
 	case AdapterFiles:
 		ps = append(ps, adapterProblems(f.ERP.Files.Validate(), "erp.files", keysOf(fileerp.Config{}))...)
+		if f.ERP.Files.MinAge < 0 {
+			add("erp.files.min_age", "must not be negative, got %s (0 holds nothing back)", f.ERP.Files.MinAge)
+		}
 		if !reflect.ValueOf(f.ERP.SQL).IsZero() {
 			add("erp.sql", "is set but erp.adapter is files")
 		}
