@@ -58,6 +58,8 @@ const RequestHeader = "X-Erpconnector-Request"
 //	GET  /api/v1/dlq/{id}          one dead letter with its payload and history
 //	POST /api/v1/dlq/replay        replay dead letters ({"ids":[…]} or {"type":…}; {} replays all)
 //	POST /api/v1/dlq/purge         purge dead letters (same filter)
+//	GET  /api/v1/state/check       check the state file while the connector works (StateCheck)
+//	GET  /api/v1/state/backup      a consistent copy of the state file (application/octet-stream)
 //	GET  /api/v1/cursors           every cursor
 //	PUT  /api/v1/cursors/{name}    set a cursor by hand ({"value":"…"}), logged
 //
@@ -92,12 +94,16 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ok, ups := c.Ready()
+		rd := c.Readiness()
 		status := http.StatusOK
-		if !ok {
+		if !rd.Ready {
 			status = http.StatusServiceUnavailable
 		}
-		writeJSON(w, status, map[string]any{"ready": ok, "upstreams": ups})
+		body := map[string]any{"ready": rd.Ready, "upstreams": rd.Upstreams}
+		if len(rd.Reasons) > 0 {
+			body["reasons"] = rd.Reasons // why an upstream is not ready, for the operator
+		}
+		writeJSON(w, status, body)
 	})
 	auth := authed(func(h http.HandlerFunc) http.Handler { return requireToken(opts.Token, h) })
 	if opts.Gatherer != nil {
@@ -106,6 +112,7 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 	c.adminRuns(mux, auth)
 	c.adminDeadLetters(mux, auth)
 	c.adminCursors(mux, auth)
+	mux.Handle("GET /api/v1/state/", requireToken(opts.Token, c.StateHandler()))
 	return newAdminGuard(opts, mux)
 }
 

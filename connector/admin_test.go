@@ -63,7 +63,8 @@ func TestAdminAPI(t *testing.T) {
 	if st, _ := adminCall(t, hs.URL, "GET", "/healthz", "", ""); st != 200 {
 		t.Fatalf("healthz %d", st)
 	}
-	if st, body := adminCall(t, hs.URL, "GET", "/readyz", "", ""); st != 503 || !strings.Contains(body, `"one": false`) {
+	if st, body := adminCall(t, hs.URL, "GET", "/readyz", "", ""); st != 503 || !strings.Contains(body, `"one": false`) ||
+		!strings.Contains(body, "has not succeeded yet") {
 		t.Fatalf("readyz before the first polls: %d %s", st, body)
 	}
 	if st, _ := adminCall(t, hs.URL, "GET", "/api/v1/status", "", ""); st != 401 {

@@ -101,6 +101,9 @@ type Options struct {
 	// NoSync skips fsync on commit. Faster, but a power loss may lose the
 	// last commits; off by default.
 	NoSync bool
+	// InitEmpty lets Open initialise an existing 0-byte file. Without it
+	// Open refuses one (*EmptyError); a missing file is always created.
+	InitEmpty bool
 	// HealAfter is how long a dead letter the platform refused waits
 	// before Heal tries it again by itself; each further try waits twice
 	// as long, up to a day (default 5m).
@@ -183,16 +186,16 @@ func (s *Store) notify() {
 // Open opens (or creates) the store file at path. Leases left by a previous
 // process are returned to ready at once: bbolt's exclusive file lock means
 // no one else can still be working on them.
+//
+// A missing file is created. The file is checked before bbolt maps it (see
+// check.go): a damaged file is a *DamagedError, a 0-byte file an
+// *EmptyError (unless opts.InitEmpty), a file another process holds past
+// opts.LockTimeout a *LockedError; each names the file and what to do.
 func Open(path string, opts Options) (*Store, error) {
 	opts.defaults()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        opts.LockTimeout,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-		NoSync:         opts.NoSync,
-	})
+	db, err := openBolt(path, openMode{timeout: opts.LockTimeout, noSync: opts.NoSync, initEmpty: opts.InitEmpty}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("queue: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	// Grow the file in smaller steps than bbolt's 16 MiB default: the file
 	// never shrinks, so slack added at a peak stays for good.
@@ -202,20 +205,22 @@ func Open(path string, opts Options) (*Store, error) {
 	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db, opts: opts, log: opts.Logger.With("component", "queue"), wake: make(chan struct{})}
 	var recovered int
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bktJobs, bktReady, bktLeased, bktKeys, bktDead, bktMeta, bktMigrations, bktCursors} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
+	err = guard(path, func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			for _, name := range [][]byte{bktJobs, bktReady, bktLeased, bktKeys, bktDead, bktMeta, bktMigrations, bktCursors} {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return err
+				}
 			}
-		}
-		t := s.txn(tx)
-		n, err := t.expire(time.Time{}, true)
-		recovered = n
-		return err
+			t := s.txn(tx)
+			n, err := t.expire(time.Time{}, true)
+			recovered = n
+			return err
+		})
 	})
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("queue: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	if recovered > 0 {
 		s.log.Info("returned leases of a previous process to ready", "jobs", recovered)

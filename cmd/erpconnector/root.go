@@ -40,6 +40,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.AddCommand(newVersionCmd(), newReferenceCmd(), newRunCmd(g), newSyncCmd(g), newResyncCmd(g), newPlanCmd(g),
 		newStatusCmd(g), newDLQCmd(g), newCursorCmd(g), newConfigCmd(g), newDemoCmd(g))
+	root.AddCommand(newStateCmd(g))
 	root.AddCommand(newPauseCmd(g), newResumeCmd(g))
 	return root
 }
