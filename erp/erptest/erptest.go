@@ -4,7 +4,9 @@
 // with field errors), lookups, inbound upserts, write-backs, unlinking,
 // deletion marks, error classes and cancellation.
 //
-// Adapters under test use the demo ERP layout of erp/erpgen.
+// Adapters under test use the demo ERP layout of erp/erpgen. An ERP whose
+// key column is not text (an integer, a uuid) stores each record under a
+// key of its own (Harness.Key); the suite compares keys through it.
 package erptest
 
 import (
@@ -30,6 +32,26 @@ type Harness struct {
 	// time at (adapters whose cursor is not a timestamp may ignore it). A
 	// later Changes call must see them.
 	Put func(t *testing.T, at time.Time, recs ...erpgen.Record)
+	// Key, when set, is the ERP key Put stores rec under (for an ERP whose
+	// key column is an integer or a uuid); by default rec.Key. It must
+	// keep the order of the records' keys within a prefix, and must not
+	// map two records to one key.
+	Key func(rec erpgen.Record) string
+}
+
+// key is the ERP key of rec.
+func (h Harness) key(rec erpgen.Record) string {
+	if h.Key != nil {
+		return h.Key(rec)
+	}
+	return rec.Key
+}
+
+// expected is Expected(rec) under the harness's key.
+func (h Harness) expected(rec erpgen.Record) mapping.Customer {
+	c := Expected(rec)
+	c.ERPKey = h.key(rec)
+	return c
 }
 
 // Factory returns a fresh, empty harness; it registers its own cleanup.
@@ -124,7 +146,7 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		var want []string
 		for _, r := range recs {
 			if r.Flagged() {
-				want = append(want, r.Key)
+				want = append(want, h.key(r))
 			}
 		}
 		if got := keys(items); !reflect.DeepEqual(got, want) {
@@ -132,7 +154,7 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		}
 		byKey := map[string]erpgen.Record{}
 		for _, r := range recs {
-			byKey[r.Key] = r
+			byKey[h.key(r)] = r
 		}
 		invalid := 0
 		for _, it := range items {
@@ -152,7 +174,7 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 				t.Errorf("%s: valid row got error %v", it.Key, it.Err)
 				continue
 			}
-			if got, want := norm(it.Customer), norm(Expected(r)); !reflect.DeepEqual(got, want) {
+			if got, want := norm(it.Customer), norm(h.expected(r)); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s mapped wrongly:\n got %+v\nwant %+v", it.Key, got, want)
 			}
 		}
@@ -185,10 +207,10 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		changed.Set("city", "Zamość")
 		h.Put(t, base.Add(time.Minute), append(second, changed)...)
 		more, _ := drain(t, h.Adapter, cur, 2)
-		want := map[string]bool{changed.Key: true}
+		want := map[string]bool{h.key(changed): true}
 		for _, r := range second {
 			if r.Flagged() {
-				want[r.Key] = true
+				want[h.key(r)] = true
 			}
 		}
 		got := map[string]bool{}
@@ -197,7 +219,7 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 				t.Errorf("%s repeated", it.Key)
 			}
 			got[it.Key] = true
-			if it.Key == changed.Key && it.Customer.Billing.City != "Zamość" {
+			if it.Key == h.key(changed) && it.Customer.Billing.City != "Zamość" {
 				t.Errorf("changed row not re-read: %q", it.Customer.Billing.City)
 			}
 		}
@@ -211,18 +233,19 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		recs := gen(4, "G", 12)
 		h.Put(t, base, recs...)
 		for _, r := range recs {
-			it, err := h.Adapter.Get(context.Background(), r.Key)
+			key := h.key(r)
+			it, err := h.Adapter.Get(context.Background(), key)
 			if err != nil {
-				t.Fatalf("Get(%s): %v", r.Key, err)
+				t.Fatalf("Get(%s): %v", key, err)
 			}
-			if it.Key != r.Key {
-				t.Fatalf("Get(%s) key %q", r.Key, it.Key)
+			if it.Key != key {
+				t.Fatalf("Get(%s) key %q", key, it.Key)
 			}
 			if (r.Invalid != "") != (it.Err != nil) {
-				t.Errorf("Get(%s): invalid=%q err=%v", r.Key, r.Invalid, it.Err)
+				t.Errorf("Get(%s): invalid=%q err=%v", key, r.Invalid, it.Err)
 			}
-			if r.Invalid == "" && !reflect.DeepEqual(norm(it.Customer), norm(Expected(r))) {
-				t.Errorf("Get(%s) mapped wrongly:\n got %+v\nwant %+v", r.Key, norm(it.Customer), norm(Expected(r)))
+			if r.Invalid == "" && !reflect.DeepEqual(norm(it.Customer), norm(h.expected(r))) {
+				t.Errorf("Get(%s) mapped wrongly:\n got %+v\nwant %+v", key, norm(it.Customer), norm(h.expected(r)))
 			}
 		}
 	})
@@ -267,6 +290,67 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		}
 	})
 
+	t.Run("ManyRowsPerTimestampSmallPages", func(t *testing.T) {
+		h := newHarness(t)
+		// Six timestamps of seven rows each, written so that key order and
+		// time order disagree, read two at a time: every flagged row once,
+		// and the pass ends.
+		g := erpgen.New(erpgen.Options{Seed: 13, KeyPrefix: "M", InvalidEvery: 6, UnflaggedEvery: 5, Kinds: SafeKinds()})
+		want := map[string]bool{}
+		for i := range 6 {
+			recs := g.Records(7)
+			h.Put(t, base.Add(time.Duration(5-i)*time.Second), recs...)
+			for _, r := range recs {
+				if r.Flagged() {
+					want[h.key(r)] = true
+				}
+			}
+		}
+		items, cur := drain(t, h.Adapter, "", 2)
+		got := map[string]bool{}
+		for _, it := range items {
+			if got[it.Key] {
+				t.Errorf("%s returned twice", it.Key)
+			}
+			got[it.Key] = true
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("streamed %d keys %v, want %d %v", len(got), got, len(want), want)
+		}
+		if p, err := h.Adapter.Changes(context.Background(), cur, 2); err != nil || len(p.Items) != 0 || p.More {
+			t.Fatalf("after the pass: %d items, more=%v, %v", len(p.Items), p.More, err)
+		}
+	})
+
+	t.Run("UpsertedCustomerTakesWriteBacks", func(t *testing.T) {
+		h := newHarness(t)
+		ctx := context.Background()
+		in := Expected(gen(14, "N", 1)[0])
+		in.ERPKey = ""
+		in.Flags = mapping.Flags{CustomerAPI: true}
+		in.PlatformIDs = mapping.PlatformIDs{CustomerAPI: "9b2f1c1e-0000-4000-8000-0000000000ee"}
+		key, err := h.Adapter.Upsert(ctx, in)
+		if err != nil || key == "" {
+			t.Fatalf("Upsert: %q, %v", key, err)
+		}
+		it, err := h.Adapter.Get(ctx, key)
+		if err != nil || it.Key != key || it.Customer.PlatformIDs.CustomerAPI != in.PlatformIDs.CustomerAPI {
+			t.Fatalf("Get(%s) after Upsert: %+v, %v", key, it, err)
+		}
+		if err := h.Adapter.SetPlatformID(ctx, key, mapping.PlatformONe, "org:00000000-0000-4000-8000-0000000000ef"); err != nil {
+			t.Fatalf("SetPlatformID on the new customer: %v", err)
+		}
+		if it, err = h.Adapter.Get(ctx, key); err != nil || it.Customer.PlatformIDs.ONe != "org:00000000-0000-4000-8000-0000000000ef" {
+			t.Fatalf("after write-back: %+v, %v", it.Customer.PlatformIDs, err)
+		}
+		if again, err := h.Adapter.Upsert(ctx, in); err != nil || again != key {
+			t.Fatalf("repeated Upsert made key %q (first %q), %v", again, key, err)
+		}
+		if err := h.Adapter.Unlink(ctx, key, mapping.PlatformONe); err != nil {
+			t.Fatalf("Unlink on the new customer: %v", err)
+		}
+	})
+
 	t.Run("UpsertRefusesInvalid", func(t *testing.T) {
 		h := newHarness(t)
 		in := Expected(gen(6, "V", 1)[0])
@@ -288,7 +372,7 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		ctx := context.Background()
 		recs := gen(7, "W", 3)
 		h.Put(t, base, recs...)
-		key := recs[0].Key
+		key := h.key(recs[0])
 		if err := h.Adapter.SetPlatformID(ctx, key, mapping.PlatformONe, "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d"); err != nil {
 			t.Fatal(err)
 		}
@@ -334,10 +418,10 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		recs := gen(10, "B", 3)
 		h.Put(t, base, recs...)
 		ids := []erp.PlatformID{
-			{Key: recs[0].Key, Platform: mapping.PlatformONe, ID: "org:00000000-0000-4000-8000-00000000000a"},
+			{Key: h.key(recs[0]), Platform: mapping.PlatformONe, ID: "org:00000000-0000-4000-8000-00000000000a"},
 			{Key: "missing", Platform: mapping.PlatformONe, ID: "org:00000000-0000-4000-8000-00000000000b"},
-			{Key: recs[1].Key, Platform: mapping.PlatformCustomerAPI, ID: "9b2f1c1e-0000-4000-8000-00000000000c"},
-			{Key: recs[2].Key, Platform: mapping.PlatformONe, ID: "org:00000000-0000-4000-8000-00000000000d"},
+			{Key: h.key(recs[1]), Platform: mapping.PlatformCustomerAPI, ID: "9b2f1c1e-0000-4000-8000-00000000000c"},
+			{Key: h.key(recs[2]), Platform: mapping.PlatformONe, ID: "org:00000000-0000-4000-8000-00000000000d"},
 		}
 		errs, err := w.SetPlatformIDs(ctx, ids)
 		if err != nil {

@@ -71,6 +71,14 @@ func CreateDemoSchema(ctx context.Context, db *sql.DB, d Dialect, table string) 
 	ixs := []string{
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%q, %q)", idx, qt, erpgen.UpdatedAtColumn, erpgen.KeyColumn),
 	}
+	if d.Name == "sqlite" {
+		// SQLite compares updated-at through sqliteTime: index that too.
+		ix, err := ChangesIndex(DemoConfig(d.Driver, "", table), strings.ReplaceAll(table, ".", "_")+"_changes_at")
+		if err != nil {
+			return fmt.Errorf("sqlerp: create demo schema: %w", err)
+		}
+		ixs = append(ixs, ix)
+	}
 	for _, col := range []string{erpgen.ONeIDColumn, erpgen.CustomerAPIColumn} {
 		name, err := QuoteIdent(strings.ReplaceAll(table, ".", "_") + "_" + col + "_idx")
 		if err != nil {

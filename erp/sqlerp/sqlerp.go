@@ -6,8 +6,17 @@
 // (an updated-at timestamp or a row version), the deleted column and the
 // write-back columns.
 //
-// Changes walk the table in (cursor column, key) order, so rows that share a
-// timestamp are neither skipped nor repeated across pages.
+// Changes walk the table in (cursor column, key) order, compared in the
+// database's own terms (see cursor.go), so rows that share a timestamp are
+// neither skipped nor repeated across pages, whatever notation the ERP
+// writes its timestamps in.
+//
+// Keys are strings to the connector and of any type in the database
+// (text, integer, numeric, uuid): the adapter reads the key column's type
+// from the database and binds keys accordingly (schema.go). A customer that
+// arrives from a platform without a key gets its key from the database
+// when the key column has a default (an identity, a sequence, SQLite's
+// INTEGER PRIMARY KEY), else, for a text key, erp.NewKey.
 package sqlerp
 
 import (
@@ -20,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -52,23 +62,36 @@ type Config struct {
 	// Table is the table (or view) holding customers, optionally schema.table.
 	Table string `mapstructure:"table"`
 	// InboundTable receives customers that come from the platforms (default
-	// Table). It must be a table with a unique key column. When it differs
-	// from Table, Get sees an upserted customer once the ERP has moved it
-	// into Table.
+	// Table). It must be a table with a unique key column
+	// (InboundKeyColumn) and the columns of Table that an upsert writes
+	// (the rule, flag, write-back, deleted and cursor columns). When it
+	// differs from Table, Get, the write-backs, Unlink and MarkDeleted look
+	// for a key in Table first, then in InboundTable, so an upserted
+	// customer is found before the ERP moves it into Table.
 	InboundTable string `mapstructure:"inbound_table"`
-	// KeyColumn is the customer key column (unique).
+	// InboundKeyColumn is the key column of InboundTable (default KeyColumn).
+	InboundKeyColumn string `mapstructure:"inbound_key_column"`
+	// KeyColumn is the customer key column (unique). Its type may be text,
+	// an integer, numeric or uuid; when a customer comes from a platform
+	// without a key, a default on the inbound key column (an identity, a
+	// sequence, SQLite's INTEGER PRIMARY KEY) numbers it, and a text key
+	// column without one gets erp.NewKey.
 	KeyColumn string `mapstructure:"key_column"`
 	// Rules map the data columns to canonical fields.
 	Rules []mapping.FieldRule `mapstructure:"rules"`
 	// Flags are the per-platform "send to" check box columns.
 	Flags []PlatformColumn `mapstructure:"flags"`
-	// CursorColumn is the change cursor column; it must never be NULL and
-	// should be indexed together with the key column. With SQLite a
-	// timestamp cursor is compared as stored, so the ERP must write it in one
-	// format (as the driver writes time values); a version cursor has no
-	// such constraint.
+	// CursorColumn is the change cursor column; it must never be NULL (a
+	// row holding NULL, or with SQLite text that is no timestamp, makes
+	// Changes fail naming the row, once the rows it can order are read) and
+	// should be indexed together with the key column (ChangesIndex gives
+	// the statement). A PostgreSQL timestamp cursor is a timestamp,
+	// timestamptz or date column (or Unix seconds in a number column); a
+	// SQLite one may hold text in the common notations or Unix seconds,
+	// mixed (see sqliteTime).
 	CursorColumn string `mapstructure:"cursor_column"`
-	// CursorKind is "timestamp" (default) or "version".
+	// CursorKind is "timestamp" (default) or "version" (an integer that
+	// grows with every change).
 	CursorKind string `mapstructure:"cursor_kind"`
 	// DeletedColumn marks deleted customers (optional).
 	DeletedColumn string `mapstructure:"deleted_column"`
@@ -80,7 +103,9 @@ type Config struct {
 	// SettleTime holds back rows whose updated-at is less than this long
 	// ago, so that a row committed late with an earlier timestamp (a long
 	// ERP transaction) is not passed by the cursor. Timestamp cursors only;
-	// it assumes the ERP's clock and the connector's agree.
+	// it assumes the ERP's clock and the connector's agree (a timestamp
+	// without a time zone, or SQLite text without an offset, is taken as
+	// UTC).
 	SettleTime time.Duration `mapstructure:"settle_time"`
 }
 
@@ -89,8 +114,8 @@ type PlatformColumn = erp.PlatformColumn
 
 // String describes the configuration without the DSN (which may hold a password).
 func (c Config) String() string {
-	return fmt.Sprintf("sqlerp.Config{Driver:%s Table:%s Key:%s Cursor:%s/%s Rules:%d}", c.Driver, c.Table, c.KeyColumn,
-		c.CursorColumn, c.CursorKind, len(c.Rules))
+	return fmt.Sprintf("sqlerp.Config{Driver:%s Table:%s Key:%s Inbound:%s/%s Cursor:%s/%s Rules:%d}", c.Driver, c.Table, c.KeyColumn,
+		c.InboundTable, c.InboundKeyColumn, c.CursorColumn, c.CursorKind, len(c.Rules))
 }
 
 // Validate reports every problem of the configuration at once.
@@ -113,6 +138,10 @@ func (c Config) Validate() error {
 	check("table", c.Table, true)
 	check("inbound_table", c.InboundTable, false)
 	check("key_column", c.KeyColumn, true)
+	check("inbound_key_column", c.InboundKeyColumn, false)
+	if c.InboundKeyColumn != "" && c.InboundKeyColumn != c.KeyColumn && (c.InboundTable == "" || c.InboundTable == c.Table) {
+		errs = append(errs, fmt.Errorf("sqlerp: inbound_key_column %q differs from key_column %q but inbound_table is the table itself: set inbound_table, or drop inbound_key_column", c.InboundKeyColumn, c.KeyColumn))
+	}
 	check("cursor_column", c.CursorColumn, true)
 	check("deleted_column", c.DeletedColumn, false)
 	switch c.CursorKind {
@@ -154,7 +183,9 @@ type Table struct {
 	log     *slog.Logger
 	now     func() time.Time
 	q       quoted
+	curExpr string // the cursor column as Changes compares it
 	sel     string // the column list of every SELECT
+	selIn   string // the same on the inbound table
 	nFixed  int    // columns before the rule columns
 	ruleCol []string
 	stmts   stmtCache
@@ -163,6 +194,11 @@ type Table struct {
 	// moment the previous one ends, where SQLite's busy handler would
 	// sleep and poll. Other processes are still met by the busy timeout.
 	writeMu sync.Mutex
+	// detected is the schema read from the database (schema.go).
+	detected atomic.Pointer[schemaInfo]
+	detectMu sync.Mutex
+	// advised: the first Changes looked for the index it walks.
+	advised sync.Once
 }
 
 // writing takes the write turn for SQLite (nothing for other databases)
@@ -227,18 +263,19 @@ func (t *Table) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sq
 }
 
 type quoted struct {
-	table, inbound, key, cursor, deleted string
-	flags, writeBack                     []string
-	rules                                []string
+	table, inbound, key, inKey, cursor, deleted string
+	flags, writeBack                            []string
+	rules                                       []string
 }
 
 var (
-	_ erp.Adapter    = (*Table)(nil)
-	_ erp.Counter    = (*Table)(nil)
-	_ erp.KeyLister  = (*Table)(nil)
-	_ erp.ItemLister = (*Table)(nil)
-	_ erp.Closer     = (*Table)(nil)
-	_ erp.Holder     = (*Table)(nil)
+	_ erp.Adapter          = (*Table)(nil)
+	_ erp.Counter          = (*Table)(nil)
+	_ erp.KeyLister        = (*Table)(nil)
+	_ erp.ItemLister       = (*Table)(nil)
+	_ erp.PlatformIDWriter = (*Table)(nil)
+	_ erp.Closer           = (*Table)(nil)
+	_ erp.Holder           = (*Table)(nil)
 )
 
 // HeldFields implements erp.Holder: the fields the rules target.
@@ -269,6 +306,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Table, error) {
 		return nil, err
 	}
 	t.ownDB = true
+	// Learn the key and cursor column types now; a table that does not
+	// exist yet (the demo creates it after Open) is read at first use.
+	if err := t.CheckSchema(ctx); err != nil && !errors.Is(err, errNoTable) {
+		_ = t.Close()
+		return nil, fmt.Errorf("sqlerp: open: %w", err)
+	}
 	return t, nil
 }
 
@@ -300,6 +343,9 @@ func New(db *sql.DB, d Dialect, cfg Config, log *slog.Logger) (*Table, error) {
 	if cfg.InboundTable == "" {
 		cfg.InboundTable = cfg.Table
 	}
+	if cfg.InboundKeyColumn == "" {
+		cfg.InboundKeyColumn = cfg.KeyColumn
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -312,11 +358,16 @@ func New(db *sql.DB, d Dialect, cfg Config, log *slog.Logger) (*Table, error) {
 	}
 	t := &Table{db: db, d: d, cfg: cfg, rules: rules, log: log.With("component", "sqlerp"), now: time.Now}
 	mq := func(id string) string { s, _ := QuoteIdent(id); return s }
-	t.q = quoted{table: mq(cfg.Table), inbound: mq(cfg.InboundTable), key: mq(cfg.KeyColumn), cursor: mq(cfg.CursorColumn)}
+	t.q = quoted{table: mq(cfg.Table), inbound: mq(cfg.InboundTable), key: mq(cfg.KeyColumn), inKey: mq(cfg.InboundKeyColumn),
+		cursor: mq(cfg.CursorColumn)}
+	t.curExpr = t.q.cursor
+	if d.Name == "sqlite" && cfg.CursorKind == CursorTimestamp {
+		t.curExpr = sqliteTime(t.q.cursor)
+	}
 	if cfg.DeletedColumn != "" {
 		t.q.deleted = mq(cfg.DeletedColumn)
 	}
-	cols := []string{t.q.key, t.q.cursor}
+	cols := []string{t.q.key, t.curExpr}
 	for _, f := range cfg.Flags {
 		t.q.flags = append(t.q.flags, mq(f.Column))
 	}
@@ -335,6 +386,8 @@ func New(db *sql.DB, d Dialect, cfg Config, log *slog.Logger) (*Table, error) {
 	}
 	cols = append(cols, t.q.rules...)
 	t.sel = strings.Join(cols, ", ")
+	cols[0] = t.q.inKey
+	t.selIn = strings.Join(cols, ", ")
 	return t, nil
 }
 
@@ -398,123 +451,31 @@ func (t *Table) flagFilter() string {
 	return "(" + strings.Join(parts, " OR ") + ")"
 }
 
-// cursor is the decoded position (cursor column value, key).
-type cursor struct {
-	ts  time.Time
-	ver int64
-	key string
+// target is a table a key is looked up in: Table, then a separate
+// inbound table.
+type target struct {
+	table, key string // quoted
+	col        keyCol
+	sel        string
 }
 
-func (t *Table) encodeCursor(c cursor) string {
-	if t.cfg.CursorKind == CursorVersion {
-		return "v|" + strconv.FormatInt(c.ver, 10) + "|" + c.key
+func (t *Table) targetsFor(s *schemaInfo) []target {
+	ts := []target{{table: t.q.table, key: t.q.key, col: s.key, sel: t.sel}}
+	if t.separateInbound() {
+		ts = append(ts, target{table: t.q.inbound, key: t.q.inKey, col: s.inKey, sel: t.selIn})
 	}
-	return "t|" + c.ts.UTC().Format(time.RFC3339Nano) + "|" + c.key
-}
-
-func (t *Table) decodeCursor(s string) (cursor, bool, error) {
-	if s == "" {
-		return cursor{}, false, nil
-	}
-	parts := strings.SplitN(s, "|", 3)
-	bad := apierr.Permanently(fmt.Errorf("sqlerp: changes: malformed cursor %q", s))
-	if len(parts) != 3 {
-		return cursor{}, false, bad
-	}
-	var c cursor
-	c.key = parts[2]
-	switch {
-	case parts[0] == "t" && t.cfg.CursorKind == CursorTimestamp:
-		ts, err := time.Parse(time.RFC3339Nano, parts[1])
-		if err != nil {
-			return cursor{}, false, bad
-		}
-		c.ts = ts.UTC()
-	case parts[0] == "v" && t.cfg.CursorKind == CursorVersion:
-		v, err := strconv.ParseInt(parts[1], 10, 64)
-		if err != nil {
-			return cursor{}, false, bad
-		}
-		c.ver = v
-	default:
-		return cursor{}, false, bad
-	}
-	return c, true, nil
-}
-
-func (t *Table) cursorArg(c cursor) any {
-	if t.cfg.CursorKind == CursorVersion {
-		return c.ver
-	}
-	return c.ts
-}
-
-// Changes implements erp.Adapter.
-func (t *Table) Changes(ctx context.Context, cur string, limit int) (erp.Page, error) {
-	if limit <= 0 {
-		limit = DefaultPageSize
-	}
-	c, has, err := t.decodeCursor(cur)
-	if err != nil {
-		return erp.Page{}, err
-	}
-	var b strings.Builder
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return t.d.Placeholder(len(args))
-	}
-	fmt.Fprintf(&b, "SELECT %s FROM %s WHERE ", t.sel, t.q.table)
-	if t.cfg.IncludeUnflagged {
-		b.WriteString("1 = 1")
-	} else {
-		b.WriteString(t.flagFilter())
-	}
-	if has {
-		// A row-value comparison, so both databases can walk the
-		// (cursor, key) index instead of scanning.
-		fmt.Fprintf(&b, " AND (%s, %s) > (%s, %s)", t.q.cursor, t.q.key, arg(t.cursorArg(c)), arg(c.key))
-	}
-	if t.cfg.SettleTime > 0 && t.cfg.CursorKind == CursorTimestamp {
-		fmt.Fprintf(&b, " AND %s <= %s", t.q.cursor, arg(t.now().UTC().Add(-t.cfg.SettleTime)))
-	}
-	fmt.Fprintf(&b, " ORDER BY %s, %s LIMIT %d", t.q.cursor, t.q.key, limit+1)
-	rows, err := t.query(ctx, b.String(), args...)
-	if err != nil {
-		return erp.Page{}, fmt.Errorf("sqlerp: changes: %w", classify(err))
-	}
-	defer rows.Close()
-	page := erp.Page{Cursor: cur}
-	var last cursor
-	sc := t.newScanner()
-	for rows.Next() {
-		if len(page.Items) == limit {
-			page.More = true
-			break
-		}
-		it, pos, err := sc.scan(rows)
-		if err != nil {
-			return erp.Page{}, fmt.Errorf("sqlerp: changes: %w", err)
-		}
-		page.Items = append(page.Items, it)
-		last = pos
-	}
-	if err := rows.Err(); err != nil {
-		return erp.Page{}, fmt.Errorf("sqlerp: changes: %w", classify(err))
-	}
-	if len(page.Items) > 0 {
-		page.Cursor = t.encodeCursor(last)
-	}
-	return page, nil
+	return ts
 }
 
 type scanner struct {
-	t     *Table
-	cur   anyValue
-	fixed []anyValue
-	vals  []sql.NullString
-	dest  []any
-	strs  []string
+	t   *Table
+	sch *schemaInfo
+	// strict (Changes): a cursor value that cannot be ordered is an error.
+	strict bool
+	fixed  []anyValue
+	vals   []sql.NullString
+	dest   []any
+	strs   []string
 }
 
 type anyValue struct{ v any }
@@ -527,8 +488,8 @@ func (a *anyValue) Scan(src any) error {
 	return nil
 }
 
-func (t *Table) newScanner() *scanner {
-	s := &scanner{t: t, fixed: make([]anyValue, t.nFixed), vals: make([]sql.NullString, len(t.ruleCol)),
+func (t *Table) newScanner(sch *schemaInfo, strict bool) *scanner {
+	s := &scanner{t: t, sch: sch, strict: strict, fixed: make([]anyValue, t.nFixed), vals: make([]sql.NullString, len(t.ruleCol)),
 		strs: make([]string, len(t.ruleCol))}
 	s.dest = make([]any, 0, t.nFixed+len(t.ruleCol))
 	for i := range s.fixed {
@@ -589,44 +550,32 @@ func asTime(v any) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("cursor value %v is not a timestamp", v)
 }
 
-func asInt(v any) (int64, error) {
-	switch x := v.(type) {
-	case int64:
-		return x, nil
-	case float64:
-		return int64(x), nil
-	case string:
-		return strconv.ParseInt(x, 10, 64)
-	}
-	return 0, fmt.Errorf("cursor value %v is not an integer", v)
-}
-
 // scan reads one row into an Item and its cursor position. Only a row whose
-// key or cursor cannot be read is an error for the whole call; data problems
-// land in Item.Err.
-func (s *scanner) scan(rows *sql.Rows) (erp.Item, cursor, error) {
+// cursor cannot be ordered (strict) is an error for the whole call; data
+// problems land in Item.Err.
+func (s *scanner) scan(rows *sql.Rows) (erp.Item, position, error) {
 	if err := rows.Scan(s.dest...); err != nil {
-		return erp.Item{}, cursor{}, classify(err)
+		return erp.Item{}, position{}, classify(err)
 	}
 	t := s.t
-	var pos cursor
-	pos.key = asString(s.fixed[0].v)
-	var err error
-	if t.cfg.CursorKind == CursorVersion {
-		pos.ver, err = asInt(s.fixed[1].v)
-	} else {
-		pos.ts, err = asTime(s.fixed[1].v)
+	key := asString(s.fixed[0].v)
+	pos, ok, err := readPosition(s.sch.cur, s.fixed[1].v)
+	if s.strict && (err != nil || !ok) {
+		if err == nil {
+			err = errors.New("holds NULL")
+		}
+		return erp.Item{}, position{}, apierr.Permanently(&erp.KeyError{Op: "customer", Key: key, Err: fmt.Errorf(
+			"cursor column %q %w: the change scan cannot order the row, so it stops here; set the column (to the time of the change)",
+			t.cfg.CursorColumn, err)})
 	}
-	if err != nil {
-		return erp.Item{}, cursor{}, apierr.Permanently(fmt.Errorf("row %q: %w", pos.key, err))
-	}
+	pos.key, pos.keyed = key, true
 	for i := range s.vals {
 		s.strs[i] = s.vals[i].String
 	}
 	c, ferrs := t.rules.Apply(s.strs)
-	c.ERPKey = pos.key
-	if t.cfg.CursorKind == CursorTimestamp {
-		c.UpdatedAt = pos.ts
+	c.ERPKey = key
+	if ok {
+		c.UpdatedAt = t.updatedAt(s.sch.cur, pos)
 	}
 	i := 2
 	for _, f := range t.cfg.Flags {
@@ -654,7 +603,7 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, cursor, error) {
 		c.PlatformIDs.Set(w.Platform, asString(s.fixed[i].v))
 		i++
 	}
-	it := erp.Item{Key: pos.key, Customer: c}
+	it := erp.Item{Key: key, Customer: c}
 	if err := mapping.Validate(c); err != nil {
 		var ve *mapping.ValidationError
 		if errors.As(err, &ve) {
@@ -662,30 +611,49 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, cursor, error) {
 		}
 		it.Err = err
 	} else if len(ferrs) > 0 && !c.Deleted {
-		it.Err = &mapping.ValidationError{Key: pos.key, Fields: ferrs}
+		it.Err = &mapping.ValidationError{Key: key, Fields: ferrs}
 	}
 	return it, pos, nil
 }
 
-// Get implements erp.Adapter.
+// Get implements erp.Adapter. With a separate inbound table, a key not in
+// the table is looked for there (a customer upserted and not yet moved).
 func (t *Table) Get(ctx context.Context, key string) (erp.Item, error) {
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s", t.sel, t.q.table, t.q.key, t.d.Placeholder(1))
+	sch, err := t.schema(ctx)
+	if err != nil {
+		return erp.Item{}, fmt.Errorf("sqlerp: get: %w", err)
+	}
+	for _, tg := range sch.targets {
+		v, ok := tg.col.arg(key)
+		if !ok {
+			continue
+		}
+		it, found, err := t.getFrom(ctx, sch, tg, v)
+		if err != nil || found {
+			return it, err
+		}
+	}
+	return erp.Item{}, erp.NotFound("sqlerp: get", key)
+}
+
+func (t *Table) getFrom(ctx context.Context, sch *schemaInfo, tg target, key any) (erp.Item, bool, error) {
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s", tg.sel, tg.table, tg.key, t.d.Placeholder(1))
 	rows, err := t.query(ctx, q, key)
 	if err != nil {
-		return erp.Item{}, fmt.Errorf("sqlerp: get: %w", classify(err))
+		return erp.Item{}, false, fmt.Errorf("sqlerp: get: %w", classify(err))
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return erp.Item{}, fmt.Errorf("sqlerp: get: %w", classify(err))
+			return erp.Item{}, false, fmt.Errorf("sqlerp: get: %w", classify(err))
 		}
-		return erp.Item{}, erp.NotFound("sqlerp: get", key)
+		return erp.Item{}, false, nil
 	}
-	it, _, err := t.newScanner().scan(rows)
+	it, _, err := t.newScanner(sch, false).scan(rows)
 	if err != nil {
-		return erp.Item{}, fmt.Errorf("sqlerp: get: %w", err)
+		return erp.Item{}, false, fmt.Errorf("sqlerp: get: %w", err)
 	}
-	return it, nil
+	return it, true, nil
 }
 
 func (t *Table) writeBackColumn(p mapping.Platform) string {
@@ -697,64 +665,110 @@ func (t *Table) writeBackColumn(p mapping.Platform) string {
 	return ""
 }
 
-// findByPlatformID looks for the key of the customer holding a platform id.
-func (t *Table) findByPlatformID(ctx context.Context, tx *sql.Tx, c mapping.Customer) (string, error) {
+// findByPlatformID looks for the key of the customer holding a platform
+// id, in the table and then in a separate inbound table.
+func (t *Table) findByPlatformID(ctx context.Context, tx *sql.Tx, sch *schemaInfo, c mapping.Customer) (string, error) {
 	for _, p := range []mapping.Platform{mapping.PlatformONe, mapping.PlatformCustomerAPI} {
 		id, col := c.PlatformIDs.Get(p), t.writeBackColumn(p)
 		if id == "" || col == "" {
 			continue
 		}
-		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s ORDER BY %s LIMIT 1", t.q.key, t.q.inbound, col, t.d.Placeholder(1), t.q.key)
-		var key string
-		st, err := t.prepared(ctx, q)
-		if err != nil {
-			return "", classify(err)
-		}
-		switch err := tx.StmtContext(ctx, st).QueryRowContext(ctx, id).Scan(&key); {
-		case err == nil:
-			return key, nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return "", classify(err)
+		for _, tg := range sch.targets {
+			q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s ORDER BY %s LIMIT 1", tg.key, tg.table, col, t.d.Placeholder(1), tg.key)
+			st, err := t.prepared(ctx, q)
+			if err != nil {
+				return "", classify(err)
+			}
+			var key anyValue
+			switch err := tx.StmtContext(ctx, st).QueryRowContext(ctx, id).Scan(&key); {
+			case err == nil && key.v != nil:
+				return asString(key.v), nil
+			case err != nil && !errors.Is(err, sql.ErrNoRows):
+				return "", classify(err)
+			}
 		}
 	}
 	return "", nil
 }
 
-// Upsert implements erp.Adapter. Flags already set in the ERP are never
-// cleared by an upsert, and platform ids are only written when present.
+// Upsert implements erp.Adapter: the customer goes to the inbound table.
+// Flags already set in the ERP are never cleared by an upsert, and
+// platform ids are only written when present. A customer without a key
+// that no platform id finds gets its key from the inbound key column's
+// default (read back with RETURNING), or erp.NewKey for a text key column
+// without one. A customer of the table whose key a separate inbound
+// table's key column cannot hold (a number the inbound table generates)
+// is updated in the table itself, as write-backs are.
 func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) {
+	sch, err := t.schema(ctx)
+	if err != nil {
+		return "", fmt.Errorf("sqlerp: upsert: %w", err)
+	}
 	defer t.writing()()
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("sqlerp: upsert: %w", classify(err))
 	}
 	defer func() { _ = tx.Rollback() }()
+	generate := false
 	if c.ERPKey == "" {
-		key, err := t.findByPlatformID(ctx, tx, c)
+		if t.d.Name == "postgres" {
+			// Two upserts of one platform record must not both create it.
+			if id := erp.NewKey(c); id != "" {
+				if _, err := t.exec(ctx, tx, "SELECT pg_advisory_xact_lock(hashtext($1))", "erpconnector/sqlerp:"+id); err != nil {
+					return "", fmt.Errorf("sqlerp: upsert: %w", classify(err))
+				}
+			}
+		}
+		key, err := t.findByPlatformID(ctx, tx, sch, c)
 		if err != nil {
 			return "", fmt.Errorf("sqlerp: upsert: %w", err)
 		}
-		if key == "" {
+		switch {
+		case key != "":
+		case sch.inKey.auto:
+			generate = true
+		case sch.inKey.textual():
 			key = erp.NewKey(c)
+		default:
+			return "", apierr.Permanently(fmt.Errorf("sqlerp: upsert: inbound key column %q is %s without a default: give it an identity, "+
+				"a sequence or another default, so the database numbers customers that come from the platforms", t.cfg.InboundKeyColumn, sch.inKey.typ))
 		}
 		c.ERPKey = key
 	}
 	c.Deleted = false
-	if err := mapping.Validate(c); err != nil {
+	check := c
+	if generate {
+		// The database gives the key; validate the rest.
+		check.ERPKey = "new"
+	}
+	if err := mapping.Validate(check); err != nil {
 		return "", fmt.Errorf("sqlerp: upsert: %w", err)
 	}
-	var cols, vals, sets []string
-	var args []any
-	add := func(col string, v any, update bool) {
-		args = append(args, v)
-		cols = append(cols, col)
-		vals = append(vals, t.d.Placeholder(len(args)))
-		if update {
-			sets = append(sets, col+" = excluded."+col)
+	// Where the row goes: inserted with a new key, upserted into the
+	// inbound table by key, or updated in the table.
+	var inKey any
+	inTable := false
+	if !generate {
+		k, ok := sch.inKey.arg(c.ERPKey)
+		if !ok && !t.separateInbound() {
+			return "", notAKey("sqlerp: upsert", c.ERPKey)
 		}
+		inKey, inTable = k, !ok
 	}
-	add(t.q.key, c.ERPKey, false)
-	seen := map[string]bool{t.q.key: true}
+	type value struct {
+		col    string
+		arg    any
+		sql    string // an SQL expression instead of arg
+		update bool   // set on conflict (or in the table)
+	}
+	var vals []value
+	add := func(col string, v any, update bool) { vals = append(vals, value{col: col, arg: v, update: update}) }
+	if !generate && !inTable {
+		add(t.q.inKey, inKey, false)
+	}
+	// A rule on a key column is not written.
+	seen := map[string]bool{t.q.inKey: true, t.q.key: true}
 	for i, v := range t.rules.Values(c) {
 		col := t.q.rules[i]
 		if seen[col] {
@@ -780,46 +794,125 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 			add(t.q.writeBack[i], id, true)
 		}
 	}
-	if t.q.deleted != "" {
+	if t.q.deleted != "" && !seen[t.q.deleted] {
+		seen[t.q.deleted] = true
 		add(t.q.deleted, false, true)
 	}
 	// Touch the change cursor so other ERP consumers see the change.
-	if t.cfg.CursorKind == CursorVersion {
-		cols = append(cols, t.q.cursor)
-		vals = append(vals, fmt.Sprintf("(SELECT COALESCE(MAX(%s), 0) + 1 FROM %s)", t.q.cursor, t.q.inbound))
-		sets = append(sets, t.q.cursor+" = excluded."+t.q.cursor)
-	} else {
-		add(t.q.cursor, t.now().UTC(), true)
+	if !seen[t.q.cursor] {
+		switch into := t.q.inbound; {
+		case t.cfg.CursorKind == CursorVersion:
+			if inTable {
+				into = t.q.table
+			}
+			vals = append(vals, value{col: t.q.cursor, sql: fmt.Sprintf("(SELECT COALESCE(MAX(%s), 0) + 1 FROM %s)", t.q.cursor, into), update: true})
+		case sch.cur == curInt && t.d.Name == "postgres":
+			add(t.q.cursor, t.now().Unix(), true)
+		case sch.cur == curUnix && t.d.Name == "postgres":
+			add(t.q.cursor, float64(t.now().UnixMicro())/1e6, true)
+		default:
+			add(t.q.cursor, t.now().UTC(), true)
+		}
 	}
-	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s", t.q.inbound,
-		strings.Join(cols, ", "), strings.Join(vals, ", "), t.q.key, strings.Join(sets, ", "))
-	if _, err := t.exec(ctx, tx, q, args...); err != nil {
-		return "", fmt.Errorf("sqlerp: upsert %q: %w", c.ERPKey, classify(err))
+	var cols, exprs, sets []string
+	var args []any
+	expr := func(v value) string {
+		if v.sql != "" {
+			return v.sql
+		}
+		args = append(args, v.arg)
+		return t.d.Placeholder(len(args))
+	}
+	if !inTable {
+		for _, v := range vals {
+			cols, exprs = append(cols, v.col), append(exprs, expr(v))
+			if v.update {
+				sets = append(sets, v.col+" = excluded."+v.col)
+			}
+		}
+	}
+	switch {
+	case generate:
+		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING %s", t.q.inbound, strings.Join(cols, ", "), strings.Join(exprs, ", "), t.q.inKey)
+		st, err := t.prepared(ctx, q)
+		if err != nil {
+			return "", fmt.Errorf("sqlerp: upsert: %w", classify(err))
+		}
+		var key anyValue
+		if err := tx.StmtContext(ctx, st).QueryRowContext(ctx, args...).Scan(&key); err != nil {
+			return "", fmt.Errorf("sqlerp: upsert: insert a new customer: %w", classify(err))
+		}
+		if c.ERPKey = asString(key.v); c.ERPKey == "" {
+			return "", apierr.Permanently(fmt.Errorf("sqlerp: upsert: the inbound key column %q got no value", t.cfg.InboundKeyColumn))
+		}
+	case inTable:
+		k, ok := sch.key.arg(c.ERPKey)
+		if !ok {
+			return "", notAKey("sqlerp: upsert", c.ERPKey)
+		}
+		var upd []string
+		for _, v := range vals {
+			if v.update {
+				upd = append(upd, v.col+" = "+expr(v))
+			}
+		}
+		q := fmt.Sprintf("UPDATE %s SET %s WHERE %s = %s", t.q.table, strings.Join(upd, ", "), t.q.key, expr(value{arg: k}))
+		res, err := t.exec(ctx, tx, q, args...)
+		if err != nil {
+			return "", fmt.Errorf("sqlerp: upsert %q: %w", c.ERPKey, classify(err))
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return "", fmt.Errorf("sqlerp: upsert %q: %w", c.ERPKey, classify(err))
+		} else if n == 0 {
+			return "", notAKey("sqlerp: upsert", c.ERPKey)
+		}
+	default:
+		overriding := ""
+		if sch.inKey.always {
+			overriding = " OVERRIDING SYSTEM VALUE"
+		}
+		q := fmt.Sprintf("INSERT INTO %s (%s)%s VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s", t.q.inbound,
+			strings.Join(cols, ", "), overriding, strings.Join(exprs, ", "), t.q.inKey, strings.Join(sets, ", "))
+		if _, err := t.exec(ctx, tx, q, args...); err != nil {
+			return "", fmt.Errorf("sqlerp: upsert %q: %w", c.ERPKey, classify(err))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return "", fmt.Errorf("sqlerp: upsert %q: %w", c.ERPKey, classify(err))
 	}
-	t.log.DebugContext(ctx, "upserted customer", "erp_key", c.ERPKey)
+	t.log.DebugContext(ctx, "upserted customer", "erp_key", c.ERPKey, "new_key", generate, "in_table", inTable)
 	return c.ERPKey, nil
 }
 
+// update sets columns of the customer with key, in the table or else in a
+// separate inbound table.
 func (t *Table) update(ctx context.Context, op, key, set string, args ...any) error {
-	args = append(args, key)
-	q := fmt.Sprintf("UPDATE %s SET %s WHERE %s = %s", t.q.table, set, t.q.key, t.d.Placeholder(len(args)))
-	release := t.writing()
-	res, err := t.exec(ctx, nil, q, args...)
-	release()
+	sch, err := t.schema(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlerp: %s %q: %w", op, key, classify(err))
+		return fmt.Errorf("sqlerp: %s %q: %w", op, key, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlerp: %s %q: %w", op, key, classify(err))
+	for _, tg := range sch.targets {
+		k, ok := tg.col.arg(key)
+		if !ok {
+			continue
+		}
+		a := append(slices.Clip(args), k)
+		q := fmt.Sprintf("UPDATE %s SET %s WHERE %s = %s", tg.table, set, tg.key, t.d.Placeholder(len(a)))
+		release := t.writing()
+		res, err := t.exec(ctx, nil, q, a...)
+		release()
+		if err != nil {
+			return fmt.Errorf("sqlerp: %s %q: %w", op, key, classify(err))
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlerp: %s %q: %w", op, key, classify(err))
+		}
+		if n > 0 {
+			return nil
+		}
 	}
-	if n == 0 {
-		return erp.NotFound("sqlerp: "+op, key)
-	}
-	return nil
+	return erp.NotFound("sqlerp: "+op, key)
 }
 
 func (t *Table) platformColumn(op string, p mapping.Platform) (string, error) {
@@ -840,11 +933,15 @@ func (t *Table) SetPlatformID(ctx context.Context, key string, p mapping.Platfor
 }
 
 // SetPlatformIDs implements erp.PlatformIDWriter: the write-backs in one
-// transaction, one prepared statement per platform.
+// transaction, one prepared statement per platform (and table).
 func (t *Table) SetPlatformIDs(ctx context.Context, ids []erp.PlatformID) ([]error, error) {
 	errs := make([]error, len(ids))
 	if len(ids) == 0 {
 		return errs, nil
+	}
+	sch, err := t.schema(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlerp: set platform ids: %w", err)
 	}
 	defer t.writing()()
 	tx, err := t.db.BeginTx(ctx, nil)
@@ -853,8 +950,8 @@ func (t *Table) SetPlatformIDs(ctx context.Context, ids []erp.PlatformID) ([]err
 	}
 	defer func() { _ = tx.Rollback() }()
 	type update struct {
-		st  *sql.Stmt
-		err error // the platform has no write-back column
+		sts []*sql.Stmt // per target
+		err error       // the platform has no write-back column
 	}
 	updates := map[mapping.Platform]update{}
 	for i, it := range ids {
@@ -862,12 +959,14 @@ func (t *Table) SetPlatformIDs(ctx context.Context, ids []erp.PlatformID) ([]err
 		if !ok {
 			var col string
 			if col, u.err = t.platformColumn("set platform id", it.Platform); u.err == nil {
-				q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", t.q.table, col, t.d.Placeholder(1), t.q.key, t.d.Placeholder(2))
-				st, err := t.prepared(ctx, q)
-				if err != nil {
-					return nil, fmt.Errorf("sqlerp: set platform ids: %w", classify(err))
+				for _, tg := range sch.targets {
+					q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", tg.table, col, t.d.Placeholder(1), tg.key, t.d.Placeholder(2))
+					st, err := t.prepared(ctx, q)
+					if err != nil {
+						return nil, fmt.Errorf("sqlerp: set platform ids: %w", classify(err))
+					}
+					u.sts = append(u.sts, tx.StmtContext(ctx, st))
 				}
-				u.st = tx.StmtContext(ctx, st)
 			}
 			updates[it.Platform] = u
 		}
@@ -875,15 +974,26 @@ func (t *Table) SetPlatformIDs(ctx context.Context, ids []erp.PlatformID) ([]err
 			errs[i] = u.err
 			continue
 		}
-		res, err := u.st.ExecContext(ctx, it.ID, it.Key)
-		if err != nil {
-			return nil, fmt.Errorf("sqlerp: set platform id %q: %w", it.Key, classify(err))
+		found := false
+		for j, tg := range sch.targets {
+			k, ok := tg.col.arg(it.Key)
+			if !ok {
+				continue
+			}
+			res, err := u.sts[j].ExecContext(ctx, it.ID, k)
+			if err != nil {
+				return nil, fmt.Errorf("sqlerp: set platform id %q: %w", it.Key, classify(err))
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return nil, fmt.Errorf("sqlerp: set platform id %q: %w", it.Key, classify(err))
+			}
+			if n > 0 {
+				found = true
+				break
+			}
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, fmt.Errorf("sqlerp: set platform id %q: %w", it.Key, classify(err))
-		}
-		if n == 0 {
+		if !found {
 			errs[i] = erp.NotFound("sqlerp: set platform id", it.Key)
 		}
 	}
@@ -920,20 +1030,45 @@ func (t *Table) CountFlagged(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// ListItems implements erp.ItemLister.
-func (t *Table) ListItems(ctx context.Context, after string, limit int) ([]erp.Item, error) {
+// listQuery selects cols of flagged customers after a key in the
+// database's key order ("" is the beginning).
+func (t *Table) listQuery(sch *schemaInfo, op, cols, after string, limit int) (string, []any, error) {
 	if limit <= 0 {
 		limit = DefaultPageSize
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s > %s ORDER BY %s LIMIT %d", t.sel, t.q.table, t.flagFilter(),
-		t.q.key, t.d.Placeholder(1), t.q.key, limit)
-	rows, err := t.query(ctx, q, after)
+	var args []any
+	cond := ""
+	// A text key keeps "> ''" (as before): a key "" is never listed, so
+	// paging after it cannot start over.
+	if after != "" || sch.key.textual() {
+		k, ok := sch.key.arg(after)
+		if !ok {
+			return "", nil, apierr.Permanently(fmt.Errorf("sqlerp: %s: %q is not a value of key column %q (%s)", op, after, t.cfg.KeyColumn, sch.key.typ))
+		}
+		args = append(args, k)
+		cond = fmt.Sprintf(" AND %s > %s", t.q.key, t.d.Placeholder(1))
+	}
+	return fmt.Sprintf("SELECT %s FROM %s WHERE %s%s ORDER BY %s LIMIT %d", cols, t.q.table, t.flagFilter(), cond, t.q.key, limit), args, nil
+}
+
+// ListItems implements erp.ItemLister: flagged customers in the database's
+// key order.
+func (t *Table) ListItems(ctx context.Context, after string, limit int) ([]erp.Item, error) {
+	sch, err := t.schema(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlerp: list items: %w", err)
+	}
+	q, args, err := t.listQuery(sch, "list items", t.sel, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlerp: list items: %w", classify(err))
 	}
 	defer rows.Close()
 	var items []erp.Item
-	sc := t.newScanner()
+	sc := t.newScanner(sch, false)
 	for rows.Next() {
 		it, _, err := sc.scan(rows)
 		if err != nil {
@@ -947,25 +1082,29 @@ func (t *Table) ListItems(ctx context.Context, after string, limit int) ([]erp.I
 	return items, nil
 }
 
-// ListKeys implements erp.KeyLister.
+// ListKeys implements erp.KeyLister: flagged customers' keys in the
+// database's key order.
 func (t *Table) ListKeys(ctx context.Context, after string, limit int) ([]string, error) {
-	if limit <= 0 {
-		limit = DefaultPageSize
+	sch, err := t.schema(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlerp: list keys: %w", err)
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s > %s ORDER BY %s LIMIT %d", t.q.key, t.q.table, t.flagFilter(),
-		t.q.key, t.d.Placeholder(1), t.q.key, limit)
-	rows, err := t.query(ctx, q, after)
+	q, args, err := t.listQuery(sch, "list keys", t.q.key, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlerp: list keys: %w", classify(err))
 	}
 	defer rows.Close()
 	var keys []string
 	for rows.Next() {
-		var k string
+		var k anyValue
 		if err := rows.Scan(&k); err != nil {
 			return nil, fmt.Errorf("sqlerp: list keys: %w", classify(err))
 		}
-		keys = append(keys, k)
+		keys = append(keys, asString(k.v))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlerp: list keys: %w", classify(err))
