@@ -403,14 +403,34 @@ type DeadLetter struct {
 	Attempts  int             `json:"attempts"`
 	LastError string          `json:"last_error"`
 	History   []queue.Attempt `json:"history,omitempty"`
-	Created   time.Time       `json:"created"`
-	Updated   time.Time       `json:"updated"`
-	Payload   json.RawMessage `json:"payload,omitempty"`
+	// NextTry is when a record the platform refused is tried again by
+	// itself (absent: it waits for an ERP change or an operator); Tries
+	// counts those automatic tries so far.
+	NextTry time.Time `json:"next_try,omitzero"`
+	Tries   int       `json:"automatic_tries,omitempty"`
+	// Unreadable marks a record that could not be read from the ERP:
+	// nothing to deliver or replay; fix it at its source, then purge it.
+	Unreadable bool            `json:"unreadable,omitempty"`
+	Created    time.Time       `json:"created"`
+	Updated    time.Time       `json:"updated"`
+	Payload    json.RawMessage `json:"payload,omitempty"`
 }
 
+// DeadLetterOf is the operator's view of a dead letter, its payload
+// included.
+func DeadLetterOf(j queue.Job) DeadLetter {
+	d := deadLetter(j, true)
+	if d.Payload == nil && len(j.Payload) > 0 {
+		d.Payload, _ = json.Marshal(string(j.Payload)) // not JSON: shown as text
+	}
+	return d
+}
+
+// deadLetter is the operator's view of a dead letter (its payload when
+// payload is set and it is JSON).
 func deadLetter(j queue.Job, payload bool) DeadLetter {
 	d := DeadLetter{ID: j.ID, Type: j.Type, Key: j.Key, Attempts: j.Attempts, LastError: j.LastError,
-		History: j.History, Created: j.Created, Updated: j.Updated}
+		History: j.History, NextTry: j.HealAt, Tries: j.Heals, Unreadable: j.Rejected, Created: j.Created, Updated: j.Updated}
 	if payload && json.Valid(j.Payload) {
 		d.Payload = j.Payload
 	}

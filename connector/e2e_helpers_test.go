@@ -92,21 +92,21 @@ func (s *syncBuf) String() string {
 // servers on real sockets (every exchange checked against its contract),
 // and a connector configured for the platforms a test asks for.
 type world struct {
-	t      *testing.T
-	one    *oneapitest.Server
-	hs     *httptest.Server
-	srv    *customerapitest.Server
-	ts     *httptest.Server
-	cl     *customerapi.Client // logged in as the connector's user, acting on the platform
-	tab    *sqlerp.Table
-	erp    *countingERP
-	conn   *connector.Connector
-	cfg    connector.Config
-	logs   *syncBuf
-	vOne   *contract.Validator
-	vCAPI  *contract.Validator
+	t     *testing.T
+	one   *oneapitest.Server
+	hs    *httptest.Server
+	srv   *customerapitest.Server
+	ts    *httptest.Server
+	cl    *customerapi.Client // logged in as the connector's user, acting on the platform
+	tab   *sqlerp.Table
+	erp   *countingERP
+	conn  *connector.Connector
+	cfg   connector.Config
+	logs  *syncBuf
+	vOne  *contract.Validator
+	vCAPI *contract.Validator
 	// reg holds the running connector's metrics.
-	reg *prometheus.Registry
+	reg    *prometheus.Registry
 	clock  time.Time
 	recs   []erpgen.Record
 	dbPath string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -534,16 +535,25 @@ func newDLQCmd(g *globals) *cobra.Command {
 			} else {
 				var j queue.Job
 				j, err = t.local.conn.Store().DeadLetter(ctx, id)
-				d = connector.DeadLetter{ID: j.ID, Type: j.Type, Key: j.Key, Attempts: j.Attempts, LastError: j.LastError,
-					History: j.History, Created: j.Created, Updated: j.Updated, Payload: j.Payload}
+				d = connector.DeadLetterOf(j)
 			}
 			if err != nil {
 				return err
 			}
 			return g.print(d, func(w io.Writer) {
 				fmt.Fprintf(w, "id:\t%d\ntype:\t%s\nkey:\t%s\nattempts:\t%d\nreason:\t%s\n", d.ID, d.Type, d.Key, d.Attempts, d.LastError)
+				fmt.Fprintf(w, "first failed:\t%s\nlast failed:\t%s\n", d.Created.UTC().Format(time.RFC3339), d.Updated.UTC().Format(time.RFC3339))
+				switch {
+				case d.Unreadable:
+					fmt.Fprintf(w, "next:\tnothing to deliver: fix the record in the ERP, then purge this entry\n")
+				case !d.NextTry.IsZero():
+					fmt.Fprintf(w, "next:\ttried again by itself at %s (%d automatic tries so far)\n", d.NextTry.UTC().Format(time.RFC3339), d.Tries)
+				default:
+					fmt.Fprintf(w, "next:\tsent again when the ERP record changes, or on dlq replay\n")
+				}
+				fmt.Fprintf(w, "history:\t%d failures, oldest first\n", len(d.History))
 				for _, h := range d.History {
-					fmt.Fprintf(w, "attempt:\t%+v\n", h)
+					fmt.Fprintf(w, "  %s\t%s\n", h.At.UTC().Format(time.RFC3339), h.Error)
 				}
 				if len(d.Payload) > 0 {
 					fmt.Fprintf(w, "payload:\t%s\n", d.Payload)
@@ -552,7 +562,7 @@ func newDLQCmd(g *globals) *cobra.Command {
 		},
 	}
 	filterCmd := func(use, short string, run func(ctx context.Context, t *target, f queue.DeadFilter) (any, error)) *cobra.Command {
-		var all bool
+		var all, yes bool
 		var rawIDs []uint
 		var ftype string
 		c := &cobra.Command{
@@ -564,6 +574,11 @@ func newDLQCmd(g *globals) *cobra.Command {
 				}
 				if !all && len(ids) == 0 && ftype == "" {
 					return &usageError{errors.New("choose dead letters with --id, --type or --all")}
+				}
+				if use == "purge" && !yes {
+					if err := confirmPurge(cmd.InOrStdin(), g.stderr, ids, ftype); err != nil {
+						return err
+					}
 				}
 				ctx := cmd.Context()
 				t, err := g.open(ctx, false)
@@ -581,6 +596,9 @@ func newDLQCmd(g *globals) *cobra.Command {
 		c.Flags().BoolVar(&all, "all", false, "every dead letter")
 		c.Flags().UintSliceVar(&rawIDs, "id", nil, "dead letter id (repeatable)")
 		c.Flags().StringVar(&ftype, "type", "", "every dead letter of this job type")
+		if use == "purge" {
+			c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation (needed when not run on a terminal)")
+		}
 		return c
 	}
 	replay := filterCmd("replay", "Put dead letters back in the queue", func(ctx context.Context, t *target, f queue.DeadFilter) (any, error) {
@@ -765,4 +783,26 @@ func newDemoCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(seed)
 	return cmd
+}
+
+// confirmPurge asks on the terminal before dead letters are deleted for
+// good; without a terminal to ask on, the purge needs --yes.
+func confirmPurge(in io.Reader, out io.Writer, ids []uint64, ftype string) error {
+	f, ok := in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return &usageError{errors.New("dlq purge deletes dead letters for good: confirm with --yes (there is no terminal to ask on)")}
+	}
+	what := "every dead letter"
+	switch {
+	case len(ids) > 0:
+		what = fmt.Sprintf("the dead letters %v", ids)
+	case ftype != "":
+		what = fmt.Sprintf("every dead letter of type %s", ftype)
+	}
+	fmt.Fprintf(out, "Delete %s for good? Their records will not be delivered. [y/N] ", what)
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		return errors.New("dlq purge: not confirmed; nothing deleted")
+	}
+	return nil
 }
