@@ -117,6 +117,10 @@ func EscapeID(id string) string {
 	return strings.ReplaceAll(url.PathEscape(id), ":", "%3A")
 }
 
+// collections are the paths that address no single record: a 404 there is
+// the tenant's or the base URL's, not a record's.
+var collections = map[string]bool{"/clients": true, "/users": true, "/clients/synchronization": true}
+
 // do runs one call. body is sent as JSON when not nil; out receives the
 // decoded answer when not nil. create marks outcome-unknown failures.
 func (c *API) do(ctx context.Context, op, method, path string, query url.Values, body, out any, create bool) error {
@@ -148,6 +152,12 @@ func (c *API) do(ctx context.Context, op, method, path string, query url.Values,
 		if status == http.StatusUnauthorized || status == http.StatusForbidden {
 			// The API key or the tenant: nothing about this record.
 			return apierr.CredentialsRefused(err)
+		}
+		if status == http.StatusNotFound && collections[path] {
+			// A collection (the clients, the users, the feed) the platform
+			// does not know: the tenant or the base URL is wrong, whatever
+			// record is at hand; the upstream waits for a fixed configuration.
+			return apierr.CredentialsRefused(fmt.Errorf("%w (check one.base_url and one.tenant)", err))
 		}
 		return err
 	}

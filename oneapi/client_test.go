@@ -210,6 +210,19 @@ func TestClientErrors(t *testing.T) {
 			t.Fatalf("error leaks the key: %v", err)
 		}
 	})
+	t.Run("404 on a collection is the configuration's, a missing client the record's", func(t *testing.T) {
+		// A platform that answers an unknown tenant (or a wrong base URL)
+		// with 404: every record would be refused; the upstream pauses instead.
+		wrongBase := newAPI(t, e.hs.URL+"/no-such-prefix", tenantA, keyA, nil)
+		_, err := wrongBase.CreateClient(ctx, oneapi.ClientWrite{ExternalID: "X-404"})
+		if apierr.StatusOf(err) != 404 || apierr.Classify(err) != apierr.Unauthorized || !strings.Contains(err.Error(), "one.tenant") {
+			t.Fatalf("create on an unknown path: %v (class %v)", err, apierr.Classify(err))
+		}
+		_, err = e.api.GetClient(ctx, "org:00000000-0000-0000-0000-000000000000")
+		if !apierr.IsNotFound(err) || apierr.Classify(err) == apierr.Unauthorized {
+			t.Fatalf("a missing client: %v (class %v)", err, apierr.Classify(err))
+		}
+	})
 	t.Run("tenants are isolated", func(t *testing.T) {
 		b := newAPI(t, e.hs.URL, tenantB, keyB, nil)
 		if _, err := b.GetClient(ctx, created.ClientID); !apierr.IsNotFound(err) {
