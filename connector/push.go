@@ -250,8 +250,14 @@ func (c *Connector) adoptable(ctx context.Context, s *site, cust mapping.Custome
 	}); err != nil {
 		return nil, err
 	}
+	linked := cust.PlatformIDs.Get(s.name)
+	if linked != "" {
+		if err := c.takeOverMoved(ctx, s, cust.ERPKey, linked); err != nil {
+			return nil, err
+		}
+	}
 	for _, cand := range []struct{ id, why string }{
-		{cust.PlatformIDs.Get(s.name), "adopting the platform record the ERP links"},
+		{linked, "adopting the platform record the ERP links"},
 		{tomb, "adopting the platform record this customer had before it was unflagged"},
 	} {
 		if cand.id == "" || c.takenBy(ctx, s, cand.id, cust.ERPKey) {
@@ -275,6 +281,43 @@ func (c *Connector) adoptable(ctx context.Context, s *site, cust mapping.Custome
 		log.Info("adopting the record an earlier attempt created", "platform_id", ref.ID)
 	}
 	return ref, err
+}
+
+// takeOverMoved handles an ERP customer that links a platform record bound
+// to another ERP key. When that key's row is gone, or no longer links the
+// record, the ERP moved the customer to a new key (an inbound row taken
+// into the main table, a renumbering): the binding follows it to key.
+// When both rows link the record, creating another would duplicate the
+// customer: the record fails with both keys named, for the ERP to fix.
+func (c *Connector) takeOverMoved(ctx context.Context, s *site, key, id string) error {
+	var other string
+	var bound bool
+	if err := c.state.View(ctx, func(tx *state.Tx) error {
+		other, bound = tx.KeyOf(s.name, id)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if !bound || other == key {
+		return nil
+	}
+	it, err := c.erp.Get(ctx, other)
+	switch {
+	case errors.Is(err, erp.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("connector: read ERP customer %q: %w", other, err)
+	case it.Customer.PlatformIDs.Get(s.name) == id:
+		return apierr.Permanently(fmt.Errorf("connector: ERP customers %q and %q both link %s record %s: "+
+			"one customer must not be two; remove the link from the row that is not this customer", other, key, s.name, id))
+	}
+	c.log.Info("the ERP moved this customer to a new key; its binding follows", "platform", s.name,
+		"erp_key", key, "old_erp_key", other, "platform_id", id)
+	return c.state.Update(ctx, func(tx *state.Tx) error {
+		if cur, ok := tx.KeyOf(s.name, id); !ok || cur != other {
+			return nil // someone else moved it meanwhile
+		}
+		return tx.RemoveBinding(s.name, other)
+	})
 }
 
 // find looks for an existing platform record of cust that no other ERP
