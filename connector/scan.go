@@ -7,6 +7,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/internal/apierr"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -84,6 +85,11 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 		page, err := c.erp.Changes(ctx, string(cur), c.cfg.ERP.PageSize)
 		if err != nil {
 			return queued, fmt.Errorf("connector: read ERP changes: %w", err)
+		}
+		if page.More && len(page.Items) > 0 && page.Cursor == string(cur) {
+			// The same page again and again: an error, never a loop.
+			return queued, apierr.Permanently(fmt.Errorf("connector: the ERP's change cursor does not advance past %q "+
+				"(%d rows share it and more are said to follow): check the cursor column", cur, len(page.Items)))
 		}
 		n := 0
 		var rejected map[string]int
