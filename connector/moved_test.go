@@ -10,6 +10,8 @@ import (
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/mapping"
+	"github.com/erpconnector/erpconnector/oneapi"
 )
 
 // renumber moves an ERP row to a new key, as an ERP does when it takes an
@@ -93,4 +95,52 @@ func TestERPMovesCustomerToNewKey(t *testing.T) {
 			t.Fatalf("no dead letter names both keys: %+v", deadLetters(t, w, h))
 		}
 	})
+}
+
+// clashingERP gives every new customer the key of an existing one (an ERP
+// whose numbering collides), writing nothing.
+type clashingERP struct {
+	*countingERP
+	key string
+}
+
+func (c *clashingERP) Upsert(ctx context.Context, cu mapping.Customer) (string, error) {
+	if cu.ERPKey == "" {
+		return c.key, nil
+	}
+	return c.countingERP.Upsert(ctx, cu)
+}
+
+// TestImportIntoTakenKeyRefused: a platform record taken in under a key
+// that names a customer already bound to another record is refused with
+// the reason; the bound customer keeps its record.
+func TestImportIntoTakenKeyRefused(t *testing.T) {
+	w := newWorld(t, worldOpts{records: 6, noStart: true})
+	clash := &clashingERP{countingERP: w.erp}
+	w.erpOverride = clash
+	w.start()
+	w.sync()
+	h := oneHarness
+	taken := h.firstValid(t, w).Key
+	id := h.id(w, taken)
+	clash.key = taken
+	created, err := w.one.StorefrontCreate(tenant, oneapi.ContextApplication, storefrontRegistration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	if got := h.id(w, taken); got != id {
+		t.Fatalf("customer %s now linked to %q, want its own %q", taken, got, id)
+	}
+	var refused bool
+	for _, d := range deadLetters(t, w, h) {
+		refused = refused || strings.Contains(d.Key, created.ClientID) && strings.Contains(d.LastError, "names a customer bound to another record")
+	}
+	if !refused {
+		t.Fatalf("no dead letter for the clashing import: %+v", deadLetters(t, w, h))
+	}
+	st, _ := w.conn.Status(context.Background())
+	if st.Bindings["one"] != len(h.valid(w)) {
+		t.Fatalf("%d bindings, want %d", st.Bindings["one"], len(h.valid(w)))
+	}
 }

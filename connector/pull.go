@@ -217,6 +217,17 @@ func (c *Connector) importRecord(ctx context.Context, s *site, rec platform.Reco
 	stored := it.Customer
 	stored.ERPKey = key
 	stored.Normalize()
+	if err := c.state.View(ctx, func(tx *state.Tx) error {
+		if b, bound, err := tx.Binding(s.name, key); err != nil || !bound || b.ID == rec.Ref.ID {
+			return err
+		}
+		// The key the ERP gave names a customer bound to another record:
+		// binding it here would take that customer's record away.
+		return apierr.Permanently(fmt.Errorf("connector: the ERP gave %s record %s the key %q, which names a customer bound to another record: "+
+			"the ERP's keys must name one customer each", s.name, rec.Ref.ID, key))
+	}); err != nil {
+		return err
+	}
 	c.st.count(s.dirPull(), "created")
 	c.log.Info("a platform record became a new ERP customer", "platform", s.name, "platform_id", rec.Ref.ID, "erp_key", key)
 	view, err := s.p.Digest(s.p.Carrier().View(stored, rec.Customer, false, c.terms))

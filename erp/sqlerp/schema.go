@@ -223,6 +223,27 @@ func (t *Table) detect(ctx context.Context) (*schemaInfo, error) {
 	return s, nil
 }
 
+// inMainTable reports whether the table (not the inbound table) holds key.
+func (t *Table) inMainTable(ctx context.Context, tx *sql.Tx, sch *schemaInfo, key string) (bool, error) {
+	k, ok := sch.key.arg(key)
+	if !ok {
+		return false, nil
+	}
+	q := fmt.Sprintf("SELECT 1 FROM %s WHERE %s = %s", t.q.table, t.q.key, t.d.Placeholder(1))
+	st, err := t.prepared(ctx, q)
+	if err != nil {
+		return false, classify(err)
+	}
+	var one int
+	switch err := tx.StmtContext(ctx, st).QueryRowContext(ctx, k).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, classify(err)
+	}
+	return true, nil
+}
+
 // separateInbound reports whether inbound customers go to a table of their own.
 func (t *Table) separateInbound() bool {
 	return t.cfg.InboundTable != t.cfg.Table || t.cfg.InboundKeyColumn != t.cfg.KeyColumn

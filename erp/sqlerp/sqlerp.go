@@ -755,6 +755,13 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 			return "", notAKey("sqlerp: upsert", c.ERPKey)
 		}
 		inKey, inTable = k, !ok
+		if ok && t.separateInbound() {
+			// A customer of the table is updated there, even when the
+			// inbound key column could hold its key too.
+			if inTable, err = t.inMainTable(ctx, tx, sch, c.ERPKey); err != nil {
+				return "", fmt.Errorf("sqlerp: upsert %q: %w", c.ERPKey, err)
+			}
+		}
 	}
 	type value struct {
 		col    string
@@ -844,6 +851,18 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 		}
 		if c.ERPKey = asString(key.v); c.ERPKey == "" {
 			return "", apierr.Permanently(fmt.Errorf("sqlerp: upsert: the inbound key column %q got no value", t.cfg.InboundKeyColumn))
+		}
+		if t.separateInbound() {
+			// A key both tables hold would name two customers.
+			clash, err := t.inMainTable(ctx, tx, sch, c.ERPKey)
+			if err != nil {
+				return "", fmt.Errorf("sqlerp: upsert: %w", err)
+			}
+			if clash {
+				return "", apierr.Permanently(fmt.Errorf("sqlerp: upsert: the database numbered a new customer %q in %s, "+
+					"a key %s already holds: the two tables' keys must not overlap (start the inbound key's sequence above the table's keys); nothing was written",
+					c.ERPKey, t.cfg.InboundTable, t.cfg.Table))
+			}
 		}
 	case inTable:
 		k, ok := sch.key.arg(c.ERPKey)
