@@ -121,13 +121,8 @@ func readCSV(r io.Reader, comma rune, fn func(Row), header func([]string) bool) 
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = br.Discard(3)
 	}
-	cr := csv.NewReader(br)
-	if comma != 0 {
-		cr.Comma = comma
-	}
-	cr.FieldsPerRecord = -1
-	cr.LazyQuotes = true
-	cr.ReuseRecord = false
+	t := &tape{r: br}
+	cr := newCSVReader(t, comma)
 	head, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil
@@ -150,9 +145,32 @@ func readCSV(r io.Reader, comma rune, fn func(Row), header func([]string) bool) 
 	if header != nil && !header(head) {
 		return nil
 	}
+	t.drop(cr.InputOffset())
+	return readCSVRecords(cr, t, head, comma, 0, fn)
+}
+
+func newCSVReader(r io.Reader, comma rune) *csv.Reader {
+	cr := csv.NewReader(r)
+	if comma != 0 {
+		cr.Comma = comma
+	}
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.ReuseRecord = false
+	return cr
+}
+
+// readCSVRecords reads the records after the header; lineBase is added to
+// the reader's line numbers. A record with the wrong number of fields that
+// spans several lines is most likely a quote that never closes, which
+// swallowed the rows after it: its first line is rejected and the lines
+// after it are read again as records of their own, so no row goes with it.
+func readCSVRecords(cr *csv.Reader, t *tape, head []string, comma rune, lineBase int, fn func(Row)) error {
 	for {
+		start := cr.InputOffset()
 		rec, err := cr.Read()
 		line, _ := cr.FieldPos(0)
+		line += lineBase
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -160,15 +178,32 @@ func readCSV(r io.Reader, comma rune, fn func(Row), header func([]string) bool) 
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				// The csv reader carries on with the next record.
-				fn(Row{Line: pe.StartLine, Err: fmt.Errorf("csv line %d: %w", pe.StartLine, pe.Err)})
+				fn(Row{Line: pe.StartLine + lineBase, Err: fmt.Errorf("csv line %d: %w", pe.StartLine+lineBase, pe.Err)})
 				continue
 			}
 			return fmt.Errorf("fileerp: csv: %w", err)
 		}
+		end := cr.InputOffset()
+		if last, _ := cr.FieldPos(len(rec) - 1); last+lineBase > line {
+			// A record over several lines: a quoted line break, or a quote
+			// that never closes and swallowed the rows after it.
+			raw := bytes.Clone(t.between(start, end))
+			if _, rest, _ := bytes.Cut(raw, []byte("\n")); len(rec) != len(head) || holdsRecords(rest, comma, len(head)) {
+				fn(Row{Line: line, Err: fmt.Errorf("csv line %d: a quote that never closes (%d fields, the header has %d)", line, len(rec), len(head))})
+				t.drop(end)
+				inner := &tape{r: bytes.NewReader(rest)}
+				if err := readCSVRecords(newCSVReader(inner, comma), inner, head, comma, line, fn); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if len(rec) != len(head) {
 			fn(Row{Line: line, Err: fmt.Errorf("csv line %d: %d fields, the header has %d", line, len(rec), len(head))})
+			t.drop(end)
 			continue
 		}
+		t.drop(end)
 		if len(rec) == 1 && rec[0] == "" {
 			continue
 		}
@@ -177,6 +212,43 @@ func readCSV(r io.Reader, comma rune, fn func(Row), header func([]string) bool) 
 			vals[h] = rec[i]
 		}
 		fn(Row{Line: line, Values: vals})
+	}
+}
+
+// holdsRecords reports whether any of the lines of text, read alone, is a
+// whole record of n fields: text a quote swallowed, not a quoted line break.
+func holdsRecords(text []byte, comma rune, n int) bool {
+	for line := range bytes.SplitSeq(text, []byte("\n")) {
+		if rec, err := newCSVReader(bytes.NewReader(line), comma).Read(); err == nil && len(rec) == n {
+			return true
+		}
+	}
+	return false
+}
+
+// tape keeps the bytes a csv.Reader has read and not yet handed back as
+// records, so that a record's text can be read again.
+type tape struct {
+	r    io.Reader
+	buf  []byte
+	base int64 // input offset of buf[0]
+}
+
+func (t *tape) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	return n, err
+}
+
+// between returns the input bytes [from, to).
+func (t *tape) between(from, to int64) []byte { return t.buf[from-t.base : to-t.base] }
+
+// drop lets the input before offset upto go (the memory is reused once
+// most of the buffer is behind it).
+func (t *tape) drop(upto int64) {
+	if n := int(upto - t.base); n > 32<<10 && n > len(t.buf)/2 {
+		t.buf = append(t.buf[:0], t.buf[n:]...)
+		t.base = upto
 	}
 }
 

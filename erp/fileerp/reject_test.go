@@ -2,7 +2,9 @@ package fileerp
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,5 +120,26 @@ func TestUnreadableRowsCarrySourceAndText(t *testing.T) {
 	j := p.Items[3]
 	if j.Source != "y.jsonl:1" || j.Err == nil || len(j.Raw) > erp.MaxRaw+len("…") || !strings.HasPrefix(j.Raw, `{"erp_key": 999`) {
 		t.Fatalf("long broken JSON line: source %q raw %d bytes err %v", j.Source, len(j.Raw), j.Err)
+	}
+}
+
+// A quote that never closes swallows the rows after it in a CSV reader;
+// here only its own line is rejected and the rows after it are read, even
+// after a second such quote.
+func TestUnclosedQuoteLosesNoRows(t *testing.T) {
+	body := "k;name;x\n1;a;b\n2;\"broken;c\n3;ok;d\n4;\"again;e\n5;ok;f\n6;\"multi\nline\";g\n"
+	var got []string
+	if err := ReadRows(strings.NewReader(body), CSV, ';', func(r Row) {
+		if r.Err != nil {
+			got = append(got, fmt.Sprintf("%d:err", r.Line))
+			return
+		}
+		got = append(got, fmt.Sprintf("%d:%s=%s", r.Line, r.Values["k"], r.Values["name"]))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2:1=a", "3:err", "4:3=ok", "5:err", "6:5=ok", "7:6=multi\nline"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("rows %q, want %q", got, want)
 	}
 }
