@@ -80,8 +80,9 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ma
 	return 0
 }
 
-// A drop-folder export with broken rows, a row without a key, and a file
-// that is not an export at all: the good rows reach both platforms, each
+// A drop-folder export with broken rows (too few fields, a quote that
+// never closes, a broken JSON line), a row without a key, and files that
+// are not exports at all (binary, no key column): the good rows reach both platforms, each
 // unreadable record is one dead letter naming its file and line with its
 // text, the unreadable file moves to rejected/, and reading again records
 // nothing twice. A replay leaves them (there is nothing to deliver).
@@ -96,13 +97,23 @@ func TestDropFolderRejectionsAreDeadLetters(t *testing.T) {
 	uniqueOnPlatform(recs)
 	lines := exportCSV(t, recs)
 	keyless := ";" + strings.SplitN(lines[4], ";", 2)[1] // record 4 without its key
-	body := slices.Concat(lines[:4], []string{"too;few", keyless}, lines[5:])
-	if err := fileerp.WriteFileAtomic(filepath.Join(dir, fileerp.InboxDir, "customers.csv"), []byte(strings.Join(body, "\n")+"\n")); err != nil {
+	unclosed := `X-9;"Never Closed Ltd;C`                   // swallows the rows after it in a plain CSV reader
+	body := slices.Concat(lines[:4], []string{"too;few", keyless, unclosed}, lines[5:8])
+	jsonRec, err := json.Marshal(recs[7].Map())
+	if err != nil {
 		t.Fatal(err)
 	}
-	garbage := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...)
-	if err := fileerp.WriteFileAtomic(filepath.Join(dir, fileerp.InboxDir, "a-logo.csv"), garbage); err != nil {
-		t.Fatal(err)
+	brokenJSON := `{"erp_key": "J-1", "name":`
+	files := map[string][]byte{
+		"customers.csv": []byte(strings.Join(body, "\n") + "\n"),
+		"a-logo.csv":    append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...),
+		"b-nokey.csv":   []byte("customer;name\n1;Somebody\n"),
+		"c-more.jsonl":  []byte(string(jsonRec) + "\n" + brokenJSON + "\n"),
+	}
+	for name, b := range files {
+		if err := fileerp.WriteFileAtomic(filepath.Join(dir, fileerp.InboxDir, name), b); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w.sync()
 
@@ -122,7 +133,10 @@ func TestDropFolderRejectionsAreDeadLetters(t *testing.T) {
 	want := map[string]string{
 		"erp:reject:customers.csv:5": "too;few",
 		"erp:reject:customers.csv:6": keyless,
+		"erp:reject:customers.csv:7": unclosed,
+		"erp:reject:c-more.jsonl:2":  brokenJSON,
 		"erp:reject:a-logo.csv":      "",
+		"erp:reject:b-nokey.csv":     "",
 	}
 	check := func() {
 		t.Helper()
@@ -141,16 +155,18 @@ func TestDropFolderRejectionsAreDeadLetters(t *testing.T) {
 				t.Fatalf("dead letter %s: %s", d.Key, d.Payload)
 			}
 		}
-		if n := counterValue(t, w.reg, "erpconnector_erp_rejected_total", map[string]string{"kind": "row"}); n != 2 {
-			t.Fatalf("rejected rows counted %v, want 2", n)
+		if n := counterValue(t, w.reg, "erpconnector_erp_rejected_total", map[string]string{"kind": "row"}); n != 4 {
+			t.Fatalf("rejected rows counted %v, want 4", n)
 		}
-		if n := counterValue(t, w.reg, "erpconnector_erp_rejected_total", map[string]string{"kind": "file"}); n != 1 {
-			t.Fatalf("rejected files counted %v, want 1", n)
+		if n := counterValue(t, w.reg, "erpconnector_erp_rejected_total", map[string]string{"kind": "file"}); n != 2 {
+			t.Fatalf("rejected files counted %v, want 2", n)
 		}
 	}
 	check()
-	if _, err := os.Stat(filepath.Join(dir, fileerp.RejectedDir, "a-logo.csv.reason.txt")); err != nil {
-		t.Fatalf("no reason beside the rejected file: %v", err)
+	for _, f := range []string{"a-logo.csv", "b-nokey.csv"} {
+		if _, err := os.Stat(filepath.Join(dir, fileerp.RejectedDir, f+".reason.txt")); err != nil {
+			t.Fatalf("no reason beside the rejected file: %v", err)
+		}
 	}
 	w.sync()
 	check()
