@@ -97,7 +97,7 @@ func TestDropFolderRejectionsAreDeadLetters(t *testing.T) {
 	uniqueOnPlatform(recs)
 	lines := exportCSV(t, recs)
 	keyless := ";" + strings.SplitN(lines[4], ";", 2)[1] // record 4 without its key
-	unclosed := `X-9;"Never Closed Ltd;C`                   // swallows the rows after it in a plain CSV reader
+	unclosed := `X-9;"Never Closed Ltd;C`                // swallows the rows after it in a plain CSV reader
 	body := slices.Concat(lines[:4], []string{"too;few", keyless, unclosed}, lines[5:8])
 	jsonRec, err := json.Marshal(recs[7].Map())
 	if err != nil {
