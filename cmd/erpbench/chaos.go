@@ -50,18 +50,18 @@ Platforms (--platform; all runs each one with the soaks it has):
                One client per valid row, the ERP key its external id (the
                external ids distinct); ids written back to one_client_id;
                dead letters keyed one:push:<ERP key>.
-  customerapi  The Customer API; the kill and faults soaks. UK farms only
-               (companies and individuals, three to one: the platform takes
-               organisations in GB, US, ZA and FR, each with an owner),
-               flagged for the Customer API only, each with its own owner
-               e-mail and its own name and company number (the platform
-               refuses a second of either). Exactly one organisation per
-               valid row by name and company number (the bench user's own
-               organisation left out), none for any other, the row's
-               customer_api_id its id (the ids distinct), and for every farm
-               row exactly one farm business unit carrying the farm's
-               business: each valid row costs two creates. Dead letters
-               keyed capi:push:<ERP key>.
+  customerapi  The Customer API; the kill, faults and badinput soaks. UK
+               farms only (companies and individuals, three to one: the
+               platform takes organisations in GB, US, ZA and FR, each
+               with an owner), flagged for the Customer API only, each
+               with its own owner e-mail and its own name and company
+               number (the platform refuses a second of either). Exactly
+               one organisation per valid row by name and company number
+               (the bench user's own organisation left out), none for any
+               other, the row's customer_api_id its id (the ids
+               distinct), and for every farm row exactly one farm business
+               unit carrying the farm's business: each valid row costs two
+               creates. Dead letters keyed capi:push:<ERP key>.
 
 Soaks:
 
@@ -108,14 +108,57 @@ Soaks:
   shutdown  (ONe) SIGTERM the connector when the server has seen 30 % of
             the creates; it must exit within 10 s; restart it to completion.
             Quick: 1,500 records. Full: 100,000 records.
-  badinput  (ONe) every 10th ERP row invalid (each kind the generator
-            makes), plus 3 % malformed and 3 % truncated answers on
-            createClient, listClients, getClient, updateClient and the
-            finance update; the one connector run must exit 0. Quick: 500
-            records. Full: 100,000: a create whose answer is broken is
-            looked up in a listing of every client (one listing serves the
-            look-ups that come together); a broken listing page is read
-            again (3 tries), so a 100-page listing gets through whole.
+  badinput  Every 10th ERP row invalid (each kind the generator makes),
+            3 % malformed and 3 % truncated answers on the platform's
+            record operations: on ONe createClient, listClients, getClient,
+            updateClient and the finance update; on the Customer API
+            createOrganisation, createBusinessUnit, getOrganisation,
+            getOrganisationsByIds, updateOrganisation, updateBusinessUnit
+            and listOrganisations. The rows go to two ERPs, each with a
+            server, a state file and one connector run of its own (a
+            connector takes in the platform records it does not know, so
+            they cannot share a server), each read 5 rows a page
+            (erp.page_size), and each run must exit 0:
+              SQL ERP      four rows in five. Another tool has written
+                           updated_at as text: CURRENT_TIMESTAMP
+                           (2026-12-01 23:24:13), ISO with milliseconds
+                           and Z, ISO with an offset (+02:00, -05:00); a
+                           fifth left as the driver wrote it. The rows
+                           share some 25 to an instant, whatever the
+                           notation (the native ones all one), in no
+                           relation to the key order.
+              drop folder  the fifth row as CSV and JSON Lines exports
+                           (erp.adapter files), with a row with too few
+                           fields, a row with an empty key, a row whose
+                           quote never closes (last in its file: the
+                           reader runs the quoted field on to the end of
+                           the file), a JSON line cut short, a JSON line
+                           that is no object, a CSV export without the
+                           key column and an image named .csv.
+            Each connector run records what the ERP adapter returned,
+            pass by pass (the new-customer scan and the update scan each
+            make one): no item twice at one place in a pass (a loop is
+            stopped at the fifth reading; a SQL row the run rewrote
+            meanwhile, taking the platform's values back in, moves to its
+            new updated_at and is rightly read again there: read_again
+            counts those), none the ERP does not hold, and every row and
+            unreadable record in the first pass (in every pass on the SQL
+            ERP, whose scans both start at its beginning). Beyond the
+            shared checks (for the drop folder the ids written back are
+            read from its outbox, which holds nothing but ids and rows
+            taking the platform's values back in, for valid rows, one id
+            each): every unreadable row and file is exactly one erp.reject
+            dead letter keyed erp:reject:<file>:<line> or erp:reject:<file>
+            holding {source, raw, reason} (raw the row's text), counted by
+            erpconnector_erp_rejected_total{kind="row"|"file"}; every
+            unreadable file sits in rejected/ beside <file>.reason.txt.
+            Quick: 500 records on either platform (400 SQL, 100 in the
+            drop folder; 5-15 s). Full: 100,000 on ONe (measured 162 s),
+            20,000 on the Customer API (183 s): a create whose answer is
+            broken is looked up in a listing of every client (one listing
+            serves the look-ups that come together); a broken listing page
+            is read again (3 tries), so a 100-page listing gets through
+            whole.
 
 The kill, faults and shutdown soaks make every 50th row invalid (the
 generator's defects in turn, each one the platform's validation rejects).
@@ -137,7 +180,8 @@ type chaosOptions struct {
 	timeout     time.Duration
 	keep        bool
 	concurrency int
-	dir         string // working directory; "" makes a temporary one per soak
+	dir         string   // working directory; "" makes a temporary one per soak
+	childArgs   []string // added to every connector run's command line (tests)
 	self        self
 	log         io.Writer
 }
@@ -260,6 +304,37 @@ type ChaosResult struct {
 	ShutdownExit    int     `json:"shutdown_exit"`
 	// FinalExit is the exit status of the last connector run.
 	FinalExit int `json:"final_exit"`
+	// The bad-input soak's figures. ERPPageSize is its connector's ERP
+	// page size. TimestampShapes counts the SQL ERP's rows by the notation
+	// their updated_at is written in, SharedTimestampMax is the most rows
+	// that share one instant. ERPPasses are the walks over the ERP's
+	// changes the connector runs made (every row once in each), PassItems
+	// the items the adapter returned in them, ReadAgain those returned
+	// again in a pass at a new place because the run had rewritten their
+	// row meanwhile (taking the platform's values back in moves its
+	// updated_at to the time of the change). FileExports are the drop
+	// folder's export files, FileRows its rows with a key in the readable
+	// ones; RejectedRows and RejectedFiles are the erp.reject dead letters
+	// of its unreadable rows and files (not in DeadLetters), and
+	// RejectedRowsMetric and RejectedFilesMetric what the connector's
+	// erpconnector_erp_rejected_total counted of each. OutboxIDs are the
+	// platform ids the connector wrote back to the drop folder's outbox,
+	// OutboxUpserts the rows it wrote there taking the platform's own
+	// values back in (the Customer API's certificate status).
+	ERPPageSize         int            `json:"erp_page_size,omitempty"`
+	TimestampShapes     map[string]int `json:"timestamp_shapes,omitempty"`
+	SharedTimestampMax  int            `json:"shared_timestamp_max,omitempty"`
+	ERPPasses           int            `json:"erp_passes,omitempty"`
+	PassItems           int            `json:"pass_items,omitempty"`
+	ReadAgain           int            `json:"read_again,omitempty"`
+	FileExports         int            `json:"file_exports,omitempty"`
+	FileRows            int            `json:"file_rows,omitempty"`
+	RejectedRows        int            `json:"rejected_rows,omitempty"`
+	RejectedFiles       int            `json:"rejected_files,omitempty"`
+	RejectedRowsMetric  int            `json:"rejected_rows_metric,omitempty"`
+	RejectedFilesMetric int            `json:"rejected_files_metric,omitempty"`
+	OutboxIDs           int            `json:"outbox_ids,omitempty"`
+	OutboxUpserts       int            `json:"outbox_upserts,omitempty"`
 	// Violations name every invariant that does not hold (empty on success).
 	Violations []string `json:"violations"`
 	// Error is why the soak could not finish (the figures are then partial).
@@ -294,7 +369,10 @@ func soakSize(p *chaosPlatform, soak string, full bool) (records, kills int) {
 		}
 		return 1500, 0
 	default: // badinput
-		if full {
+		switch {
+		case full && capi:
+			return capiFullBadInput, 0
+		case full:
 			return 100000, 0
 		}
 		return 500, 0
@@ -393,6 +471,16 @@ type soakEnv struct {
 	valid     map[string]bool
 	invalid   map[string]erpgen.Invalid
 	out       io.Writer
+	// seededAt is the updated-at the SQL ERP's rows were written with.
+	seededAt time.Time
+	// drop is the drop-folder ERP (erp.adapter files) in place of the SQL
+	// one, nil for a SQL ERP.
+	drop *dropFolder
+	// passes makes every connector run record the ERP passes it makes
+	// (erp-passes-<tag>.json in dir).
+	passes bool
+	// childArgs are added to the connector's command line.
+	childArgs []string
 }
 
 // benchOpts are the options the shared process helpers read.
@@ -405,9 +493,48 @@ func (o chaosOptions) benchOpts() benchOptions {
 // section only (extra may change it). close stops the server and removes
 // the working directory.
 func newSoakEnv(ctx context.Context, o chaosOptions, p *chaosPlatform, soak string, n, invalidEvery int, extra func(map[string]any), out io.Writer) (e *soakEnv, closeEnv func(), err error) {
+	return newSQLSoakEnv(ctx, o, p, soak, chaosRecords(p, n, o.seed, invalidEvery), extra, out)
+}
+
+// newSQLSoakEnv is newSoakEnv with the ERP's rows given: a SQLite ERP in
+// the working directory named name.
+func newSQLSoakEnv(ctx context.Context, o chaosOptions, p *chaosPlatform, name string, recs []erpgen.Record, extra func(map[string]any), out io.Writer) (e *soakEnv, closeEnv func(), err error) {
+	e, closeEnv, err = openSoakEnv(ctx, o, p, name, recs, out)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			closeEnv()
+		}
+	}()
+	t0 := time.Now()
+	e.seededAt = t0.Add(-time.Minute) // well before the connector's first read
+	if err := seedChaosERP(ctx, e.erpPath, recs, e.seededAt); err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(out, "ERP: %d customers flagged for %s (%d deliberately invalid) written in %s\n", len(recs), p.label, len(e.invalid), time.Since(t0).Round(time.Millisecond))
+	e.cfg, err = writeConfigWith(e.dir, "connector.yaml", e.srv.url, e.key, e.erpPath, e.statePath, o.concurrency, "immediate",
+		func(doc map[string]any) {
+			p.configure(doc, e.srv.url, e.key, o.concurrency)
+			if extra != nil {
+				extra(doc)
+			}
+		})
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, closeEnv, nil
+}
+
+// openSoakEnv makes the working directory of a soak's part (named name),
+// takes the ERP's rows in as valid or invalid and starts p's server; the
+// caller writes the ERP and the configuration. close stops the server and
+// removes the working directory.
+func openSoakEnv(ctx context.Context, o chaosOptions, p *chaosPlatform, name string, recs []erpgen.Record, out io.Writer) (e *soakEnv, closeEnv func(), err error) {
 	bo := o.benchOpts()
 	if o.dir != "" {
-		bo.dir = filepath.Join(o.dir, soak)
+		bo.dir = filepath.Join(o.dir, name)
 		if p != onePlatform {
 			bo.dir += "-" + p.name
 		}
@@ -417,20 +544,12 @@ func newSoakEnv(ctx context.Context, o chaosOptions, p *chaosPlatform, soak stri
 		return nil, nil, err
 	}
 	e = &soakEnv{o: o, p: p, dir: dir, out: out, erpPath: filepath.Join(dir, "erp.db"), statePath: filepath.Join(dir, "state.db"),
-		valid: map[string]bool{}, invalid: map[string]erpgen.Invalid{}}
+		valid: map[string]bool{}, invalid: map[string]erpgen.Invalid{}, childArgs: o.childArgs}
 	defer func() {
 		if err != nil {
 			cleanup()
 		}
 	}()
-	if e.key, err = newAPIKey(); err != nil {
-		return nil, nil, err
-	}
-	t0 := time.Now()
-	recs, err := seedChaosERP(ctx, e.erpPath, p, n, o.seed, invalidEvery)
-	if err != nil {
-		return nil, nil, err
-	}
 	for _, r := range recs {
 		if r.Invalid != "" {
 			e.invalid[r.Key] = r.Invalid
@@ -438,48 +557,43 @@ func newSoakEnv(ctx context.Context, o chaosOptions, p *chaosPlatform, soak stri
 			e.valid[r.Key] = true
 		}
 	}
-	fmt.Fprintf(out, "ERP: %d customers flagged for %s (%d deliberately invalid) generated in %s\n", n, p.label, len(e.invalid), time.Since(t0).Round(time.Millisecond))
-	e.srv, err = p.start(ctx, bo, dir, "server", e.key)
-	if err != nil {
+	if e.key, err = newAPIKey(); err != nil {
 		return nil, nil, err
 	}
-	e.cfg, err = writeConfigWith(dir, "connector.yaml", e.srv.url, e.key, e.erpPath, e.statePath, o.concurrency, "immediate",
-		func(doc map[string]any) {
-			p.configure(doc, e.srv.url, e.key, o.concurrency)
-			if extra != nil {
-				extra(doc)
-			}
-		})
+	e.srv, err = p.start(ctx, bo, dir, "server", e.key)
 	if err != nil {
-		e.srv.stop()
 		return nil, nil, err
 	}
 	return e, func() { e.srv.stop(); cleanup() }, nil
 }
 
-// seedChaosERP creates a fresh SQLite ERP with n customers generated for
-// platform p and flagged for it only, every invalidEvery-th one
-// deliberately invalid.
-func seedChaosERP(ctx context.Context, path string, p *chaosPlatform, n int, seed uint64, invalidEvery int) ([]erpgen.Record, error) {
-	_ = os.Remove(path)
-	db, d, err := openERPDB(path)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	if err := sqlerp.CreateDemoSchema(ctx, db, d, erpTable); err != nil {
-		return nil, fmt.Errorf("erp: %w", err)
-	}
+// chaosRecords generates n customers for platform p, flagged for it only,
+// every invalidEvery-th one deliberately invalid.
+func chaosRecords(p *chaosPlatform, n int, seed uint64, invalidEvery int) []erpgen.Record {
 	gen := p.gen
 	gen.Seed, gen.InvalidEvery = seed, invalidEvery
 	recs := erpgen.New(gen).Records(n)
 	for i := range recs {
 		p.flag(&recs[i])
 	}
-	if err := sqlerp.InsertDemoRecords(ctx, db, d, erpTable, recs, time.Now().Add(-time.Minute)); err != nil {
-		return nil, fmt.Errorf("erp: %w", err)
+	return recs
+}
+
+// seedChaosERP creates a fresh SQLite ERP holding recs, each changed at at.
+func seedChaosERP(ctx context.Context, path string, recs []erpgen.Record, at time.Time) error {
+	_ = os.Remove(path)
+	db, d, err := openERPDB(path)
+	if err != nil {
+		return err
 	}
-	return recs, nil
+	defer db.Close()
+	if err := sqlerp.CreateDemoSchema(ctx, db, d, erpTable); err != nil {
+		return fmt.Errorf("erp: %w", err)
+	}
+	if err := sqlerp.InsertDemoRecords(ctx, db, d, erpTable, recs, at); err != nil {
+		return fmt.Errorf("erp: %w", err)
+	}
+	return nil
 }
 
 // connProc is a running connector child.
@@ -501,7 +615,11 @@ func (e *soakEnv) startConnector(ctx context.Context, tag string) (*connProc, er
 	if err != nil {
 		return nil, fmt.Errorf("connector %s: %w", tag, err)
 	}
-	p.cmd = e.o.self.command(ctx, "connector", "--config", e.cfg)
+	args := []string{"connector", "--config", e.cfg}
+	if e.passes {
+		args = append(args, "--erp-passes", e.passesPath(tag))
+	}
+	p.cmd = e.o.self.command(ctx, append(args, e.childArgs...)...)
 	p.cmd.Stdout = &p.out
 	p.cmd.Stderr = logf
 	p.start = time.Now()
@@ -845,47 +963,6 @@ func shutdownSoak(ctx context.Context, o chaosOptions, plat *chaosPlatform, n in
 	return e.verify(ctx, res)
 }
 
-// badInputOps are the operations whose answers the bad-input soak breaks
-// (ONe's: the soak runs on ONe only).
-var badInputOps = []string{"createClient", "listClients", "getClient", "updateClient", "updateClientFinanceData"}
-
-// badInputSoak is the bad-input soak.
-func badInputSoak(ctx context.Context, o chaosOptions, plat *chaosPlatform, n int, res *ChaosResult, out io.Writer) error {
-	e, closeEnv, err := newSoakEnv(ctx, o, plat, soakBadInput, n, 10, nil, out)
-	if err != nil {
-		return err
-	}
-	defer closeEnv()
-	e.describe(res)
-	if res.InvalidKinds != len(erpgen.AllInvalid()) {
-		res.violate("invalid_kinds: the ERP holds %d of the generator's %d defect kinds (need at least %d rows)",
-			res.InvalidKinds, len(erpgen.AllInvalid()), 10*len(erpgen.AllInvalid()))
-	}
-	var rules []fault.Rule
-	for _, op := range badInputOps {
-		rules = append(rules,
-			fault.Rule{Operation: op, Probability: 0.03, Malformed: true},
-			fault.Rule{Operation: op, Probability: 0.03 / 0.97, Truncate: true})
-	}
-	if err := e.addRules(ctx, rules); err != nil {
-		return err
-	}
-	if _, err := e.finish(ctx, "run1", res); err != nil {
-		return err
-	}
-	if err := e.clearRules(ctx); err != nil {
-		return err
-	}
-	if _, err := e.readCounters(ctx, res); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "badinput: %d requests, %d answers malformed or truncated\n", res.Requests, res.Faulted)
-	if res.Faulted == 0 {
-		res.violate("faulted: no answer was broken; the soak tested nothing")
-	}
-	return e.verify(ctx, res)
-}
-
 // describe fills the ERP figures of res.
 func (e *soakEnv) describe(res *ChaosResult) {
 	res.ValidRows, res.InvalidRows = len(e.valid), len(e.invalid)
@@ -903,7 +980,7 @@ func (e *soakEnv) describe(res *ChaosResult) {
 // invalid rows, each naming its field.
 func (e *soakEnv) verify(ctx context.Context, res *ChaosResult) error {
 	valid := len(e.valid)
-	ids, err := erpPlatformIDs(ctx, e.erpPath, e.p.idColumn)
+	ids, err := e.platformIDs(ctx)
 	if err != nil {
 		return err
 	}
@@ -954,12 +1031,18 @@ func (e *soakEnv) verify(ctx context.Context, res *ChaosResult) error {
 	}
 	deadKeys := map[string]bool{}
 	var notInvalid, noField []string
+	rejects := map[string]queue.Job{}
 	for f := (queue.DeadFilter{Limit: 1000}); ; {
 		jobs, next, err := st.DeadLetters(ctx, f)
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
 		for _, j := range jobs {
+			if j.Type == erpRejectType {
+				// An unreadable ERP record: the drop folder's checks.
+				rejects[j.Key] = j
+				continue
+			}
 			res.DeadLetters++
 			key := strings.TrimPrefix(j.Key, e.p.pushKey())
 			deadKeys[key] = true
@@ -992,6 +1075,17 @@ func (e *soakEnv) verify(ctx context.Context, res *ChaosResult) error {
 	}
 	if len(noField) > 0 {
 		res.violate("dead_letters: %d reasons do not name the invalid field (%s)", len(noField), sample(noField))
+	}
+	if e.drop != nil {
+		if err := e.drop.verify(rejects, e.p, e.valid, res); err != nil {
+			return err
+		}
+	} else if len(rejects) > 0 {
+		var keys []string
+		for k := range rejects {
+			keys = append(keys, k)
+		}
+		res.violate("dead_letters: %d ERP records rejected as unreadable (%s)", len(rejects), sample(keys))
 	}
 	farms := ""
 	if res.FarmRows > 0 {

@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/erpconnector/erpconnector/customerapi"
+	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/internal/fault"
 	"github.com/erpconnector/erpconnector/mapping"
@@ -131,12 +136,135 @@ func TestChaosShutdown(t *testing.T) {
 func TestChaosBadInput(t *testing.T) {
 	var res ChaosResult
 	bench(t, []string{"chaos", "--soak", "badinput", "--records", "500", "--seed", "11"}, &res)
-	checkShared(t, res, platformONe, soakBadInput, 500)
+	checkBadInput(t, res, platformONe)
+}
+
+func TestChaosBadInputCustomerAPI(t *testing.T) {
+	var res ChaosResult
+	bench(t, []string{"chaos", "--soak", "badinput", "--platform", "customerapi", "--records", "500", "--seed", "11"}, &res)
+	checkBadInput(t, res, platformCustomerAPI)
+}
+
+// checkBadInput asserts the result of a quick bad-input soak of 500
+// records: 400 in the SQL ERP, 100 in the drop folder.
+func checkBadInput(t *testing.T, res ChaosResult, platform string) {
+	t.Helper()
+	checkShared(t, res, platform, soakBadInput, 500)
 	if res.InvalidRows != 50 || res.InvalidKinds != len(erpgen.AllInvalid()) {
 		t.Fatalf("%d invalid rows of %d kinds, want 50 of %d", res.InvalidRows, res.InvalidKinds, len(erpgen.AllInvalid()))
 	}
-	if res.Faulted == 0 || res.Runs != 1 {
-		t.Fatalf("no broken answer or more than one run: %+v", res)
+	if res.Faulted == 0 || res.Runs != 2 {
+		t.Fatalf("no broken answer, or not one run for each ERP: %+v", res)
+	}
+	// The SQL ERP: every notation of updated_at, instants shared across
+	// pages of 5.
+	if res.ERPPageSize != badInputPageSize {
+		t.Errorf("ERP page size %d, want %d", res.ERPPageSize, badInputPageSize)
+	}
+	for _, shape := range []string{shapeNative, shapeCurrentTimestamp, shapeISOZ, shapeOffset} {
+		if res.TimestampShapes[shape] == 0 {
+			t.Errorf("no row with updated_at as %s: %v", shape, res.TimestampShapes)
+		}
+	}
+	if res.SharedTimestampMax < 4*badInputPageSize {
+		t.Errorf("at most %d rows share an instant: the ties span no pages", res.SharedTimestampMax)
+	}
+	// Two passes over each ERP (the new-customer scan and the update
+	// scan): the SQL ERP's 400 rows in each, the drop folder's 100 rows
+	// and 7 unreadable records in its first.
+	if res.ERPPasses != 4 || res.PassItems < 2*400+100+7 {
+		t.Errorf("%d ERP passes read %d items, want 4 reading every SQL row twice and every drop-folder record", res.ERPPasses, res.PassItems)
+	}
+	// The drop folder.
+	if res.FileExports != 5 || res.FileRows != 100 {
+		t.Errorf("drop folder: %d exports, %d rows", res.FileExports, res.FileRows)
+	}
+	if res.RejectedRows != 5 || res.RejectedFiles != 2 || res.RejectedRowsMetric != 5 || res.RejectedFilesMetric != 2 {
+		t.Errorf("rejected %d rows and %d files (metric %d and %d), want 5 and 2", res.RejectedRows, res.RejectedFiles, res.RejectedRowsMetric, res.RejectedFilesMetric)
+	}
+	if res.OutboxIDs < 90 {
+		t.Errorf("%d ids in the outbox, want one for each of the drop folder's 90 valid rows", res.OutboxIDs)
+	}
+}
+
+// TestBadInputNamesLostRecords has the connector child leave items out of
+// the pages it reads (an unreadable row, an unreadable file, a row of each
+// ERP), as a connector that skipped them would: the soak must name each.
+func TestBadInputNamesLostRecords(t *testing.T) {
+	o := chaosOptions{seed: 11, concurrency: 4, self: testSelf(t), log: &bytes.Buffer{}, timeout: 2 * time.Minute,
+		childArgs: []string{"--leave-out", "reject:customers-1.csv:5,reject:customers-5-binary.csv,C0000001,C0000402"}}
+	var out bytes.Buffer
+	res, err := runSoak(t.Context(), onePlatform, soakBadInput, o, &out)
+	if !errors.Is(err, errCheck) {
+		t.Fatalf("the soak did not fail its checks: %v\n%s", err, out.String())
+	}
+	got := strings.Join(res.Violations, "\n")
+	for _, want := range []string{
+		"sql erp: bound_rows: 1 valid rows have no ONe id written back (C0000001)",
+		"drop folder: bound_rows: 1 valid rows have no ONe id written back (C0000402)",
+		"drop folder: rejected: 2 unreadable rows and files are not erp.reject dead letters (erp:reject:customers-1.csv:5; erp:reject:customers-5-binary.csv)",
+		"drop folder: rejected_total: erpconnector_erp_rejected_total counted 4 rows and 1 files, want 5 and 2",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("violations lack %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestCheckPassesNamesViolations feeds the pass check what an adapter that
+// skips, repeats, invents or fails would have returned.
+func TestCheckPassesNamesViolations(t *testing.T) {
+	e := &soakEnv{dir: t.TempDir(), valid: map[string]bool{"K1": true, "K2": true, "K3": true}, invalid: map[string]erpgen.Invalid{"K4": erpgen.BadEmail},
+		drop: &dropFolder{rejects: map[string]wantReject{"erp:reject:a.csv:3": {source: "a.csv:3"}}}}
+	passes := []erpPass{
+		{Pages: 2, Items: map[string]int{"K1": 2, "K2": 2, "K3": 3, "reject:a.csv:3": 1, "K9": 1}, Places: map[string]int{"K1": 2, "K3": 2}},
+		{Pages: 1, Items: map[string]int{"K3": 1}, Err: "sqlerp: changes: the change scan cannot advance"},
+	}
+	b, err := json.Marshal(passes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.passesPath("run1"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// K1's row was rewritten during the pass: read again at its new
+	// place; K3's too, but it came twice at one of its places.
+	res := ChaosResult{Violations: []string{}}
+	if err := e.checkPasses(&res, "run1", false); err != nil {
+		t.Fatal(err)
+	}
+	if res.ReadAgain != 2 {
+		t.Errorf("read again %d, want K1's and K3's readings at their new places", res.ReadAgain)
+	}
+	got := strings.Join(res.Violations, "\n")
+	for _, want := range []string{
+		"erp_passes: pass 1 of connector run1 (2 pages) returned 2 items more than once at one place (K2 2 times at 1 places; K3 3 times at 2 places)",
+		"erp_passes: pass 1 of connector run1 (2 pages) skipped 1 of the ERP's 5 records (K4)",
+		"erp_passes: pass 1 of connector run1 (2 pages) returned 1 items the ERP does not hold (K9)",
+		"erp_passes: pass 2 of connector run1 (1 pages) ended in an error: sqlerp: changes: the change scan cannot advance",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("violations lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "pass 2 of connector run1 (1 pages) skipped") {
+		t.Errorf("the second pass of a drop folder need not be complete:\n%s", got)
+	}
+	// On the SQL ERP every pass starts from the beginning.
+	res = ChaosResult{Violations: []string{}}
+	if err := e.checkPasses(&res, "run1", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(res.Violations, "\n"); !strings.Contains(got, "pass 2 of connector run1 (1 pages) skipped 4 of the ERP's 5 records (K1; K2; K4; …)") {
+		t.Errorf("violations lack the second pass's skipped records:\n%s", got)
+	}
+	// No record at all.
+	res = ChaosResult{Violations: []string{}}
+	if err := e.checkPasses(&res, "run2", true); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Violations) != 1 || !strings.Contains(res.Violations[0], "connector run2 recorded no ERP passes") {
+		t.Errorf("violations %v", res.Violations)
 	}
 }
 
@@ -248,14 +376,15 @@ func TestChaosCommandLines(t *testing.T) {
 	runCLICases(t, []cliCase{
 		{"unknown soak", []string{"chaos", "--soak", "flood"}, exitUsage, `--soak: want kill, faults, shutdown, badinput or all, got "flood"`},
 		{"unknown platform", []string{"chaos", "--platform", "sap"}, exitUsage, `--platform: want one, customerapi or all, got "sap"`},
-		{"soak the platform lacks", []string{"chaos", "--soak", "badinput", "--platform", "customerapi"}, exitUsage,
-			"--soak badinput: not a soak of the customerapi platform (it has kill, faults)"},
+		{"soak the platform lacks", []string{"chaos", "--soak", "shutdown", "--platform", "customerapi"}, exitUsage,
+			"--soak shutdown: not a soak of the customerapi platform (it has kill, faults, badinput)"},
 		{"negative records", []string{"chaos", "--records", "-1"}, exitUsage, "--records: must not be negative"},
 		{"negative kills", []string{"chaos", "--kills", "-2"}, exitUsage, "--kills: must not be negative"},
 		{"zero timeout", []string{"chaos", "--timeout", "0s"}, exitUsage, "--timeout: must be positive"},
 		{"stray argument", []string{"chaos", "now"}, exitUsage, "unexpected arguments"},
 		{"help", []string{"chaos", "--help"}, exitOK, "0.05 x 1.75 x 2 s"},
-		{"help names the platforms", []string{"chaos", "--help"}, exitOK, "customerapi  The Customer API; the kill and faults soaks"},
+		{"help names the platforms", []string{"chaos", "--help"}, exitOK, "customerapi  The Customer API; the kill, faults and badinput soaks."},
+		{"help names the bad-input shapes", []string{"chaos", "--help"}, exitOK, `erpconnector_erp_rejected_total{kind="row"|"file"}`},
 	})
 }
 
@@ -293,5 +422,42 @@ func TestRetriedCreateWritesTheIDBack(t *testing.T) {
 	}
 	if len(res.Violations) > 0 {
 		t.Fatalf("violations: %v\n%s", res.Violations, out.String())
+	}
+}
+
+// TestPassCounterStopsALoop has the counted adapter return the same page
+// for ever, as an adapter whose cursor does not advance would: the
+// passLoopAt-th time an item comes back in one pass, the pass ends in an
+// error.
+func TestPassCounterStopsALoop(t *testing.T) {
+	pc := newPassCounter("")
+	same := func(context.Context, string, int) (erp.Page, error) {
+		return erp.Page{Items: []erp.Item{{Key: "K1"}, {Source: "a.csv:3"}}, Cursor: "c", More: true}, nil
+	}
+	var err error
+	calls := 0
+	for ; calls < 10 && err == nil; calls++ {
+		_, err = pc.changes(t.Context(), same, "c", 5)
+	}
+	if err == nil || calls != passLoopAt || !strings.Contains(err.Error(), fmt.Sprintf("returned K1 %d times in one pass", passLoopAt)) {
+		t.Fatalf("after %d calls: %v", calls, err)
+	}
+	if len(pc.passes) != 1 || pc.passes[0].Err == "" || pc.passes[0].Items["reject:a.csv:3"] != passLoopAt {
+		t.Fatalf("passes %+v", pc.passes)
+	}
+	// The scan that comes next starts a pass of its own. A row changed
+	// meanwhile comes again at its new place.
+	at := time.Now()
+	moved := func(context.Context, string, int) (erp.Page, error) {
+		at = at.Add(time.Second)
+		return erp.Page{Items: []erp.Item{{Key: "K1", Customer: mapping.Customer{UpdatedAt: at}}}, More: true}, nil
+	}
+	for range 2 {
+		if _, err := pc.changes(t.Context(), moved, "c", 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(pc.passes) != 2 || pc.passes[1].Items["K1"] != 2 || pc.passes[1].Places["K1"] != 2 {
+		t.Fatalf("passes %+v", pc.passes)
 	}
 }

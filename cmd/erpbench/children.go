@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,8 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/erp/fileerp"
+	"github.com/erpconnector/erpconnector/erp/sqlerp"
 	"github.com/erpconnector/erpconnector/internal/config"
 	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
 	"github.com/erpconnector/erpconnector/queue"
@@ -115,16 +118,20 @@ type childReport struct {
 	// UpstreamPauses are the whole-upstream Retry-After pauses by upstream
 	// (erpconnector_queue_upstream_pauses_total).
 	UpstreamPauses map[string]int `json:"upstream_pauses,omitempty"`
+	// Rejected are the unreadable ERP records recorded as dead letters, by
+	// kind: row or file (erpconnector_erp_rejected_total).
+	Rejected map[string]int `json:"rejected,omitempty"`
 }
 
 // Metric names the child reports from its registry.
 const (
 	metricBreakerTransitions = "erpconnector_queue_breaker_transitions_total"
 	metricUpstreamPauses     = "erpconnector_queue_upstream_pauses_total"
+	metricERPRejected        = "erpconnector_erp_rejected_total"
 )
 
-// gatherGuards reads the breaker transitions and upstream pauses from the
-// connector's registry into rep.
+// gatherGuards reads the breaker transitions, the upstream pauses and the
+// rejected ERP records from the connector's registry into rep.
 func gatherGuards(reg prometheus.Gatherer, rep *childReport) error {
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -132,20 +139,29 @@ func gatherGuards(reg prometheus.Gatherer, rep *childReport) error {
 	}
 	for _, mf := range mfs {
 		name := mf.GetName()
-		if name != metricBreakerTransitions && name != metricUpstreamPauses {
+		if name != metricBreakerTransitions && name != metricUpstreamPauses && name != metricERPRejected {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			var upstream, to string
+			var upstream, to, kind string
 			for _, l := range m.GetLabel() {
 				switch l.GetName() {
 				case "upstream":
 					upstream = l.GetValue()
 				case "to":
 					to = l.GetValue()
+				case "kind":
+					kind = l.GetValue()
 				}
 			}
 			v := int(m.GetCounter().GetValue())
+			if name == metricERPRejected {
+				if rep.Rejected == nil {
+					rep.Rejected = map[string]int{}
+				}
+				rep.Rejected[kind] += v
+				continue
+			}
 			if name == metricUpstreamPauses {
 				if rep.UpstreamPauses == nil {
 					rep.UpstreamPauses = map[string]int{}
@@ -176,6 +192,8 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	idlePoll := fs.Duration("idle-poll", 0, "wait for the queue to drain by calling Idle at this interval instead of WaitIdle (0: WaitIdle, as sync --once does)")
 	resync := fs.Bool("resync", false, "after the sync, run a full resync (as `erpconnector resync` does) and wait for its repairs")
+	passesPath := fs.String("erp-passes", "", "write what the ERP adapter's Changes returned, pass by pass, to this file (JSON)")
+	leaveOut := fs.String("leave-out", "", "comma-separated items (ERP keys, or reject:<source> for an item without a key) taken out of the pages the connector reads: tests of the soaks' checks")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -209,6 +227,15 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 			err = errors.Join(err, c.Close())
 		}
 	}()
+	if *passesPath != "" || *leaveOut != "" {
+		pc := newPassCounter(*leaveOut)
+		if adapter, err = pc.wrap(adapter); err != nil {
+			return fmt.Errorf("connector: %w", err)
+		}
+		if *passesPath != "" {
+			defer func() { err = errors.Join(err, pc.save(*passesPath)) }()
+		}
+	}
 	reg := prometheus.NewRegistry()
 	conn, err := connector.New(connector.Options{Config: f.Connector(), ERP: adapter, Logger: log,
 		Registerer: reg, Version: "erpbench"})
@@ -346,4 +373,149 @@ func (a *anonSampler) Stop() int64 {
 		a.peak.Store(v)
 	}
 	return a.peak.Load()
+}
+
+// passLoopAt is how often one item may come back within one pass before
+// the pass counts as a loop (its scan is then stopped with an error).
+const passLoopAt = 5
+
+// erpPass is one walk of the ERP's changes as the connector's scan makes
+// it: the pages Changes returned from the call that started the walk to
+// the one that ended it (a page without More or without items, or an
+// error).
+type erpPass struct {
+	Pages int `json:"pages"`
+	// Items counts the items returned, by passItemID.
+	Items map[string]int `json:"items"`
+	// Places counts, for an item returned at more than one place in the
+	// pass (its row changed meanwhile and came again at its new
+	// updated-at), the places.
+	Places map[string]int `json:"places,omitempty"`
+	// Err is the error that ended the pass, if any.
+	Err string `json:"err,omitempty"`
+	// at holds the places (updated-at, in ms) each item was returned at.
+	at map[string]map[int64]bool
+}
+
+// passItemID names an item in a pass: its ERP key, or for an item without
+// one (an unreadable row or file) reject:<source>.
+func passItemID(it erp.Item) string {
+	if it.Key != "" {
+		return it.Key
+	}
+	return "reject:" + it.Source
+}
+
+// passCounter records the passes of the connector over the ERP's changes
+// (the connector reads them from one scan at a time) and, for tests of the
+// soaks' checks, takes chosen items out of the pages.
+type passCounter struct {
+	mu       sync.Mutex
+	passes   []erpPass
+	open     bool
+	leaveOut map[string]bool
+}
+
+func newPassCounter(leaveOut string) *passCounter {
+	pc := &passCounter{leaveOut: map[string]bool{}}
+	for _, id := range strings.Split(leaveOut, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			pc.leaveOut[id] = true
+		}
+	}
+	return pc
+}
+
+// countedTable and countedFolder are the adapters with their Changes
+// counted; every other method (and optional extra) is the adapter's own.
+type countedTable struct {
+	*sqlerp.Table
+	pc *passCounter
+}
+
+func (t countedTable) Changes(ctx context.Context, cursor string, limit int) (erp.Page, error) {
+	return t.pc.changes(ctx, t.Table.Changes, cursor, limit)
+}
+
+type countedFolder struct {
+	*fileerp.Folder
+	pc *passCounter
+}
+
+func (f countedFolder) Changes(ctx context.Context, cursor string, limit int) (erp.Page, error) {
+	return f.pc.changes(ctx, f.Folder.Changes, cursor, limit)
+}
+
+// wrap returns a with its Changes counted.
+func (pc *passCounter) wrap(a erp.Adapter) (erp.Adapter, error) {
+	switch x := a.(type) {
+	case *sqlerp.Table:
+		return countedTable{Table: x, pc: pc}, nil
+	case *fileerp.Folder:
+		return countedFolder{Folder: x, pc: pc}, nil
+	}
+	return nil, fmt.Errorf("count the ERP's changes: adapter %T not supported", a)
+}
+
+// changes calls the adapter's Changes and records the page in the open
+// pass (a new one when none is open).
+func (pc *passCounter) changes(ctx context.Context, next func(context.Context, string, int) (erp.Page, error), cursor string, limit int) (erp.Page, error) {
+	page, err := next(ctx, cursor, limit)
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if !pc.open {
+		pc.passes = append(pc.passes, erpPass{Items: map[string]int{}, Places: map[string]int{}, at: map[string]map[int64]bool{}})
+		pc.open = true
+	}
+	p := &pc.passes[len(pc.passes)-1]
+	if err != nil {
+		p.Err, pc.open = err.Error(), false
+		return page, err
+	}
+	p.Pages++
+	loop := ""
+	kept := make([]erp.Item, 0, len(page.Items))
+	for _, it := range page.Items {
+		id := passItemID(it)
+		p.Items[id]++
+		if p.at[id] == nil {
+			p.at[id] = map[int64]bool{}
+		}
+		if at := it.Customer.UpdatedAt.UnixMilli(); !p.at[id][at] {
+			p.at[id][at] = true
+			if len(p.at[id]) > 1 {
+				p.Places[id] = len(p.at[id])
+			}
+		}
+		if p.Items[id] == passLoopAt && loop == "" {
+			loop = id
+		}
+		if !pc.leaveOut[id] {
+			kept = append(kept, it)
+		}
+	}
+	page.Items = kept
+	if loop != "" {
+		err := fmt.Errorf("erpbench: the ERP's changes returned %s %d times in one pass: the scan does not advance", loop, passLoopAt)
+		p.Err, pc.open = err.Error(), false
+		return erp.Page{}, err
+	}
+	if !page.More || len(page.Items) == 0 {
+		pc.open = false
+	}
+	return page, nil
+}
+
+// save writes the passes to path as JSON.
+func (pc *passCounter) save(path string) error {
+	pc.mu.Lock()
+	b, err := json.Marshal(pc.passes)
+	pc.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("connector: encode erp passes: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("connector: erp passes: %w", err)
+	}
+	return nil
 }

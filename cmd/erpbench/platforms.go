@@ -56,8 +56,10 @@ type chaosPlatform struct {
 	// jobPrefix starts the connector's job types and keys: dead letters of
 	// pushes are of type <prefix>.push with keys <prefix>:push:<ERP key>.
 	jobPrefix string
-	// idColumn is the ERP column the platform id is written back to.
-	idColumn string
+	// idColumn is the ERP column the platform id is written back to, for
+	// the platform erpPlatform (as the ERP adapters name it).
+	idColumn    string
+	erpPlatform mapping.Platform
 	// createOps are the operations that create platform records, the
 	// record itself first (the kill soak follows that one's count).
 	createOps []string
@@ -78,6 +80,9 @@ type chaosPlatform struct {
 	configure func(doc map[string]any, url, secret string, workers int)
 	// faultRules are the faults soak's rules.
 	faultRules func(now time.Time, full bool) []fault.Rule
+	// badInputOps are the operations whose answers the bad-input soak
+	// breaks.
+	badInputOps []string
 	// verifyServer reads what the server holds into res and checks it
 	// against the ERP (ids are the platform ids written back, by ERP key).
 	verifyServer func(ctx context.Context, e *soakEnv, ids map[string]string, res *ChaosResult) error
@@ -89,7 +94,7 @@ func (p *chaosPlatform) pushKey() string  { return p.jobPrefix + ":push:" }
 // onePlatform is ONe: clients with the ERP key as external id.
 var onePlatform = &chaosPlatform{
 	name: platformONe, label: "ONe", soaks: allSoaks,
-	section: "one", upstream: "one", jobPrefix: "one", idColumn: erpgen.ONeIDColumn,
+	section: "one", upstream: "one", jobPrefix: "one", idColumn: erpgen.ONeIDColumn, erpPlatform: mapping.PlatformONe,
 	createOps: []string{"createClient"}, listOp: "listClients",
 	records: "clients", identities: "external ids",
 	flag:  func(r *erpgen.Record) { r.SyncONe, r.SyncCustomerAPI = true, false },
@@ -103,14 +108,15 @@ var onePlatform = &chaosPlatform{
 		// The feed is polled once, outside the queue, before delivery.
 		return shapedFaultRules(now, full, "createClient", "getClientSyncFeed")
 	},
+	badInputOps:  []string{"createClient", "listClients", "getClient", "updateClient", "updateClientFinanceData"},
 	verifyServer: verifyClients,
 }
 
 // customerAPIPlatform is the Customer API: organisations, unique by name
 // and company number, with a farm business unit for a farm.
 var customerAPIPlatform = &chaosPlatform{
-	name: platformCustomerAPI, label: "Customer API", soaks: []string{soakKill, soakFaults},
-	section: "customer_api", upstream: "customer", jobPrefix: "capi", idColumn: erpgen.CustomerAPIColumn,
+	name: platformCustomerAPI, label: "Customer API", soaks: []string{soakKill, soakFaults, soakBadInput},
+	section: "customer_api", upstream: "customer", jobPrefix: "capi", idColumn: erpgen.CustomerAPIColumn, erpPlatform: mapping.PlatformCustomerAPI,
 	createOps: []string{"createOrganisation", "createBusinessUnit"}, listOp: "listOrganisations",
 	records: "organisations", identities: "names and company numbers",
 	// UK farms only (the platform takes GB, US, ZA and FR organisations
@@ -139,6 +145,7 @@ var customerAPIPlatform = &chaosPlatform{
 		return shapedFaultRules(now, full, "createOrganisation",
 			"listOrganisations", "getBusinessesByBusinessUnitIds", "login")
 	},
+	badInputOps:  []string{"createOrganisation", "createBusinessUnit", "getOrganisation", "getOrganisationsByIds", "updateOrganisation", "updateBusinessUnit", "listOrganisations"},
 	verifyServer: verifyOrganisations,
 }
 
@@ -243,7 +250,7 @@ func verifyOrganisations(ctx context.Context, e *soakEnv, ids map[string]string,
 		res.violate("distinct_external_ids: %d distinct names and company numbers among %d organisations", res.DistinctExternalIDs, res.Clients)
 	}
 
-	custs, err := erpCustomers(ctx, e.erpPath)
+	custs, err := e.customers(ctx)
 	if err != nil {
 		return err
 	}
@@ -387,7 +394,8 @@ func serveCustomerMain(ctx context.Context, args []string, stdout, stderr io.Wri
 
 // The Customer API's sizes that differ from ONe's (see chaosHelp).
 const (
-	capiQuickFaults = 100
-	capiFullKill    = 20000
-	capiFullFaults  = 1500
+	capiQuickFaults  = 100
+	capiFullKill     = 20000
+	capiFullFaults   = 1500
+	capiFullBadInput = 20000
 )
