@@ -4,12 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/erptest"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/internal/pgtest"
 	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/oneapi"
 )
@@ -407,22 +406,6 @@ func sqliteIntegerShape(first int64) keyedShape {
 	return sh
 }
 
-var shapeSchemas atomic.Int64
-
-// shapePostgresDSN is the PostgreSQL of the tests: skipped without one,
-// unless one is required (CI).
-func shapePostgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("ERPCONNECTOR_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("ERPCONNECTOR_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("ERPCONNECTOR_REQUIRE_POSTGRES=1 but ERPCONNECTOR_TEST_POSTGRES_DSN is not set")
-		}
-		t.Skip("PostgreSQL tests skipped: set ERPCONNECTOR_TEST_POSTGRES_DSN (e.g. by sourcing .ci/services.sh) to run them")
-	}
-	return dsn
-}
-
 var reUUID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // postgresShape: BIGINT identity customer numbers and a timestamptz
@@ -431,17 +414,7 @@ var reUUID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4
 func postgresShape(dsn string) keyedShape {
 	return keyedShape{
 		open: func(t *testing.T) shapeTable {
-			ctx := context.Background()
-			schema := fmt.Sprintf("sqlshape_%d_%d", os.Getpid(), shapeSchemas.Add(1))
-			admin, err := sql.Open("pgx", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = admin.Close() })
-			if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+			_, schema := pgtest.Schema(t, dsn, "sqlshape")
 			d := sqlerp.Postgres()
 			cfg := sqlerp.DemoConfig("pgx", dsn, schema+".customers")
 			cfg.IncludeUnflagged = true
@@ -670,7 +643,7 @@ func TestSQLShapeIntegerKeys(t *testing.T) {
 // timestamptz cursor and a web_customers inbound table keyed by
 // gen_random_uuid().
 func TestSQLShapePostgres(t *testing.T) {
-	dsn := shapePostgresDSN(t)
+	dsn := pgtest.DSN(t)
 	forEach(t, func(t *testing.T, h harness) {
 		t.Run("ERPToPlatformAndImport", func(t *testing.T) { runKeyedShape(t, h, postgresShape(dsn)) })
 		t.Run("PlatformChangeReachesIntegerRow", func(t *testing.T) { runKeyedPlatformChange(t, h, postgresShape(dsn)) })

@@ -2,13 +2,10 @@ package sqlerp
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/erptest"
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/internal/pgtest"
 	"github.com/erpconnector/erpconnector/mapping"
 )
 
@@ -47,35 +45,11 @@ func TestConformanceSQLite(t *testing.T) {
 	erptest.TestAdapter(t, func(t *testing.T) erptest.Harness { return harness(openSQLite(t)) })
 }
 
-var pgSchemas atomic.Int64
-
-// postgresDSN returns the test server's DSN, skipping (or failing in CI,
-// where ERPCONNECTOR_REQUIRE_POSTGRES=1) when there is none.
-func postgresDSN(t *testing.T) string {
-	dsn := os.Getenv("ERPCONNECTOR_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("ERPCONNECTOR_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("ERPCONNECTOR_REQUIRE_POSTGRES=1 but ERPCONNECTOR_TEST_POSTGRES_DSN is not set")
-		}
-		t.Skip("PostgreSQL tests skipped: set ERPCONNECTOR_TEST_POSTGRES_DSN (e.g. by sourcing .ci/services.sh) to run them")
-	}
-	return dsn
-}
-
 func openPostgres(t *testing.T, dsn string) *Table {
 	t.Helper()
 	ctx := context.Background()
 	// Each harness gets its own schema, dropped at the end.
-	schema := fmt.Sprintf("erptest_%d_%d", os.Getpid(), pgSchemas.Add(1))
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Close() })
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	_, schema := pgtest.Schema(t, dsn, "erptest")
 	table := schema + "." + DemoTable
 	tab, err := Open(ctx, DemoConfig("pgx", dsn, table), nil)
 	if err != nil {
@@ -89,7 +63,7 @@ func openPostgres(t *testing.T, dsn string) *Table {
 }
 
 func TestConformancePostgres(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.DSN(t)
 	erptest.TestAdapter(t, func(t *testing.T) erptest.Harness { return harness(openPostgres(t, dsn)) })
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/erptest"
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/internal/pgtest"
 	"github.com/erpconnector/erpconnector/mapping"
 )
 
@@ -107,22 +107,6 @@ func layoutConfig(d Dialect, dsn, table string, l layout) Config {
 	return cfg
 }
 
-// pgSchema creates a schema of its own for a test, dropped at its end.
-func pgSchema(t testing.TB, dsn string) (*sql.DB, string) {
-	t.Helper()
-	schema := fmt.Sprintf("erptest_%d_%d", os.Getpid(), pgSchemas.Add(1))
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Close() })
-	if _, err := admin.ExecContext(context.Background(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	return admin, schema
-}
-
 // openLayout creates the layout (SQLite when dsn is "", else in a fresh
 // PostgreSQL schema) and opens the adapter on it.
 func openLayout(t *testing.T, dsn string, l layout) *Table {
@@ -139,7 +123,7 @@ func openLayout(t *testing.T, dsn string, l layout) *Table {
 		t.Cleanup(func() { _ = db.Close() })
 	} else {
 		var schema string
-		db, schema = pgSchema(t, dsn)
+		db, schema = pgtest.Schema(t, dsn, "erptest")
 		d, table = Postgres(), schema+"."+DemoTable
 	}
 	createLayout(ctx, t, db, d, table, l)
@@ -203,7 +187,7 @@ func TestConformanceLayoutsSQLite(t *testing.T) {
 // integer and uuid keys, timestamp and date cursors and separate inbound
 // tables.
 func TestConformanceLayoutsPostgres(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.DSN(t)
 	for name, l := range postgresLayouts {
 		t.Run(name, func(t *testing.T) {
 			erptest.TestAdapter(t, func(t *testing.T) erptest.Harness { return layoutHarness(openLayout(t, dsn, l), l) })
@@ -367,7 +351,7 @@ func TestForeignTimestampFormats(t *testing.T) {
 	// PostgreSQL parses the text when it is written; Unix seconds are
 	// written as what they mean.
 	t.Run("Postgres/TIMESTAMPTZ", func(t *testing.T) {
-		db, schema := pgSchema(t, postgresDSN(t))
+		db, schema := pgtest.Schema(t, pgtest.DSN(t), "erptest")
 		tab := foreignTable(t, db, Postgres(), schema+".customers", "TIMESTAMPTZ")
 		if ix, err := ChangesIndex(tab.cfg, "customers_changes"); err != nil {
 			t.Fatal(err)
@@ -503,7 +487,7 @@ func TestUnorderableCursor(t *testing.T) {
 		run(t, foreignTable(t, db, SQLite(), "customers", "TIMESTAMP"), map[string]any{"Z1": nil, "Z2": "garbage"})
 	})
 	t.Run("Postgres", func(t *testing.T) {
-		db, schema := pgSchema(t, postgresDSN(t))
+		db, schema := pgtest.Schema(t, pgtest.DSN(t), "erptest")
 		run(t, foreignTable(t, db, Postgres(), schema+".customers", "TIMESTAMPTZ"), map[string]any{"Z1": nil})
 	})
 	t.Run("SQLiteVersionText", func(t *testing.T) {
@@ -550,7 +534,7 @@ func TestLegacyCursors(t *testing.T) {
 		}
 	})
 	t.Run("Postgres", func(t *testing.T) {
-		tab := openPostgres(t, postgresDSN(t))
+		tab := openPostgres(t, pgtest.DSN(t))
 		h := harness(tab)
 		recs := erpgen.New(erpgen.Options{Seed: 3}).Records(6)
 		for i := range recs {
@@ -630,10 +614,10 @@ func TestIntegerKeysInKeyOrder(t *testing.T) {
 	t.Run("SQLiteRowid", func(t *testing.T) { run(t, openLayout(t, "", layout{keyDecl: "INTEGER PRIMARY KEY"})) })
 	t.Run("SQLiteInteger", func(t *testing.T) { run(t, openLayout(t, "", layout{keyDecl: "BIGINT NOT NULL UNIQUE"})) })
 	t.Run("PostgresInteger", func(t *testing.T) {
-		run(t, openLayout(t, postgresDSN(t), layout{keyDecl: "INTEGER PRIMARY KEY"}))
+		run(t, openLayout(t, pgtest.DSN(t), layout{keyDecl: "INTEGER PRIMARY KEY"}))
 	})
 	t.Run("PostgresNumeric", func(t *testing.T) {
-		run(t, openLayout(t, postgresDSN(t), layout{keyDecl: "NUMERIC(12) PRIMARY KEY"}))
+		run(t, openLayout(t, pgtest.DSN(t), layout{keyDecl: "NUMERIC(12) PRIMARY KEY"}))
 	})
 }
 
@@ -704,7 +688,7 @@ func TestInboundTable(t *testing.T) {
 	l := layout{inboundKey: "INTEGER PRIMARY KEY"}
 	t.Run("SQLite", func(t *testing.T) { run(t, openLayout(t, "", l)) })
 	l.inboundKey = "BIGSERIAL PRIMARY KEY"
-	t.Run("Postgres", func(t *testing.T) { run(t, openLayout(t, postgresDSN(t), l)) })
+	t.Run("Postgres", func(t *testing.T) { run(t, openLayout(t, pgtest.DSN(t), l)) })
 }
 
 // TestSchemaProblems: Open names what the configuration expects and the
@@ -737,8 +721,8 @@ func TestSchemaProblems(t *testing.T) {
 		}
 	}
 	t.Run("PostgresTextCursor", func(t *testing.T) {
-		dsn := postgresDSN(t)
-		_, schema := pgSchema(t, dsn)
+		dsn := pgtest.DSN(t)
+		_, schema := pgtest.Schema(t, dsn, "erptest")
 		l := layout{cursorDecl: "TEXT"}
 		createLayout(ctx, t, mustOpen(t, dsn), Postgres(), schema+"."+DemoTable, l)
 		_, err := Open(ctx, layoutConfig(Postgres(), dsn, schema+"."+DemoTable, l), nil)
@@ -747,7 +731,7 @@ func TestSchemaProblems(t *testing.T) {
 		}
 	})
 	t.Run("PostgresIntegerKeyWithoutDefault", func(t *testing.T) {
-		tab := openLayout(t, postgresDSN(t), layout{keyDecl: "BIGINT PRIMARY KEY"})
+		tab := openLayout(t, pgtest.DSN(t), layout{keyDecl: "BIGINT PRIMARY KEY"})
 		c := erptest.Expected(erpgen.New(erpgen.Options{Seed: 2}).Records(1)[0])
 		c.ERPKey, c.PlatformIDs = "", mapping.PlatformIDs{ONe: "org:36f2ecdc-1681-4854-a81e-d6c7dd875f48"}
 		_, err := tab.Upsert(ctx, c)
@@ -769,7 +753,7 @@ func mustOpen(t *testing.T, dsn string) *sql.DB {
 // TestVersionCursorPostgres: an integer row version and bigint keys.
 func TestVersionCursorPostgres(t *testing.T) {
 	ctx := context.Background()
-	db, schema := pgSchema(t, postgresDSN(t))
+	db, schema := pgtest.Schema(t, pgtest.DSN(t), "erptest")
 	if _, err := db.Exec(`CREATE TABLE ` + schema + `.v (k BIGINT PRIMARY KEY, nm TEXT, tin TEXT, flag BOOLEAN, ver INTEGER NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
@@ -864,10 +848,10 @@ func TestValidateInboundKeyColumn(t *testing.T) {
 // TestPostgresUnixSecondsCursor: a timestamp cursor of Unix seconds in an
 // integer or a double precision column.
 func TestPostgresUnixSecondsCursor(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.DSN(t)
 	for _, decl := range []string{"BIGINT", "INTEGER", "DOUBLE PRECISION"} {
 		t.Run(decl, func(t *testing.T) {
-			db, schema := pgSchema(t, dsn)
+			db, schema := pgtest.Schema(t, dsn, "erptest")
 			tab := foreignTable(t, db, Postgres(), schema+".customers", decl+" NOT NULL")
 			var want []string
 			for i := range 9 {

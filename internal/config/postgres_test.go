@@ -2,46 +2,23 @@ package config
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/internal/pgtest"
 )
-
-// postgresDSN returns the test database (.ci/services.sh starts one and
-// exports it); without one the test is skipped, unless
-// ERPCONNECTOR_REQUIRE_POSTGRES=1 makes that a failure.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("ERPCONNECTOR_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("ERPCONNECTOR_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("ERPCONNECTOR_REQUIRE_POSTGRES=1 but ERPCONNECTOR_TEST_POSTGRES_DSN is not set")
-		}
-		t.Skip("PostgreSQL tests skipped: set ERPCONNECTOR_TEST_POSTGRES_DSN (e.g. by sourcing .ci/services.sh) to run them")
-	}
-	return dsn
-}
 
 // TestProductionExampleReadsPostgres opens the production example's ERP
 // (its DSN from dsn_file) against a real PostgreSQL table with the example's
 // columns, and reads a customer through the example's rules.
 func TestProductionExampleReadsPostgres(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.DSN(t)
 	ctx := context.Background()
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	schema := fmt.Sprintf("cfgtest_%d", time.Now().UnixNano())
+	db, schema := pgtest.Schema(t, dsn, "cfgtest")
 	stmts := []string{
-		"CREATE SCHEMA " + schema,
 		`CREATE TABLE ` + schema + `.customers (
 			customer_no TEXT PRIMARY KEY, updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), is_deleted BOOLEAN NOT NULL DEFAULT FALSE,
 			send_to_one BOOLEAN NOT NULL DEFAULT FALSE, send_to_customer_api BOOLEAN NOT NULL DEFAULT FALSE,
@@ -60,7 +37,6 @@ func TestProductionExampleReadsPostgres(t *testing.T) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	t.Cleanup(func() { _, _ = db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
 
 	path := filepath.Join(configsDir, "production.example.yaml")
 	env, _ := secretEnv(t, path)
