@@ -693,8 +693,16 @@ func newConfigCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				path = args[0]
 			}
-			if _, err := config.LoadValid(path, os.Environ()); err != nil {
+			f, err := config.LoadValid(path, os.Environ())
+			if err != nil {
 				return &configError{err}
+			}
+			for _, name := range f.UnknownEnv() {
+				hint := ""
+				if near := config.NearestEnv(name); near != "" {
+					hint = " (did you mean " + near + "?)"
+				}
+				fmt.Fprintf(g.stderr, "warning: %s matches no configuration key and is ignored%s\n", name, hint)
 			}
 			fmt.Fprintf(g.stdout, "%s: configuration is valid\n", path)
 			return nil

@@ -72,7 +72,11 @@ func runDaemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 	}
 	log := f.NewLogger(g.stderr)
 	for _, name := range f.UnknownEnv() {
-		log.Warn("environment variable matches no configuration key; ignored", "name", name)
+		if near := config.NearestEnv(name); near != "" {
+			log.Warn("environment variable matches no configuration key; ignored", "name", name, "did_you_mean", near)
+		} else {
+			log.Warn("environment variable matches no configuration key; ignored", "name", name)
+		}
 	}
 	refs, err := startReferences(f, log)
 	if err != nil {

@@ -109,20 +109,30 @@ func load(data []byte, dir string, env []string) (f *File, err error) {
 		v.Set(path, value)
 	}
 	slices.Sort(unknown)
+	// A reference that cannot be resolved does not stop the decoding: the
+	// file's other problems are listed with it.
+	refProbs := interpolate(v, env, types)
 
 	f = &File{}
 	if err := v.UnmarshalExact(f, strictDecoding); err != nil {
 		probs = append(probs, decodeProblems(err)...)
 	}
 	if len(probs) > 0 {
-		return nil, scrub(&Error{Problems: sortProblems(probs)}, v)
+		return nil, scrub(&Error{Problems: sortProblems(append(probs, refProbs...))}, v)
 	}
 	if probs := f.readSecretFiles(dir); len(probs) > 0 {
-		return nil, &Error{Problems: probs}
+		return nil, &Error{Problems: append(probs, refProbs...)}
 	}
 	f.applyDefaults()
 	f.resolvePaths(dir)
 	f.unknownEnv = unknown
+	if len(refProbs) > 0 {
+		var ce *Error
+		if err := f.Validate(); errors.As(err, &ce) {
+			refProbs = append(refProbs, ce.Problems...)
+		}
+		return nil, &Error{Problems: sortProblems(refProbs)}
+	}
 	return f, nil
 }
 
