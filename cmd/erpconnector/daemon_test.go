@@ -36,6 +36,7 @@ func TestDemoDaemon(t *testing.T) {
 	t.Setenv("ERPCONNECTOR_ADMIN_LISTEN", "127.0.0.1:0")
 	t.Setenv("ERPCONNECTOR_REFERENCE_ONE_LISTEN", "127.0.0.1:0")
 	t.Setenv("ERPCONNECTOR_REFERENCE_CUSTOMER_LISTEN", "127.0.0.1:0")
+	t.Setenv("ERPCONNECTOR_QUEUE_MAX_ATEMPTS", "3") // mistyped: warned about, with the key it means
 
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	g := &globals{configPath: cfgPath, output: "text", stdout: stdout, stderr: stderr}
@@ -64,6 +65,9 @@ func TestDemoDaemon(t *testing.T) {
 		}
 		return false
 	})
+	if !strings.Contains(stderr.String(), "name=ERPCONNECTOR_QUEUE_MAX_ATEMPTS did_you_mean=ERPCONNECTOR_QUEUE_MAX_ATTEMPTS") {
+		t.Errorf("no warning about the mistyped variable:\n%s", stderr.String())
+	}
 	get := func(path string) (int, string) {
 		resp, err := http.Get(base + path)
 		if err != nil {
