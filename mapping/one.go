@@ -128,7 +128,7 @@ func ToONeWrite(c Customer) oneapi.ClientWrite {
 		Segments:                   segmentsWrite(c),
 		Address: &oneapi.Address{
 			City:       c.Billing.City,
-			Country:    c.Billing.CountryName,
+			Country:    CountryName(c.Billing),
 			ExternalID: c.AddressExternalID(),
 			Name:       addressName(c),
 			Phone:      addressPhone(c),
@@ -162,7 +162,7 @@ func ToONeBasic(c Customer, addressID string) oneapi.BasicData {
 			Street:  oneStreet(c.Billing),
 			ZipCode: c.Billing.Postcode,
 			City:    c.Billing.City,
-			Country: c.Billing.CountryName,
+			Country: CountryName(c.Billing),
 			Phone:   addressPhone(c),
 			Type:    oneapi.AddressTypeBilling,
 		},

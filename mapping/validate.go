@@ -374,7 +374,7 @@ func ValidateONe(c Customer) error {
 	var v validator
 	for _, f := range []struct{ field, val string }{
 		{"billing.street", oneStreet(c.Billing)}, {"billing.postcode", c.Billing.Postcode},
-		{"billing.city", c.Billing.City}, {"billing.country_name", c.Billing.CountryName},
+		{"billing.city", c.Billing.City}, {"billing.country_name", CountryName(c.Billing)},
 		{"billing.name", addressName(c)},
 	} {
 		if strings.TrimSpace(f.val) == "" {
