@@ -131,7 +131,13 @@ type engine struct {
 // start also starts it.
 func startEngine(ctx context.Context, f *config.File, log *slog.Logger, start bool) (*engine, error) {
 	adapter, err := f.OpenERP(ctx, log)
-	if err != nil {
+	switch {
+	case err != nil && !start:
+		// A command that reads or changes only the connector's own state
+		// works while the ERP is down.
+		log.Warn("the ERP is unavailable; showing the connector's own state", "err", err)
+		adapter = erp.Unavailable(err)
+	case err != nil:
 		return nil, err
 	}
 	if f.IsDemo() {
