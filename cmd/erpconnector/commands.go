@@ -694,17 +694,37 @@ func newConfigCmd(g *globals) *cobra.Command {
 				path = args[0]
 			}
 			f, err := config.LoadValid(path, os.Environ())
+			res := validation{File: path, Valid: err == nil, Problems: []problem{}}
+			var ce *config.Error
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					res.Problems = append(res.Problems, problem{Path: p.Path, Message: p.Message})
+				}
+			} else if err != nil {
+				res.Problems = append(res.Problems, problem{Message: err.Error()})
+			}
+			if f != nil {
+				for _, name := range f.UnknownEnv() {
+					w := warning{Env: name, DidYouMean: config.NearestEnv(name)}
+					res.Warnings = append(res.Warnings, w)
+					hint := ""
+					if w.DidYouMean != "" {
+						hint = " (did you mean " + w.DidYouMean + "?)"
+					}
+					fmt.Fprintf(g.stderr, "warning: %s matches no configuration key and is ignored%s\n", name, hint)
+				}
+			}
+			if g.json() {
+				if perr := g.print(res, nil); perr != nil {
+					return perr
+				}
+			}
 			if err != nil {
 				return &configError{err}
 			}
-			for _, name := range f.UnknownEnv() {
-				hint := ""
-				if near := config.NearestEnv(name); near != "" {
-					hint = " (did you mean " + near + "?)"
-				}
-				fmt.Fprintf(g.stderr, "warning: %s matches no configuration key and is ignored%s\n", name, hint)
+			if !g.json() {
+				fmt.Fprintf(g.stdout, "%s: configuration is valid\n", path)
 			}
-			fmt.Fprintf(g.stdout, "%s: configuration is valid\n", path)
 			return nil
 		},
 	}
@@ -732,6 +752,24 @@ func newConfigCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(validate, show, keys)
 	return cmd
+}
+
+// validation is what config validate -o json prints.
+type validation struct {
+	File     string    `json:"file"`
+	Valid    bool      `json:"valid"`
+	Problems []problem `json:"problems"`
+	Warnings []warning `json:"warnings,omitempty"`
+}
+
+type problem struct {
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+}
+
+type warning struct {
+	Env        string `json:"env"`
+	DidYouMean string `json:"did_you_mean,omitempty"`
 }
 
 // writeKeyTable writes the configuration reference as a Markdown table.

@@ -115,25 +115,106 @@ func load(data []byte, dir string, env []string) (f *File, err error) {
 
 	f = &File{}
 	if err := v.UnmarshalExact(f, strictDecoding); err != nil {
-		probs = append(probs, decodeProblems(err)...)
+		dp := decodeProblems(err)
+		probs = append(probs, dp...)
+		// The decoder leaves out a whole section with one bad key in it:
+		// decode once more without the keys that failed, so that what the
+		// other keys break is found in this pass too.
+		if rest, ok := decodeWithout(v.AllSettings(), dp); ok {
+			f = rest
+		}
 	}
-	if len(probs) > 0 {
-		return nil, scrub(&Error{Problems: sortProblems(append(probs, refProbs...))}, v)
-	}
-	if probs := f.readSecretFiles(dir); len(probs) > 0 {
-		return nil, &Error{Problems: append(probs, refProbs...)}
-	}
+	probs = append(probs, refProbs...)
+	probs = append(probs, f.readSecretFiles(dir)...)
 	f.applyDefaults()
 	f.resolvePaths(dir)
 	f.unknownEnv = unknown
-	if len(refProbs) > 0 {
-		var ce *Error
-		if err := f.Validate(); errors.As(err, &ce) {
-			refProbs = append(refProbs, ce.Problems...)
-		}
-		return nil, &Error{Problems: sortProblems(refProbs)}
+	if len(probs) == 0 {
+		return f, nil
 	}
-	return f, nil
+	// Every problem of the file in one pass: what the keys that decoded
+	// break is listed with what did not decode (the keys that did not,
+	// and the keys a missing secret file leaves empty, are not reported
+	// twice).
+	var ce *Error
+	if err := f.Validate(); errors.As(err, &ce) {
+		for _, p := range ce.Problems {
+			if !coveredBy(p.Path, probs) {
+				probs = append(probs, p)
+			}
+		}
+	}
+	return nil, scrub(&Error{Problems: sortProblems(probs)}, v)
+}
+
+// decodeWithout decodes settings (viper's nested maps) as a File, leaving
+// out the keys of probs; ok is false when that does not decode either.
+func decodeWithout(settings map[string]any, probs []Problem) (*File, bool) {
+	for _, p := range probs {
+		if p.Path != "" {
+			dropKey(settings, p.Path)
+		}
+	}
+	f := &File{}
+	cfg := &mapstructure.DecoderConfig{Result: f, TagName: "mapstructure"}
+	strictDecoding(cfg)
+	d, err := mapstructure.NewDecoder(cfg)
+	if err != nil {
+		return nil, false
+	}
+	if err := d.Decode(settings); err != nil {
+		return nil, false
+	}
+	return f, true
+}
+
+// reSegment matches one segment of a key path: a name, or a list index.
+var reSegment = regexp.MustCompile(`[^.\[\]]+|\[\d+\]`)
+
+// dropKey removes the key at path (e.g. one.upstream.rate, ownership[1])
+// from nested settings; a list entry becomes an empty entry, so the
+// indices of the others stay as the file has them.
+func dropKey(settings map[string]any, path string) {
+	segs := reSegment.FindAllString(path, -1)
+	var cur any = settings
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch c := cur.(type) {
+		case map[string]any:
+			if last {
+				delete(c, seg)
+				return
+			}
+			cur = c[seg]
+		case []any:
+			n, err := strconv.Atoi(strings.Trim(seg, "[]"))
+			if err != nil || n < 0 || n >= len(c) {
+				return
+			}
+			if last {
+				c[n] = map[string]any{}
+				return
+			}
+			cur = c[n]
+		default:
+			return
+		}
+	}
+}
+
+// coveredBy reports whether a problem at path repeats one of probs: the
+// same key, a key under it or above it (a section with a key that did not
+// decode), or the key a failing *_file key fills.
+func coveredBy(path string, probs []Problem) bool {
+	under := func(a, b string) bool { return strings.HasPrefix(a, b+".") || strings.HasPrefix(a, b+"[") }
+	for _, p := range probs {
+		for _, k := range []string{p.Path, strings.TrimSuffix(p.Path, "_file")} {
+			if k != "" && (path == k || under(path, k) || (path != "" && under(k, path))) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // strictDecoding turns viper's weak typing off and decodes durations strictly.
