@@ -96,7 +96,7 @@ func printCheck(w io.Writer, path string, rep check.Report) {
 	if e.OK {
 		fmt.Fprintf(w, "erp (%s, %s): ok\n", e.Adapter, e.Where)
 	} else {
-		fmt.Fprintf(w, "erp (%s, %s): %d problems\n", e.Adapter, e.Where, len(e.Problems))
+		fmt.Fprintf(w, "erp (%s, %s): %s\n", e.Adapter, e.Where, plural(len(e.Problems), "problem"))
 	}
 	for _, p := range e.Problems {
 		fmt.Fprintf(w, "  - %s\n", p)
@@ -130,4 +130,11 @@ func printCheck(w io.Writer, path string, rep check.Report) {
 			fmt.Fprintf(w, "platform %s (%s): failed (%s): %s\n", p.Platform, p.URL, p.Request, p.Error)
 		}
 	}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

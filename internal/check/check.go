@@ -266,10 +266,6 @@ type checked struct {
 func platformError(r PlatformReport, err error) PlatformReport {
 	r.OK = false
 	r.CredentialsRefused = credentialsRefused(err)
-	msg := err.Error()
-	if r.CredentialsRefused {
-		msg = "the platform refused the credentials: " + msg
-	}
-	r.Error = strings.TrimSpace(msg)
+	r.Error = strings.TrimSpace(err.Error())
 	return r
 }
