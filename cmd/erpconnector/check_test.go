@@ -252,3 +252,32 @@ func passwordRole(t *testing.T, dsn string) (role, password string) {
 		}
 	}
 }
+
+// TestCheckPostgresColumnTypes: on PostgreSQL a cursor column of a type
+// the adapter cannot order by is an ERP problem (exit 4); with a usable
+// one the same table passes.
+func TestCheckPostgresColumnTypes(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	db, schema := pgtest.Schema(t, dsn, "erpcheck")
+	table := schema + "." + sqlerp.DemoTable
+	ctx := context.Background()
+	if err := sqlerp.CreateDemoSchema(ctx, db, sqlerp.Postgres(), table); err != nil {
+		t.Fatal(err)
+	}
+	refs := startRefServers(t)
+	cfg := checkConfig(t, refs, refKey, refPassword, "pgx", dsn, table)
+	if code, out, errs := runCheck(t, "--config", cfg); code != exitOK {
+		t.Fatalf("usable table: exit %d\n%s\n%s", code, out, errs)
+	}
+	if _, err := db.ExecContext(ctx, "ALTER TABLE "+table+" ALTER COLUMN updated_at TYPE text"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCheck(t, "--config", cfg)
+	t.Logf("check:\n%s", out)
+	if code != exitERP {
+		t.Fatalf("text cursor column: exit %d, want %d\n%s\n%s", code, exitERP, out, errs)
+	}
+	if !strings.Contains(out, `  - cursor_column: "updated_at" is text; a timestamp cursor needs a timestamp`) {
+		t.Errorf("output:\n%s", out)
+	}
+}
