@@ -12,11 +12,6 @@ import (
 
 var _ erp.CursorParser = (*Table)(nil)
 
-// CursorFormats says which values ParseCursor takes, for help texts.
-const CursorFormats = `an RFC 3339 timestamp (2026-12-01T00:00:00Z) for a timestamp cursor_column, ` +
-	`an integer for a version cursor_column (the next scan reads the rows whose cursor column is that value or later), ` +
-	`the adapter's own cursor as "cursor get" prints it (t|TIME|KEY, u|UNIX|KEY, v|VERSION|KEY), or "" to start from the beginning`
-
 // ParseCursor implements erp.CursorParser: "" (the beginning); a plain RFC
 // 3339 timestamp for a timestamp cursor column, or an integer for a version
 // column, from which the next scan reads the rows whose cursor value is that
@@ -31,19 +26,27 @@ func (t *Table) ParseCursor(ctx context.Context, s string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sqlerp: cursor: %w", err)
 	}
+	want := `an RFC 3339 timestamp like 2026-12-01T00:00:00Z (or the adapter's own "t|TIME|KEY" or "u|UNIX|KEY")`
+	if t.cfg.CursorKind == CursorVersion {
+		want = `an integer version (or the adapter's own "v|VERSION|KEY")`
+	}
+	bad := func(err error) error {
+		e := fmt.Errorf("sqlerp: cursor %q: cursor_column %q is a %s cursor: want %s", s, t.cfg.CursorColumn, t.cfg.CursorKind, want)
+		if err != nil {
+			e = fmt.Errorf("%w: %w", e, err)
+		}
+		return e
+	}
 	if strings.Contains(s, "|") {
 		if _, _, err := t.decodeCursor(s, sch); err != nil {
-			return "", fmt.Errorf("sqlerp: cursor %q: %w (want %s)", s, err, CursorFormats)
+			return "", bad(err)
 		}
 		return s, nil
-	}
-	bad := func(want string) error {
-		return fmt.Errorf("sqlerp: cursor %q: cursor_column %q is a %s cursor: want %s", s, t.cfg.CursorColumn, t.cfg.CursorKind, want)
 	}
 	if t.cfg.CursorKind == CursorVersion {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return "", bad(`an integer version (or the adapter's own "v|VERSION|KEY")`)
+			return "", bad(nil)
 		}
 		if n == -1<<63 {
 			return "v|" + strconv.FormatInt(n, 10), nil
@@ -52,7 +55,7 @@ func (t *Table) ParseCursor(ctx context.Context, s string) (string, error) {
 	}
 	ts, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return "", bad(`an RFC 3339 timestamp like 2026-12-01T00:00:00Z (or the adapter's own "t|TIME|KEY" or "u|UNIX|KEY")`)
+		return "", bad(nil)
 	}
 	// A position just before ts, after no row: the rows at ts are read.
 	switch sch.cur {
