@@ -32,6 +32,11 @@ type FieldInfo struct {
 	// RequiredBy lists the platforms whose validation refuses an otherwise
 	// complete customer without the field.
 	RequiredBy []Platform `json:"required_by"`
+	// RequiredUnless lists, per platform, the fields that stand in for this
+	// one: the platform refuses a customer without this field and without
+	// one of them (ONe: phone, unless billing.phone is given), not without
+	// either alone.
+	RequiredUnless map[Platform][]string `json:"required_unless,omitempty"`
 }
 
 // AdditionalFieldPattern is the catalog name of the tenant additional fields.
@@ -65,7 +70,7 @@ func SampleONe() Customer {
 		ERPKey: "PL-1", Type: Company, Name: "Agro-Pol Sp. z o.o.", InternalNickname: "Agro-Pol",
 		TIN: "5213000001", TINCode: "PL", BusinessRegistrationNumber: "012345678", VATID: "PL5213000001",
 		CompanyNumber: "0000123456",
-		Billing: Address{Name: "Agro-Pol", Street: "ul. Polna 1", Line2: "lok. 2", Line3: "piętro 1", Postcode: "00-001",
+		Billing: Address{Name: "Agro-Pol", Street: "ul. Polna 1", Postcode: "00-001",
 			City: "Warszawa", Region: "mazowieckie", CountryName: "Polska", CountryISO2: "PL", Phone: "+48 22 123 45 60",
 			ExternalID: "PL-1-billing"},
 		Phone: "+48 22 123 45 67", Email: "biuro@agropol.pl", InvoiceEmail: "faktury@agropol.pl",
@@ -277,22 +282,24 @@ func platformPaths(p Platform, sample Customer, name string) ([]string, error) {
 	return out, nil
 }
 
-// requiredBy reports whether the probe's platform refuses its sample with
-// field blanked, naming the field.
-func requiredBy(pr Probe, name string) (bool, error) {
-	if name == AdditionalFieldPattern {
+// refused reports whether the probe's platform refuses its sample with the
+// blank fields blanked, naming the field naming.
+func refused(pr Probe, naming string, blank ...string) (bool, error) {
+	if naming == AdditionalFieldPattern || slices.Contains(blank, AdditionalFieldPattern) {
 		return false, nil
 	}
 	c := pr.Sample.Clone()
-	if err := setField(&c, name, ""); err != nil {
-		return false, err
+	for _, f := range blank {
+		if err := setField(&c, f, ""); err != nil {
+			return false, err
+		}
 	}
 	var ve *ValidationError
 	if err := pr.Check(c); !errors.As(err, &ve) {
 		return false, nil
 	}
-	names := []string{name}
-	if name == invoiceEmailsField {
+	names := []string{naming}
+	if naming == invoiceEmailsField {
 		names = append(names, "invoice_email", "additional_invoice_emails")
 	}
 	for _, f := range ve.Fields {
@@ -305,6 +312,34 @@ func requiredBy(pr Probe, name string) (bool, error) {
 	return false, nil
 }
 
+// standIns returns the fields that stand in for name on the probe's
+// platform (name itself not required): blanking name and one of them is
+// refused naming name, blanking that one alone is not. Fields the platform
+// requires (required) are left out.
+func standIns(pr Probe, name string, required map[string]bool) ([]string, error) {
+	var out []string
+	for _, other := range FieldNames() {
+		if other == name || other == invoiceEmailsField || name == invoiceEmailsField || required[other] {
+			continue // a required field is always there: it stands in for nothing
+		}
+		both, err := refused(pr, name, name, other)
+		if err != nil {
+			return nil, err
+		}
+		if !both {
+			continue
+		}
+		alone, err := refused(pr, name, other)
+		if err != nil {
+			return nil, err
+		}
+		if !alone {
+			out = append(out, other)
+		}
+	}
+	return out, nil
+}
+
 // Catalog describes every canonical field (FieldNames, then
 // "additional.<name>"): its type, the platform fields it becomes on each
 // probed platform (found by setting it on the probe's sample and comparing
@@ -315,6 +350,17 @@ func Catalog(probes []Probe) ([]FieldInfo, error) {
 	for _, pr := range probes {
 		if err := pr.Check(pr.Sample); err != nil {
 			return nil, fmt.Errorf("mapping: catalog: the %s sample is refused: %w", pr.Platform, err)
+		}
+	}
+	required := map[Platform]map[string]bool{}
+	for _, pr := range probes {
+		required[pr.Platform] = map[string]bool{}
+		for _, name := range FieldNames() {
+			req, err := refused(pr, name, name)
+			if err != nil {
+				return nil, err
+			}
+			required[pr.Platform][name] = req
 		}
 	}
 	var out []FieldInfo
@@ -331,12 +377,21 @@ func Catalog(probes []Probe) ([]FieldInfo, error) {
 			case PlatformCustomerAPI:
 				fi.CustomerAPI = paths
 			}
-			req, err := requiredBy(pr, name)
+			if required[pr.Platform][name] {
+				if !slices.Contains(fi.RequiredBy, pr.Platform) {
+					fi.RequiredBy = append(fi.RequiredBy, pr.Platform)
+				}
+				continue
+			}
+			alts, err := standIns(pr, name, required[pr.Platform])
 			if err != nil {
 				return nil, err
 			}
-			if req && !slices.Contains(fi.RequiredBy, pr.Platform) {
-				fi.RequiredBy = append(fi.RequiredBy, pr.Platform)
+			if len(alts) > 0 {
+				if fi.RequiredUnless == nil {
+					fi.RequiredUnless = map[Platform][]string{}
+				}
+				fi.RequiredUnless[pr.Platform] = alts
 			}
 		}
 		out = append(out, fi)

@@ -55,6 +55,15 @@ func TestCatalogCoversEveryField(t *testing.T) {
 			t.Errorf("%s: required by %v, want %v", c.field, fi.RequiredBy, c.required)
 		}
 	}
+	// ONe takes the address phone for the customer's and the customer's
+	// name for the addressee's: phone stands in for billing.phone; name is
+	// required anyway, so it stands in for nothing.
+	if got := byName["phone"].RequiredUnless; len(got) != 1 || !slices.Equal(got[PlatformONe], []string{"billing.phone"}) {
+		t.Errorf("phone: required unless %v, want one: [billing.phone]", got)
+	}
+	if got := byName["billing.name"].RequiredUnless; got != nil {
+		t.Errorf("billing.name: required unless %v, want none", got)
+	}
 }
 
 // TestCatalogRequiredFollowsTheValidator has a probe's validator require

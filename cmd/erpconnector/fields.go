@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -20,7 +22,9 @@ func newFieldsCmd(g *globals) *cobra.Command {
 erp.files.rules): its type (text, bool, number, list, date), the JSON paths
 it becomes in what the connector sends to ONe and to the Customer API
 ("organisation." the organisation, "farm." the farm business unit), and the
-platforms that refuse an otherwise complete customer without it.
+platforms that refuse an otherwise complete customer without it ("one
+unless billing.phone": ONe refuses a customer without it only when that
+field is missing too).
 
 The platform fields and the requirements are found by asking the mapping
 and the platforms' own validation, so they are what a sync does.`,
@@ -45,9 +49,12 @@ func printFields(w io.Writer, cat []mapping.FieldInfo) {
 		return strings.Join(xs, ", ")
 	}
 	for _, fi := range cat {
-		req := make([]string, len(fi.RequiredBy))
-		for i, p := range fi.RequiredBy {
-			req[i] = string(p)
+		req := make([]string, 0, len(fi.RequiredBy)+len(fi.RequiredUnless))
+		for _, p := range fi.RequiredBy {
+			req = append(req, string(p))
+		}
+		for _, p := range slices.Sorted(maps.Keys(fi.RequiredUnless)) {
+			req = append(req, string(p)+" unless "+strings.Join(fi.RequiredUnless[p], " or "))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", fi.Field, fi.Type, dash(req), dash(fi.ONe), dash(fi.CustomerAPI))
 	}
