@@ -284,7 +284,12 @@ func (c *Connector) adminCursors(mux *http.ServeMux, auth authed) {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{r.PathValue("name"): *body.Value})
+		v, err := c.Cursor(r.Context(), r.PathValue("name"))
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{r.PathValue("name"): v})
 	}))
 }
 

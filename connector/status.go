@@ -260,6 +260,8 @@ func (c *Connector) SetCursor(ctx context.Context, name, value string) error {
 		if n, err := strconv.ParseInt(value, 10, 64); err != nil || n < 0 {
 			return fmt.Errorf("connector: cursor %s: want a non-negative integer, got %q", name, value)
 		}
+	} else if value, err = c.erpCursor(ctx, name, value); err != nil {
+		return err
 	}
 	if err := c.store.SetCursor(ctx, name, []byte(value)); err != nil {
 		return err

@@ -623,7 +623,8 @@ func newDLQCmd(g *globals) *cobra.Command {
 }
 
 func newCursorCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "cursor", Short: "Read or set the connector's cursors (" + strings.Join(connector.CursorNames, ", ") + ")"}
+	cmd := &cobra.Command{Use: "cursor", Short: "Read or set the connector's cursors (" + strings.Join(connector.CursorNames, ", ") + ")",
+		Long: connector.CursorHelp}
 	get := &cobra.Command{
 		Use: "get [NAME]", Short: "Print one cursor, or all", Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -661,7 +662,8 @@ func newCursorCmd(g *globals) *cobra.Command {
 		},
 	}
 	set := &cobra.Command{
-		Use: "set NAME VALUE", Short: "Set a cursor by hand (logged with the old value)", Args: cobra.ExactArgs(2),
+		Use: "set NAME VALUE", Short: "Set a cursor by hand (logged with the old value)", Long: connector.CursorHelp,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			t, err := g.open(ctx, false)
@@ -669,15 +671,17 @@ func newCursorCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer t.close()
+			stored := map[string]string{}
 			if t.remote != nil {
-				err = t.remote.do(ctx, http.MethodPut, "/api/v1/cursors/"+args[0], map[string]string{"value": args[1]}, nil)
-			} else {
-				err = t.local.conn.SetCursor(ctx, args[0], args[1])
+				err = t.remote.do(ctx, http.MethodPut, "/api/v1/cursors/"+args[0], map[string]string{"value": args[1]}, &stored)
+			} else if err = t.local.conn.SetCursor(ctx, args[0], args[1]); err == nil {
+				stored[args[0]], err = t.local.conn.Cursor(ctx, args[0])
 			}
 			if err != nil {
 				return &usageError{err}
 			}
-			return g.print(map[string]string{args[0]: args[1]}, func(w io.Writer) { fmt.Fprintf(w, "%s set to %s\n", args[0], args[1]) })
+			v := stored[args[0]]
+			return g.print(map[string]string{args[0]: v}, func(w io.Writer) { fmt.Fprintf(w, "%s set to %s\n", args[0], v) })
 		},
 	}
 	cmd.AddCommand(get, set)

@@ -15,10 +15,12 @@ import (
 
 // Exit codes a script can rely on.
 const (
-	exitOK      = 0
-	exitFailure = 1 // the work failed (a platform or the ERP refused, a run failed)
-	exitUsage   = 2 // the command line is wrong
-	exitConfig  = 3 // the configuration file is invalid; every problem is printed
+	exitOK       = 0
+	exitFailure  = 1 // the work failed (a platform or the ERP refused, a run failed)
+	exitUsage    = 2 // the command line is wrong
+	exitConfig   = 3 // the configuration file is invalid; every problem is printed
+	exitERP      = 4 // check: the ERP cannot be opened or does not match the configuration
+	exitPlatform = 5 // check: a platform cannot be reached or refuses the credentials
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -32,11 +34,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "erpconnector:", err)
 		var ue *usageError
 		var ce *configError
+		var xe *exitError
 		switch {
 		case errors.As(err, &ue):
 			return exitUsage
 		case errors.As(err, &ce):
 			return exitConfig
+		case errors.As(err, &xe):
+			return xe.code
 		}
 		return exitFailure
 	}

@@ -30,6 +30,10 @@ import (
 //	v|42|K-1                            an integer (row version, or Unix seconds)
 //	u|1796167453.123|K-1                Unix seconds as a decimal (SQLite timestamps)
 //
+// Without its key ("t|2026-12-01T23:24:13Z", "v|41") a cursor is after
+// every row whose value is at most VALUE: what ParseCursor makes of a plain
+// timestamp or version an operator sets.
+//
 // The key is the row's key as a string, bound with the key column's type.
 // "t" and "v" are what earlier versions wrote; a "t" cursor given to a
 // SQLite timestamp table (an earlier version compared the text as stored)
@@ -128,10 +132,11 @@ func (t *Table) decodeCursor(s string, sch *schemaInfo) (position, bool, error) 
 	}
 	tag, rest, ok1 := strings.Cut(s, "|")
 	val, key, ok2 := strings.Cut(rest, "|")
-	if !ok1 || !ok2 {
-		return position{}, false, bad("want TAG|VALUE|KEY")
+	if !ok1 {
+		return position{}, false, bad("want TAG|VALUE|KEY or TAG|VALUE")
 	}
-	p := position{key: key, keyed: true}
+	// TAG|VALUE (no key) is after every row whose value is at most VALUE.
+	p := position{key: key, keyed: ok2}
 	var err error
 	switch {
 	case tag == "v" && sch.cur == curInt:

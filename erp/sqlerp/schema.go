@@ -218,7 +218,7 @@ func (t *Table) detect(ctx context.Context) (*schemaInfo, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, apierr.Permanently(fmt.Errorf("the database does not match the configuration: %s", strings.Join(problems, "; ")))
+		return nil, apierr.Permanently(&SchemaError{Problems: problems})
 	}
 	return s, nil
 }
