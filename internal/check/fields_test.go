@@ -24,13 +24,18 @@ func TestFieldsAskThePlatforms(t *testing.T) {
 	}
 	for field, want := range map[string][]mapping.Platform{
 		"name":                 {mapping.PlatformONe, mapping.PlatformCustomerAPI},
-		"billing.country_name": {mapping.PlatformONe},
+		"billing.country_name": {}, // ONe takes the name from billing.country_iso2
 		"billing.country_iso2": {mapping.PlatformCustomerAPI},
 		"admin.name":           {mapping.PlatformCustomerAPI},
 		"email":                {},
 	} {
 		if !slices.Equal(req[field], want) {
 			t.Errorf("%s: required by %v, want %v", field, req[field], want)
+		}
+	}
+	for _, fi := range cat {
+		if fi.Field == "billing.country_name" && !slices.Equal(fi.RequiredUnless[mapping.PlatformONe], []string{"billing.country_iso2"}) {
+			t.Errorf("billing.country_name: required unless %v, want ONe's unless billing.country_iso2", fi.RequiredUnless)
 		}
 	}
 }

@@ -65,7 +65,7 @@ func TestProductionExampleReadsPostgres(t *testing.T) {
 	it := p.Items[0]
 	c := it.Customer
 	if it.Key != "K-1" || c.Name != "Młyn Sp. z o.o." || string(c.Type) != "company" || c.TINCode != "PL" || c.Currency != "PLN" ||
-		c.Email != "biuro@mlyn.example" || c.ClientStatus != "ACTIVE" || !strings.HasPrefix(c.Phone, "+48") ||
+		c.Email != "biuro@mlyn.example" || c.ClientStatus != "CLIENT" || !strings.HasPrefix(c.Phone, "+48") ||
 		c.Farm.CertificateExpiry != "2027-12-31" || c.TradeCreditLimit == nil || *c.TradeCreditLimit != 1500.5 {
 		t.Fatalf("customer mapped through the example's rules = %+v (err %v)", c, it.Err)
 	}
