@@ -42,6 +42,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newStatusCmd(g), newDLQCmd(g), newCursorCmd(g), newConfigCmd(g), newDemoCmd(g))
 	root.AddCommand(newStateCmd(g))
 	root.AddCommand(newPauseCmd(g), newResumeCmd(g))
+	root.AddCommand(newTraceCmd(g))
 	return root
 }
 
