@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector"
+	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/mapping"
+	"github.com/erpconnector/erpconnector/queue"
 )
 
 // traceOf reads the trail of key on the harness's platform.
@@ -165,5 +167,61 @@ func successLinesCarryIDsOnly(t *testing.T, w *world, h harness, r erpgen.Record
 		if !seen {
 			t.Errorf("no %q line for %s", m, r.Key)
 		}
+	}
+}
+
+// successLine checks the log holds an info line msg for key on the
+// harness's platform naming the platform id.
+func successLine(t *testing.T, w *world, h harness, msg, key, id string) {
+	t.Helper()
+	for _, line := range strings.Split(w.logs.String(), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) != nil || e["msg"] != msg || e["erp_key"] != key {
+			continue
+		}
+		if e["level"] != "INFO" || e["platform"] != string(h.platform) || e["platform_id"] != id {
+			t.Errorf("%q line without its level, platform or platform id %s: %s", msg, id, line)
+		}
+		return
+	}
+	t.Errorf("no %q line for %s\n%s", msg, key, w.logLines())
+}
+
+// TestTraceFileShowsQueuedWork: a job waiting for the customer and a
+// platform id waiting to be written back are in its trail.
+func TestTraceFileShowsQueuedWork(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	q, err := queue.Open(path, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(ctx, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(ctx, func(tx *state.Tx) error {
+		if err := tx.Enqueue(queue.Job{Type: "capi.push", Key: "capi:push:K1", Payload: []byte(`{"op":"reread"}`)}); err != nil {
+			return err
+		}
+		return tx.PutWriteBack(mapping.PlatformCustomerAPI, "K1", "org-1")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := connector.TraceFile(ctx, path, "K1", []mapping.Platform{mapping.PlatformONe}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ONe is configured (shown, with nothing); the Customer API is not,
+	// but holds something of K1.
+	if len(tr.Platforms) != 2 || !tr.Platforms[0].Configured || tr.Platforms[0].Bound || tr.Platforms[1].Configured {
+		t.Fatalf("platforms: %+v", tr.Platforms)
+	}
+	p := tr.Platforms[1]
+	if p.WriteBack != "org-1" || len(p.Queued) != 1 || p.Queued[0].Key != "capi:push:K1" || p.Queued[0].State != "ready" {
+		t.Fatalf("customer API trail: %+v", p)
 	}
 }
