@@ -294,3 +294,28 @@ func TestHistoryIsBoundedAndFoldsRepeats(t *testing.T) {
 		t.Errorf("reason of %d bytes (valid UTF-8 %v), want at most %d", len(refusal.Reason), utf8.ValidString(refusal.Reason), maxReason)
 	}
 }
+
+func TestHistoryCodec(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 0, 0, 5, time.UTC)
+	events := []Event{
+		{At: at, Outcome: "created", ID: "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d"},
+		{At: at.Add(time.Second), Outcome: "refused", Reason: "tin: is required for companies", Times: 3},
+		{At: at.Add(time.Minute), Outcome: "updated", ID: "plain-id"},
+	}
+	v := encodeHistory(events)
+	got, err := decodeHistory(v)
+	if err != nil || !reflect.DeepEqual(got, events) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if js, _ := json.Marshal(events); len(v)*2 > len(js) {
+		t.Errorf("three events take %d bytes, %d as JSON: want under half", len(v), len(js))
+	}
+	for i := range len(v) - 1 {
+		if _, err := decodeHistory(v[:i]); !errors.Is(err, errBindingCodec) {
+			t.Errorf("truncated at %d: err = %v", i, err)
+		}
+	}
+	if _, err := decodeHistory(append(v, 0)); !errors.Is(err, errBindingCodec) {
+		t.Errorf("trailing byte: err = %v", err)
+	}
+}

@@ -1,8 +1,9 @@
 package state
 
 import (
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 	"unicode/utf8"
 
@@ -48,6 +49,9 @@ func (t *Tx) AddEvent(p mapping.Platform, erpKey string, e Event) error {
 	if err != nil {
 		return err
 	}
+	// As the bindings' pages: keys arrive in scan order in a migration, in
+	// random order otherwise.
+	b.FillPercent = 0.7
 	events, err := t.History(p, erpKey)
 	if err != nil {
 		return err
@@ -68,11 +72,7 @@ func (t *Tx) AddEvent(p mapping.Platform, erpKey string, e Event) error {
 }
 
 func (t *Tx) putHistory(put func(k, v []byte) error, erpKey string, events []Event) error {
-	v, err := json.Marshal(events)
-	if err != nil {
-		return fmt.Errorf("state: history: %w", err)
-	}
-	if err := put([]byte(erpKey), v); err != nil {
+	if err := put([]byte(erpKey), encodeHistory(events)); err != nil {
 		return fmt.Errorf("state: history: %w", err)
 	}
 	return nil
@@ -88,9 +88,58 @@ func (t *Tx) History(p mapping.Platform, erpKey string) ([]Event, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var events []Event
-	if err := json.Unmarshal(v, &events); err != nil {
+	events, err := decodeHistory(v)
+	if err != nil {
 		return nil, fmt.Errorf("state: history %s/%s: %w", p, erpKey, err)
+	}
+	return events, nil
+}
+
+// A history is stored in the bindings' compact binary form (a customer
+// migration writes one per customer):
+//
+//	0x01 · uvarint count · (varint At (unix ns) · string Outcome · id ID ·
+//	string Reason · uvarint Times)…
+const historyCodecV1 = 0x01
+
+func encodeHistory(events []Event) []byte {
+	buf := make([]byte, 0, 8+len(events)*40)
+	buf = append(buf, historyCodecV1)
+	buf = binary.AppendUvarint(buf, uint64(len(events)))
+	for _, e := range events {
+		buf = binary.AppendVarint(buf, unixNano(e.At))
+		buf = appendString(buf, e.Outcome)
+		buf = appendID(buf, e.ID)
+		buf = appendString(buf, e.Reason)
+		buf = binary.AppendUvarint(buf, uint64(max(e.Times, 0)))
+	}
+	return buf
+}
+
+func decodeHistory(v []byte) ([]Event, error) {
+	d := bindingReader{buf: v}
+	if d.byte() != historyCodecV1 {
+		return nil, fmt.Errorf("%w: unknown history format", errBindingCodec)
+	}
+	n := d.uvarint()
+	if n > uint64(len(v)) {
+		return nil, fmt.Errorf("%w: event count %d", errBindingCodec, n)
+	}
+	events := make([]Event, 0, n)
+	for range n {
+		var e Event
+		e.At = fromUnixNano(d.varint())
+		e.Outcome = d.string()
+		e.ID = d.id()
+		e.Reason = d.string()
+		e.Times = int(min(d.uvarint(), math.MaxInt32))
+		events = append(events, e)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.buf) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errBindingCodec, len(d.buf))
 	}
 	return events, nil
 }
