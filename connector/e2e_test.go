@@ -297,9 +297,9 @@ func TestUnflagPolicy(t *testing.T) {
 				}
 				// Each step is logged with its ids and in the customer's trail.
 				outcome := map[string]string{"unbind": "unbound", "delete": "deleted", "deactivate": "deactivated"}[policy]
-				successLine(t, w, h, "the ERP no longer sends the customer; "+outcome, r.Key, id)
+				successLine(t, w, h, "the ERP no longer sends the customer; "+outcome, r.Key, id, r)
 				if policy == "unbind" {
-					successLine(t, w, h, "adopted on the platform", r.Key, id)
+					successLine(t, w, h, "adopted on the platform", r.Key, id, r)
 					p := traceOf(t, w, h, r.Key)
 					if got := outcomes(p); len(got) != 3 || got[0] != "created" || got[1] != "unbound" || got[2] != "adopted" ||
 						!strings.Contains(p.History[2].Reason, "before it was unflagged") || p.PlatformID != id {

@@ -210,6 +210,7 @@ func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust map
 		return err
 	}
 	if createErr != nil {
+		log.Info("created on the platform; a follow-up write failed and is retried", "platform_id", ref.ID)
 		if err := c.trail(ctx, s, key, state.Event{Outcome: "created", ID: ref.ID,
 			Reason: "a follow-up write failed: " + createErr.Error()}); err != nil {
 			return errors.Join(createErr, err)

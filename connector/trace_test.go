@@ -134,14 +134,7 @@ func successLinesCarryIDsOnly(t *testing.T, w *world, h harness, r erpgen.Record
 	for m := range want {
 		success[m] = true
 	}
-	var personal []string
-	for _, rec := range append(append(more, r), w.recs...) {
-		for _, col := range []string{"name", "email", "phone", "admin_name", "admin_email", "admin_phone"} {
-			if v := rec.Value(col); len(v) > 3 {
-				personal = append(personal, v)
-			}
-		}
-	}
+	personal := personalData(w, append(more, r)...)
 	for _, line := range strings.Split(w.logs.String(), "\n") {
 		var e map[string]any
 		if json.Unmarshal([]byte(line), &e) != nil {
@@ -170,9 +163,23 @@ func successLinesCarryIDsOnly(t *testing.T, w *world, h harness, r erpgen.Record
 	}
 }
 
+// personalData are the names, e-mails and phones of the world's records
+// and of more.
+func personalData(w *world, more ...erpgen.Record) []string {
+	var out []string
+	for _, rec := range append(more, w.recs...) {
+		for _, col := range []string{"name", "email", "phone", "admin_name", "admin_email", "admin_phone"} {
+			if v := rec.Value(col); len(v) > 3 {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
 // successLine checks the log holds an info line msg for key on the
-// harness's platform naming the platform id.
-func successLine(t *testing.T, w *world, h harness, msg, key, id string) {
+// harness's platform naming the platform id, and no personal data.
+func successLine(t *testing.T, w *world, h harness, msg, key, id string, more ...erpgen.Record) {
 	t.Helper()
 	for _, line := range strings.Split(w.logs.String(), "\n") {
 		var e map[string]any
@@ -181,6 +188,11 @@ func successLine(t *testing.T, w *world, h harness, msg, key, id string) {
 		}
 		if e["level"] != "INFO" || e["platform"] != string(h.platform) || e["platform_id"] != id {
 			t.Errorf("%q line without its level, platform or platform id %s: %s", msg, id, line)
+		}
+		for _, v := range personalData(w, more...) {
+			if strings.Contains(line, v) {
+				t.Errorf("%q line carries personal data %q: %s", msg, v, line)
+			}
 		}
 		return
 	}
