@@ -154,6 +154,16 @@ func TestFieldOwnership(t *testing.T) {
 				if got, _ := h.record(w, id); got.Name != wantName {
 					t.Fatalf("platform name %q, want %q", got.Name, wantName)
 				}
+				if owner == connector.OwnerPlatform {
+					// The customer's trail tells which fields came in.
+					pulled := false
+					for _, e := range traceOf(t, w, h, r.Key).History {
+						pulled = pulled || e.Outcome == "pulled" && e.ID == id && strings.HasSuffix(e.Reason, "into the ERP: name")
+					}
+					if !pulled {
+						t.Fatalf("no pulled event in the trail: %+v", traceOf(t, w, h, r.Key).History)
+					}
+				}
 				converged(t, w, h)
 			})
 		}
