@@ -55,6 +55,7 @@ const RequestHeader = "X-Erpconnector-Request"
 //	GET  /api/v1/dlq/{id}          one dead letter with its payload and history
 //	POST /api/v1/dlq/replay        replay dead letters ({"ids":[…]} or {"type":…}; {} replays all)
 //	POST /api/v1/dlq/purge         purge dead letters (same filter)
+//	GET  /api/v1/trace/{key}       the trail of one ERP customer (Trace; 404 when the state holds nothing of it)
 //	GET  /api/v1/state/check       check the state file while the connector works (StateCheck)
 //	GET  /api/v1/state/backup      a consistent copy of the state file (application/octet-stream)
 //	GET  /api/v1/cursors           every cursor
@@ -109,6 +110,7 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 	c.adminRuns(mux, auth)
 	c.adminDeadLetters(mux, auth)
 	c.adminCursors(mux, auth)
+	c.adminTrace(mux, auth)
 	mux.Handle("GET /api/v1/state/", requireToken(opts.Token, c.StateHandler()))
 	return newAdminGuard(opts, mux)
 }

@@ -116,6 +116,21 @@ func TestAdminAPI(t *testing.T) {
 	if st, _ := adminCall(t, hs.URL, "GET", "/api/v1/dlq/999999", token, ""); st != 404 {
 		t.Fatalf("dlq show of an unknown id: %d", st)
 	}
+	// The trail of the dead letter's customer: its refusal and the dead letter.
+	key := strings.TrimPrefix(one.Key, "one:push:")
+	if st, _ := adminCall(t, hs.URL, "GET", "/api/v1/trace/"+key, "", ""); st != 401 {
+		t.Fatalf("trace without token: %d", st)
+	}
+	st, body = adminCall(t, hs.URL, "GET", "/api/v1/trace/"+key, token, "")
+	var tr connector.Trace
+	if st != 200 || json.Unmarshal([]byte(body), &tr) != nil || tr.ERPKey != key || len(tr.Platforms) != 1 ||
+		len(tr.Platforms[0].DeadLetters) != 1 || tr.Platforms[0].DeadLetters[0].ID != one.ID ||
+		len(tr.Platforms[0].History) == 0 || tr.Platforms[0].History[0].Outcome != "refused" {
+		t.Fatalf("trace %d %s", st, body)
+	}
+	if st, body := adminCall(t, hs.URL, "GET", "/api/v1/trace/NO-SUCH-KEY", token, ""); st != 404 || !strings.Contains(body, "no record of NO-SUCH-KEY") {
+		t.Fatalf("trace of an unknown key: %d %s", st, body)
+	}
 	st, body = adminCall(t, hs.URL, "POST", "/api/v1/dlq/replay", token, `{"ids":[`+itoa(one.ID)+`]}`)
 	if st != 200 || !strings.Contains(body, `"Replayed": 1`) && !strings.Contains(body, `"replayed": 1`) {
 		t.Fatalf("replay %d %s", st, body)
@@ -257,6 +272,7 @@ func TestAdminBrowserGuards(t *testing.T) {
 			400, "every dead letter"},
 		{"rebinding: dead letters", adminReq{method: "GET", path: "/api/v1/dlq", host: "evil.example:" + port}, 403, "DNS rebinding"},
 		{"rebinding: one dead letter", adminReq{method: "GET", path: "/api/v1/dlq/1", host: "evil.example"}, 403, `evil.example`},
+		{"rebinding: trace", adminReq{method: "GET", path: "/api/v1/trace/C0000001", host: "evil.example:" + port}, 403, "DNS rebinding"},
 		{"rebinding: purge", adminReq{method: "POST", path: "/api/v1/dlq/purge", body: "{}", host: "evil.example:" + port,
 			header: map[string]string{"Content-Type": "application/json"}}, 403, "Host"},
 		{"rebinding: healthz", adminReq{method: "GET", path: "/healthz", host: "rebind.evil.example:" + port}, 403, "not allowed"},

@@ -154,6 +154,16 @@ func TestFieldOwnership(t *testing.T) {
 				if got, _ := h.record(w, id); got.Name != wantName {
 					t.Fatalf("platform name %q, want %q", got.Name, wantName)
 				}
+				if owner == connector.OwnerPlatform {
+					// The customer's trail tells which fields came in.
+					pulled := false
+					for _, e := range traceOf(t, w, h, r.Key).History {
+						pulled = pulled || e.Outcome == "pulled" && e.ID == id && strings.HasSuffix(e.Reason, "into the ERP: name")
+					}
+					if !pulled {
+						t.Fatalf("no pulled event in the trail: %+v", traceOf(t, w, h, r.Key).History)
+					}
+				}
 				converged(t, w, h)
 			})
 		}
@@ -294,6 +304,17 @@ func TestUnflagPolicy(t *testing.T) {
 				}
 				if _, ok := h.record(w, h.id(w, r.Key)); !ok || h.count(w) != before {
 					t.Fatalf("flagged again: record there %v, %d records, want %d\n%s", ok, h.count(w), before, w.logLines())
+				}
+				// Each step is logged with its ids and in the customer's trail.
+				outcome := map[string]string{"unbind": "unbound", "delete": "deleted", "deactivate": "deactivated"}[policy]
+				successLine(t, w, h, "the ERP no longer sends the customer; "+outcome, r.Key, id, r)
+				if policy == "unbind" {
+					successLine(t, w, h, "adopted on the platform", r.Key, id, r)
+					p := traceOf(t, w, h, r.Key)
+					if got := outcomes(p); len(got) != 3 || got[0] != "created" || got[1] != "unbound" || got[2] != "adopted" ||
+						!strings.Contains(p.History[2].Reason, "before it was unflagged") || p.PlatformID != id {
+						t.Fatalf("trail after unbind and flag: %+v", p)
+					}
 				}
 			})
 		}

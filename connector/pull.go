@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector/platform"
@@ -54,11 +55,11 @@ func (c *Connector) pull(ctx context.Context, s *site, p pullPayload) error {
 	rec, err := s.p.Fetch(ctx, platform.Ref{ID: id, Extra: b.Extra})
 	switch {
 	case platform.IsGone(err):
-		return c.unbindByPlatform(ctx, s, key, "gone")
+		return c.unbindByPlatform(ctx, s, key, id, "gone")
 	case err != nil:
 		return err
 	case rec.Inactive:
-		return c.unbindByPlatform(ctx, s, key, "deactivated")
+		return c.unbindByPlatform(ctx, s, key, id, "deactivated")
 	case b.SeenHash == rec.Seen && !p.Force:
 		c.st.count(s.dirPull(), "unchanged")
 		return nil // nothing changed on the platform since the connector last took this in
@@ -108,7 +109,10 @@ func (c *Connector) pullUnbound(ctx context.Context, s *site, id string) error {
 			return err
 		case it.Err == nil && s.p.Wants(it.Customer) && !it.Customer.Deleted:
 			c.log.Info("binding a platform record to the ERP customer its key names", "platform", s.name, "platform_id", id, "erp_key", k)
-			return c.apply(ctx, s, state.Binding{ERPKey: k, ID: id, Extra: rec.Ref.Extra}, it.Customer, rec)
+			if err := c.apply(ctx, s, state.Binding{ERPKey: k, ID: id, Extra: rec.Ref.Extra}, it.Customer, rec); err != nil {
+				return err
+			}
+			return c.trail(ctx, s, k, state.Event{Outcome: "adopted", ID: id, Reason: "the platform record names this ERP key"})
 		default:
 			return nil // the ERP does not want it on this platform
 		}
@@ -129,7 +133,7 @@ func (c *Connector) apply(ctx context.Context, s *site, b state.Binding, cur map
 	cur.Normalize()
 	carrier := s.p.Carrier()
 	merged := carrier.Merge(cur, rec.Customer, rec.Partial, c.terms)
-	stored, notation, err := c.takeIn(ctx, s, cur, merged)
+	stored, notation, err := c.takeIn(ctx, s, rec.Ref.ID, cur, merged)
 	if err != nil {
 		return err
 	}
@@ -171,7 +175,7 @@ func (c *Connector) apply(ctx context.Context, s *site, b state.Binding, cur map
 // what the ERP kept (read back: that is what its change scan will see).
 // notation reports that the ERP kept exactly what it had: the platform's
 // values differ from the ERP's only in a notation the ERP normalises.
-func (c *Connector) takeIn(ctx context.Context, s *site, cur, merged mapping.Customer) (stored mapping.Customer, notation bool, err error) {
+func (c *Connector) takeIn(ctx context.Context, s *site, id string, cur, merged mapping.Customer) (stored mapping.Customer, notation bool, err error) {
 	if sameERPRecord(cur, merged) {
 		c.st.count(s.dirPull(), "unchanged")
 		return cur, false, nil
@@ -192,10 +196,11 @@ func (c *Connector) takeIn(ctx context.Context, s *site, cur, merged mapping.Cus
 		c.st.count(s.dirPull(), "unchanged")
 		return stored, true, nil
 	}
-	c.log.Info("took a platform change into the ERP", "platform", s.name, "erp_key", key,
-		"fields", s.p.Carrier().Differences(cur, stored))
+	fields := s.p.Carrier().Differences(cur, stored)
+	c.log.Info("took a platform change into the ERP", "platform", s.name, "erp_key", key, "platform_id", id, "fields", fields)
 	c.st.count(s.dirPull(), "updated")
-	return stored, false, nil
+	return stored, false, c.trail(ctx, s, key, state.Event{Outcome: "pulled", ID: id,
+		Reason: "took the platform's change into the ERP: " + strings.Join(fields, ", ")})
 }
 
 // importRecord makes a platform record the ERP does not know a new ERP
@@ -230,6 +235,10 @@ func (c *Connector) importRecord(ctx context.Context, s *site, rec platform.Reco
 	}
 	c.st.count(s.dirPull(), "created")
 	c.log.Info("a platform record became a new ERP customer", "platform", s.name, "platform_id", rec.Ref.ID, "erp_key", key)
+	if err := c.trail(ctx, s, key, state.Event{Outcome: "imported", ID: rec.Ref.ID,
+		Reason: "a platform record the ERP did not know became a new ERP customer"}); err != nil {
+		return err
+	}
 	view, err := s.p.Digest(s.p.Carrier().View(stored, rec.Customer, false, c.terms))
 	if err != nil {
 		return err

@@ -101,6 +101,9 @@ func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPa
 		return nil
 	}
 	if bound && s.pushed(b, p.Hash, cust) {
+		if err := c.trail(ctx, s, key, state.Event{Outcome: "unchanged", ID: b.ID}); err != nil {
+			return err
+		}
 		// An earlier attempt may have sent it and failed before its id
 		// reached the ERP.
 		return c.ensureWrittenBack(ctx, s, cust, b.ID)
@@ -111,7 +114,9 @@ func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPa
 			if err == nil {
 				c.st.count(s.dirPush(), "updated")
 				log.Info("updated on the platform", "platform_id", b.ID)
-				err = c.ensureWrittenBack(ctx, s, cust, b.ID)
+				if err = c.trail(ctx, s, key, state.Event{Outcome: "updated", ID: b.ID}); err == nil {
+					err = c.ensureWrittenBack(ctx, s, cust, b.ID)
+				}
 			}
 			return err
 		}
@@ -167,7 +172,7 @@ func (c *Connector) update(ctx context.Context, s *site, b state.Binding, cust m
 func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust mapping.Customer, want mapping.Digest, start time.Time) error {
 	key := cust.ERPKey
 	log := c.log.With("platform", s.name, "erp_key", key)
-	ref, err := c.adoptable(ctx, s, cust, job.OutcomeUnknown, start)
+	ref, why, err := c.adoptable(ctx, s, cust, job.OutcomeUnknown, start)
 	if err != nil {
 		return err
 	}
@@ -187,8 +192,8 @@ func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust map
 				// not this customer's: the reason goes to the dead letters.
 				return err
 			}
-			adopted = true
-			log.Info("the platform holds this customer already; adopting it", "platform_id", ref.ID)
+			adopted, why = true, "the platform holds this customer already"
+			log.Info(why+"; adopting it", "platform_id", ref.ID)
 		case err != nil && r.ID == "":
 			return err
 		default:
@@ -205,14 +210,23 @@ func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust map
 		return err
 	}
 	if createErr != nil {
+		log.Info("created on the platform; a follow-up write failed and is retried", "platform_id", ref.ID)
+		if err := c.trail(ctx, s, key, state.Event{Outcome: "created", ID: ref.ID,
+			Reason: "a follow-up write failed: " + createErr.Error()}); err != nil {
+			return errors.Join(createErr, err)
+		}
 		return createErr
 	}
 	if !adopted {
 		c.st.count(s.dirPush(), "created")
 		log.Info("created on the platform", "platform_id", ref.ID)
-		return nil
+		return c.trail(ctx, s, key, state.Event{Outcome: "created", ID: ref.ID})
 	}
 	c.st.count(s.dirPush(), "adopted")
+	log.Info("adopted on the platform", "platform_id", ref.ID)
+	if err := c.trail(ctx, s, key, state.Event{Outcome: "adopted", ID: ref.ID, Reason: why}); err != nil {
+		return err
+	}
 	return c.bringUpToDate(ctx, s, b, cust, want)
 }
 
@@ -240,20 +254,20 @@ func (c *Connector) bringUpToDate(ctx context.Context, s *site, b state.Binding,
 // the ERP links (for example after the state file was lost), or the one
 // unbound from this customer when the ERP unflagged it, when it still
 // exists and is nobody else's; else, after an attempt whose outcome is
-// unknown, the one that attempt may have created.
-func (c *Connector) adoptable(ctx context.Context, s *site, cust mapping.Customer, unknown bool, start time.Time) (*platform.Ref, error) {
+// unknown, the one that attempt may have created. why says which.
+func (c *Connector) adoptable(ctx context.Context, s *site, cust mapping.Customer, unknown bool, start time.Time) (ref *platform.Ref, why string, err error) {
 	log := c.log.With("platform", s.name, "erp_key", cust.ERPKey)
 	var tomb string
 	if err := c.state.View(ctx, func(tx *state.Tx) error {
 		tomb, _ = tx.TombstoneOf(s.name, cust.ERPKey)
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	linked := cust.PlatformIDs.Get(s.name)
 	if linked != "" {
 		if err := c.takeOverMoved(ctx, s, cust.ERPKey, linked); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	for _, cand := range []struct{ id, why string }{
@@ -267,20 +281,20 @@ func (c *Connector) adoptable(ctx context.Context, s *site, cust mapping.Custome
 		switch {
 		case platform.IsGone(err):
 		case err != nil:
-			return nil, err
+			return nil, "", err
 		default:
 			log.Info(cand.why, "platform_id", cand.id)
-			return &rec.Ref, nil
+			return &rec.Ref, cand.why, nil
 		}
 	}
 	if !unknown {
-		return nil, nil
+		return nil, "", nil
 	}
-	ref, err := c.find(ctx, s, cust, start)
-	if ref != nil {
-		log.Info("adopting the record an earlier attempt created", "platform_id", ref.ID)
+	why = "adopting the record an earlier attempt created"
+	if ref, err = c.find(ctx, s, cust, start); ref != nil {
+		log.Info(why, "platform_id", ref.ID)
 	}
-	return ref, err
+	return ref, why, err
 }
 
 // takeOverMoved handles an ERP customer that links a platform record bound

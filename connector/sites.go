@@ -175,7 +175,7 @@ func (c *Connector) handle(s *site) queue.Handler {
 			}
 			err := c.push(ctx, s, job, p)
 			c.m.outcome(s.dirPush(), p.Op, err)
-			return err
+			return c.refused(ctx, s, p.Customer.ERPKey, err)
 		case s.pullType():
 			var p pullPayload
 			if err := decode(&p); err != nil {
@@ -223,7 +223,7 @@ func (c *Connector) buildSites(opts Options, terms mapping.Terms) error {
 	}
 	sc := c.cfg.Schedules
 	if o := c.cfg.ONe; o != nil {
-		s := &site{name: mapping.PlatformONe, prefix: "one", upstream: "one", onUnflag: platform.Policy(o.OnUnflag),
+		s := &site{name: mapping.PlatformONe, prefix: platformPrefixes[mapping.PlatformONe], upstream: "one", onUnflag: platform.Policy(o.OnUnflag),
 			onDelete: o.OnDelete, changesRun: RunFeed, changesSpec: sc.Feed, legacyHash: mapping.HashONe}
 		if err := c.newPool(s, o.Upstream, opts); err != nil {
 			return err
@@ -246,7 +246,7 @@ func (c *Connector) buildSites(opts Options, terms mapping.Terms) error {
 		c.sites = append(c.sites, s)
 	}
 	if ca := c.cfg.CustomerAPI; ca != nil {
-		s := &site{name: mapping.PlatformCustomerAPI, prefix: "capi", upstream: "customer", onUnflag: platform.Policy(ca.OnUnflag),
+		s := &site{name: mapping.PlatformCustomerAPI, prefix: platformPrefixes[mapping.PlatformCustomerAPI], upstream: "customer", onUnflag: platform.Policy(ca.OnUnflag),
 			onDelete: ca.OnDelete, changesRun: RunCustomerPull, changesSpec: sc.CustomerPull, legacyHash: mapping.HashCustomerAPI}
 		if err := c.newPool(s, ca.Upstream, opts); err != nil {
 			return err

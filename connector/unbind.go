@@ -92,6 +92,13 @@ func (c *Connector) unbindByERP(ctx context.Context, s *site, key string, gone b
 	}
 	c.st.count(s.dirPush(), outcome)
 	log.Info("the ERP no longer sends the customer; "+outcome, "policy", s.onUnflag, "erp_row_gone", gone)
+	why := "the ERP no longer flags the customer for the platform"
+	if gone {
+		why = "the ERP row is gone"
+	}
+	if err := c.trail(ctx, s, key, state.Event{Outcome: outcome, ID: b.ID, Reason: why}); err != nil {
+		return err
+	}
 	return c.state.Defer(ctx, func(tx *state.Tx) error {
 		if err := tx.RemoveBinding(s.name, key); err != nil {
 			return err
@@ -101,8 +108,8 @@ func (c *Connector) unbindByERP(ctx context.Context, s *site, key string, gone b
 }
 
 // unbindByPlatform applies the platform's delete policy in the ERP when a
-// bound record is gone from the platform or deactivated there.
-func (c *Connector) unbindByPlatform(ctx context.Context, s *site, key string, why string) error {
+// bound record (id) is gone from the platform or deactivated there.
+func (c *Connector) unbindByPlatform(ctx context.Context, s *site, key, id, why string) error {
 	var err error
 	outcome := "unlinked"
 	if s.onDelete == "mark-deleted" {
@@ -114,6 +121,10 @@ func (c *Connector) unbindByPlatform(ctx context.Context, s *site, key string, w
 		return fmt.Errorf("connector: apply a platform delete to the ERP: %w", err)
 	}
 	c.st.count(s.dirPull(), outcome)
-	c.log.Info("the platform record is "+why+"; "+outcome+" in the ERP", "platform", s.name, "erp_key", key, "policy", s.onDelete)
+	c.log.Info("the platform record is "+why+"; "+outcome+" in the ERP", "platform", s.name, "erp_key", key,
+		"platform_id", id, "policy", s.onDelete)
+	if err := c.trail(ctx, s, key, state.Event{Outcome: outcome, ID: id, Reason: "the platform record is " + why}); err != nil {
+		return err
+	}
 	return c.state.Defer(ctx, func(tx *state.Tx) error { return tx.RemoveBinding(s.name, key) })
 }

@@ -168,12 +168,23 @@ func (a *adminClient) do(ctx context.Context, method, path string, body, out any
 		if e.Error == "" {
 			e.Error = strings.TrimSpace(string(b))
 		}
-		return fmt.Errorf("admin API: %s %s: %d %s", method, path, resp.StatusCode, e.Error)
+		return &adminError{method: method, path: path, status: resp.StatusCode, msg: e.Error}
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
 	}
 	return nil
+}
+
+// adminError is a request the admin API answered with an error status.
+type adminError struct {
+	method, path string
+	status       int
+	msg          string
+}
+
+func (e *adminError) Error() string {
+	return fmt.Sprintf("admin API: %s %s: %d %s", e.method, e.path, e.status, e.msg)
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -216,6 +227,9 @@ func printStatus(w io.Writer, st connector.Status, daemon bool) {
 	}
 	for _, name := range sortedKeys(st.Cursors) {
 		fmt.Fprintf(tw, "cursor %s:\t%s\n", name, st.Cursors[name])
+	}
+	for _, name := range sortedKeys(st.Bindings) {
+		fmt.Fprintf(tw, "bindings %s:\t%d\n", name, st.Bindings[name])
 	}
 	fmt.Fprintln(tw, "\nrun\tlast run\tlast success\tnext run\truns\tfailures\tlast error")
 	for _, name := range sortedKeys(st.Runs) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -126,6 +127,42 @@ func TestDemoDaemon(t *testing.T) {
 		if strings.Contains(stderr.String()+stdout.String(), secret) {
 			t.Fatalf("%q appears in the daemon's output", secret)
 		}
+	}
+	traceThroughDaemon(t, cfgPath, base, status())
+}
+
+// traceThroughDaemon: with a daemon running, status counts the bindings of
+// both platforms and `trace` asks the daemon's admin API, in text and JSON.
+func traceThroughDaemon(t *testing.T, cfgPath, base string, st connector.Status) {
+	t.Helper()
+	if st.Bindings["one"] == 0 || st.Bindings["customerapi"] == 0 {
+		t.Fatalf("status bindings %v, want both platforms counted", st.Bindings)
+	}
+	// The command finds the daemon at admin.listen.
+	t.Setenv("ERPCONNECTOR_ADMIN_LISTEN", strings.TrimPrefix(base, "http://"))
+	cli := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(append(args, "--config", cfgPath), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	code, out, errOut := cli("trace", "C0000005")
+	if code != 0 || !strings.Contains(out, "as the running daemon knows it") || !strings.Contains(out, "bound to") ||
+		!strings.Contains(out, "created") {
+		t.Fatalf("trace through the daemon: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = cli("trace", "C0000005", "-o", "json")
+	var tr connector.Trace
+	if code != 0 || json.Unmarshal([]byte(out), &tr) != nil || tr.ERPKey != "C0000005" || len(tr.Platforms) != 2 {
+		t.Fatalf("trace -o json through the daemon: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, p := range tr.Platforms {
+		if !p.Bound || p.PlatformID == "" || p.PushedAt.IsZero() || len(p.History) == 0 || p.History[0].Outcome != "created" {
+			t.Errorf("trace of C0000005 on %s: %+v", p.Platform, p)
+		}
+	}
+	if code, _, errOut := cli("trace", "NO-SUCH-KEY"); code != exitFailure || !strings.Contains(errOut, "no record of NO-SUCH-KEY") ||
+		strings.Contains(errOut, "admin API") {
+		t.Fatalf("trace of an unknown key through the daemon: exit %d, %s", code, errOut)
 	}
 }
 

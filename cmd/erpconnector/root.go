@@ -42,7 +42,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newStatusCmd(g), newDLQCmd(g), newCursorCmd(g), newConfigCmd(g), newDemoCmd(g))
 	root.AddCommand(newStateCmd(g))
 	root.AddCommand(newPauseCmd(g), newResumeCmd(g))
-	root.AddCommand(newFieldsCmd(g), newCheckCmd(g))
+	root.AddCommand(newFieldsCmd(g), newCheckCmd(g), newTraceCmd(g))
 	return root
 }
 

@@ -31,6 +31,12 @@ type Binding struct {
 	Version uint64 `json:"version"`
 	// Updated is when the binding last changed.
 	Updated time.Time `json:"updated"`
+	// PushedAt is when PushedHash last changed: when the platform last
+	// received (or the connector last took in) a change of the record.
+	PushedAt time.Time `json:"pushedAt,omitzero"`
+	// SeenAt is when SeenHash last changed: when the connector last read a
+	// change of the platform's record.
+	SeenAt time.Time `json:"seenAt,omitzero"`
 }
 
 func bindingBucket(p mapping.Platform) []byte   { return []byte("bindings." + string(p)) }
@@ -86,7 +92,9 @@ func (t *Tx) KeyOf(p mapping.Platform, id string) (string, bool) {
 }
 
 // PutBinding stores a binding (and its reverse index), bumping its version,
-// and forgets any tombstone of its id. It returns the binding as stored.
+// and forgets any tombstone of its id. PushedAt and SeenAt are set to now
+// when their hash changed (kept from the stored binding otherwise). It
+// returns the binding as stored.
 func (t *Tx) PutBinding(p mapping.Platform, in Binding) (Binding, error) {
 	bk, err := t.bucket(bindingBucket(p))
 	if err != nil {
@@ -105,8 +113,11 @@ func (t *Tx) PutBinding(p mapping.Platform, in Binding) (Binding, error) {
 			return Binding{}, fmt.Errorf("state: binding: %w", err)
 		}
 	}
+	now := t.s.now()
 	in.Version = old.Version + 1
-	in.Updated = t.s.now()
+	in.Updated = now
+	in.PushedAt = changedAt(had, old.PushedHash, old.PushedAt, in.PushedHash, now)
+	in.SeenAt = changedAt(had, old.SeenHash, old.SeenAt, in.SeenHash, now)
 	// Pages split at 70 %: ERP keys arrive in scan order during a
 	// migration (fuller pages pay), but in random order when a platform's
 	// customers are taken in (too full a split leaves near-empty pages).
@@ -123,6 +134,18 @@ func (t *Tx) PutBinding(p mapping.Platform, in Binding) (Binding, error) {
 		}
 	}
 	return in, nil
+}
+
+// changedAt is when a hash last changed: the old time when it is the stored
+// one, now when it is new, zero when there is none.
+func changedAt(had bool, oldHash string, oldAt time.Time, hash string, now time.Time) time.Time {
+	switch {
+	case hash == "":
+		return time.Time{}
+	case had && hash == oldHash && !oldAt.IsZero():
+		return oldAt
+	}
+	return now
 }
 
 // RemoveBinding deletes the binding of an ERP key and any id of it still

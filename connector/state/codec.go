@@ -15,11 +15,14 @@ import (
 
 // Bindings are stored in a compact binary form: a migration of 100,000
 // customers keeps 100,000 of them in the state file, and the file is mapped
-// into memory. Layout (version 1):
+// into memory. Layout (version 2):
 //
-//	0x01 · uvarint Version · varint Updated (unix ns) · id ID ·
-//	hash PushedHash · hash SeenHash · uvarint len(Extra) · (string key · id value)…
+//	0x02 · uvarint Version · varint Updated (unix ns) · id ID ·
+//	hash PushedHash · hash SeenHash · uvarint len(Extra) · (string key · id value)… ·
+//	varint PushedAt (unix ns) · varint SeenAt (unix ns)
 //
+// Version 1 (0x01, written by earlier versions) is the same without the
+// two times at the end; it is still read (the times are then zero).
 // where a string is a uvarint length and its bytes; a hash is 0 (none),
 // 1 and 32 bytes (a "sha256:" hex digest), 3, a uvarint part count and
 // 16 bytes a part (a mapping.Digest), or 2 and a string; an id is
@@ -27,19 +30,18 @@ import (
 // such as ONe's "org:…"), or 0 and a string. The ERP key is the bucket key
 // and is not repeated. Values written as JSON by earlier versions (they
 // start with '{') are still read.
-const bindingCodecV1 = 0x01
+const (
+	bindingCodecV1 = 0x01
+	bindingCodecV2 = 0x02
+)
 
 const sha256Prefix = "sha256:"
 
 func encodeBinding(b Binding) []byte {
 	buf := make([]byte, 0, 128)
-	buf = append(buf, bindingCodecV1)
+	buf = append(buf, bindingCodecV2)
 	buf = binary.AppendUvarint(buf, b.Version)
-	var ns int64
-	if !b.Updated.IsZero() {
-		ns = b.Updated.UnixNano()
-	}
-	buf = binary.AppendVarint(buf, ns)
+	buf = binary.AppendVarint(buf, unixNano(b.Updated))
 	buf = appendID(buf, b.ID)
 	buf = appendHash(buf, b.PushedHash)
 	buf = appendHash(buf, b.SeenHash)
@@ -53,7 +55,24 @@ func encodeBinding(b Binding) []byte {
 		buf = appendString(buf, k)
 		buf = appendID(buf, b.Extra[k])
 	}
-	return buf
+	buf = binary.AppendVarint(buf, unixNano(b.PushedAt))
+	return binary.AppendVarint(buf, unixNano(b.SeenAt))
+}
+
+// unixNano is a time as unix nanoseconds, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromUnixNano reads unixNano's form back.
+func fromUnixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
 }
 
 func appendString(buf []byte, s string) []byte {
@@ -127,14 +146,13 @@ func decodeBinding(erpKey string, v []byte) (Binding, error) {
 		return b, nil
 	}
 	d := bindingReader{buf: v}
-	if d.byte() != bindingCodecV1 {
+	form := d.byte()
+	if form != bindingCodecV1 && form != bindingCodecV2 {
 		return Binding{}, fmt.Errorf("%w: unknown format", errBindingCodec)
 	}
 	b := Binding{ERPKey: erpKey}
 	b.Version = d.uvarint()
-	if ns := d.varint(); ns != 0 {
-		b.Updated = time.Unix(0, ns).UTC()
-	}
+	b.Updated = fromUnixNano(d.varint())
 	b.ID = d.id()
 	b.PushedHash = d.hash()
 	b.SeenHash = d.hash()
@@ -147,6 +165,10 @@ func decodeBinding(erpKey string, v []byte) (Binding, error) {
 			k := d.string()
 			b.Extra[k] = d.id()
 		}
+	}
+	if form == bindingCodecV2 {
+		b.PushedAt = fromUnixNano(d.varint())
+		b.SeenAt = fromUnixNano(d.varint())
 	}
 	if d.err != nil {
 		return Binding{}, d.err

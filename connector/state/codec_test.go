@@ -1,13 +1,17 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -31,6 +35,8 @@ func TestBindingCodecRoundTrip(t *testing.T) {
 		// Ids that only look like UUIDs keep their exact text.
 		{ERPKey: "C4", ID: "9B2F1C1E-0000-4000-8000-000000000001", Extra: map[string]string{"a": "org:9b2f1c1e-0000-4000-8000-00000000000", "b": ":9b2f1c1e-0000-4000-8000-000000000001"}},
 		{ERPKey: "C5", ID: "9b2f1c1e-0000-4000-8000-000000000001", Extra: map[string]string{"businessUnitId": "x:y:9b2f1c1e-0000-4000-8000-000000000001"}},
+		// The times of the last push and read.
+		{ERPKey: "C7", ID: "x", PushedHash: "sha256:ABC", SeenHash: "md5:1", Updated: at, PushedAt: at.Add(-time.Hour), SeenAt: at.Add(-time.Minute)},
 	} {
 		v := encodeBinding(b)
 		got, err := decodeBinding(b.ERPKey, v)
@@ -148,5 +154,168 @@ func TestBindingsReadStateWrittenByEarlierVersions(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBindingCodecReadsVersion1: bindings written before the times of the
+// last push and read existed are still read, with those times zero.
+func TestBindingCodecReadsVersion1(t *testing.T) {
+	b := Binding{ERPKey: "C1", ID: "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d", Version: 3,
+		PushedHash: "sha256:7d696c7d1ce518024a891d82ce26d46de15e419d91446d2f30d2c37be1854034",
+		Extra:      map[string]string{"addressId": "021a0e64-6010-42df-86a2-1ceff41a6965"},
+		Updated:    time.Date(2026, 11, 23, 3, 32, 35, 0, time.UTC)}
+	v2 := encodeBinding(b)
+	if v2[0] != bindingCodecV2 || !bytes.HasSuffix(v2, []byte{0, 0}) {
+		t.Fatalf("version 2 form % x", v2)
+	}
+	// Version 1 is version 2 without the two times at the end.
+	v1 := append([]byte{bindingCodecV1}, v2[1:len(v2)-2]...)
+	got, err := decodeBinding(b.ERPKey, v1)
+	if err != nil || !reflect.DeepEqual(got, b) {
+		t.Fatalf("version 1 binding: %+v, %v", got, err)
+	}
+	if _, err := decodeBinding(b.ERPKey, append(v1, 0)); !errors.Is(err, errBindingCodec) {
+		t.Errorf("version 1 with a trailing byte: err = %v", err)
+	}
+}
+
+// TestPutBindingStampsPushedAndSeen: the times of the last push and read
+// move when their hash changes, and only then.
+func TestPutBindingStampsPushedAndSeen(t *testing.T) {
+	ctx := context.Background()
+	q, err := queue.Open(filepath.Join(t.TempDir(), "state.db"), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s, err := Open(ctx, q, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(b Binding) Binding {
+		t.Helper()
+		var out Binding
+		if err := s.Update(ctx, func(tx *Tx) error {
+			var err error
+			out, err = tx.PutBinding(mapping.PlatformONe, b)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t0 := now
+	b := put(Binding{ERPKey: "C1", ID: "x", PushedHash: "p:1"})
+	if !b.PushedAt.Equal(t0) || !b.SeenAt.IsZero() {
+		t.Fatalf("first put: pushed %v seen %v", b.PushedAt, b.SeenAt)
+	}
+	now = now.Add(time.Minute)
+	b.SeenHash = "s:1"
+	b = put(b)
+	if !b.PushedAt.Equal(t0) || !b.SeenAt.Equal(now) {
+		t.Fatalf("seen changed: pushed %v seen %v", b.PushedAt, b.SeenAt)
+	}
+	now = now.Add(time.Minute)
+	b.PushedHash = "p:2"
+	b = put(b)
+	if !b.PushedAt.Equal(now) || !b.SeenAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("pushed changed: pushed %v seen %v", b.PushedAt, b.SeenAt)
+	}
+	if err := s.View(ctx, func(tx *Tx) error {
+		got, _, err := tx.Binding(mapping.PlatformONe, "C1")
+		if err == nil && !reflect.DeepEqual(got, b) {
+			t.Errorf("stored %+v, want %+v", got, b)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHistoryIsBoundedAndFoldsRepeats: a key keeps its last HistoryLimit
+// events; the same outcome again counts as a repeat.
+func TestHistoryIsBoundedAndFoldsRepeats(t *testing.T) {
+	ctx := context.Background()
+	q, err := queue.Open(filepath.Join(t.TempDir(), "state.db"), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	s, err := Open(ctx, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(e Event) {
+		t.Helper()
+		if err := s.Update(ctx, func(tx *Tx) error { return tx.AddEvent(mapping.PlatformCustomerAPI, "K", e) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(Event{Outcome: "refused", Reason: strings.Repeat("é", 300)})
+	add(Event{Outcome: "refused", Reason: strings.Repeat("é", 300)})
+	for i := range HistoryLimit + 2 {
+		add(Event{Outcome: "updated", ID: fmt.Sprint("id", i)})
+	}
+	add(Event{Outcome: "unchanged", ID: "id"})
+	add(Event{Outcome: "unchanged", ID: "id"})
+	add(Event{Outcome: "unchanged", ID: "id"})
+	var h []Event
+	if err := s.View(ctx, func(tx *Tx) error {
+		h, err = tx.History(mapping.PlatformCustomerAPI, "K")
+		if other, _ := tx.History(mapping.PlatformONe, "K"); other != nil {
+			t.Errorf("history on the other platform: %+v", other)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != HistoryLimit {
+		t.Fatalf("%d events, want %d: %+v", len(h), HistoryLimit, h)
+	}
+	if last := h[len(h)-1]; last.Outcome != "unchanged" || last.Times != 3 {
+		t.Errorf("last event %+v, want unchanged 3 times", last)
+	}
+	if first := h[0]; first.ID != "id3" || first.Times != 0 || first.At.IsZero() {
+		t.Errorf("oldest kept event %+v, want the update of id3", first)
+	}
+	var refusal Event
+	if err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.AddEvent(mapping.PlatformONe, "R", Event{Outcome: "refused", Reason: strings.Repeat("é", 300)}); err != nil {
+			return err
+		}
+		r, err := tx.History(mapping.PlatformONe, "R")
+		refusal = r[0]
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(refusal.Reason) > maxReason+len("…") || !utf8.ValidString(refusal.Reason) {
+		t.Errorf("reason of %d bytes (valid UTF-8 %v), want at most %d", len(refusal.Reason), utf8.ValidString(refusal.Reason), maxReason)
+	}
+}
+
+func TestHistoryCodec(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 0, 0, 5, time.UTC)
+	events := []Event{
+		{At: at, Outcome: "created", ID: "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d"},
+		{At: at.Add(time.Second), Outcome: "refused", Reason: "tin: is required for companies", Times: 3},
+		{At: at.Add(time.Minute), Outcome: "updated", ID: "plain-id"},
+	}
+	v := encodeHistory(events)
+	got, err := decodeHistory(v)
+	if err != nil || !reflect.DeepEqual(got, events) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if js, _ := json.Marshal(events); len(v)*2 > len(js) {
+		t.Errorf("three events take %d bytes, %d as JSON: want under half", len(v), len(js))
+	}
+	for i := range len(v) - 1 {
+		if _, err := decodeHistory(v[:i]); !errors.Is(err, errBindingCodec) {
+			t.Errorf("truncated at %d: err = %v", i, err)
+		}
+	}
+	if _, err := decodeHistory(append(v, 0)); !errors.Is(err, errBindingCodec) {
+		t.Errorf("trailing byte: err = %v", err)
 	}
 }

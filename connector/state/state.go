@@ -1,9 +1,10 @@
 // Package state is the connector's own state beside the queue in the one
 // bbolt file: bindings (ERP key ↔ platform id, what was last pushed and
 // seen, the watermark version), platform ids waiting to be written back to
-// the ERP, tombstones of records unbound on purpose, and the sets a walk
-// over a platform uses to find what it did not see. It is the only user of
-// bbolt transactions outside the queue.
+// the ERP, tombstones of records unbound on purpose, a short history of
+// outcomes per ERP key and platform (for `erpconnector trace`), and the
+// sets a walk over a platform uses to find what it did not see. It is the
+// only user of bbolt transactions outside the queue.
 //
 // One transaction policy: inside a queue handler, Defer commits with the
 // job's settlement (the binding a handler writes is never visible without
