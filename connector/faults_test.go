@@ -143,7 +143,9 @@ func TestStopDuringMigration(t *testing.T) {
 				c.CustomerAPI.Upstream = up
 			}
 		}})
-		if _, err := h.faults(w).Add(fault.Rule{Operation: h.createOp, Latency: fault.Duration(5 * time.Millisecond)}); err != nil {
+		// 120 creates at 20 ms each on 2 workers take over a second: the
+		// stop comes well before the end, even on a loaded machine.
+		if _, err := h.faults(w).Add(fault.Rule{Operation: h.createOp, Latency: fault.Duration(20 * time.Millisecond)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.conn.SyncOnce(context.Background()); err != nil {
