@@ -168,6 +168,11 @@ var transformNames = map[string]transform{
 	"map": tMap, "phone": tPhone, "date": tDate,
 }
 
+// transformList lists the transform names in their documented order.
+func transformList() []string {
+	return []string{"trim", "upper", "lower", "default", "map", "phone", "date"}
+}
+
 type compiledRule struct {
 	FieldRule
 	def        fieldDef
@@ -210,7 +215,7 @@ func CompileRules(rs []FieldRule) (*Rules, error) {
 		default:
 			d, ok := lookupField(field)
 			if !ok {
-				bad("unknown field %q", r.Field)
+				bad("unknown field %q%s", r.Field, didYouMean(field, FieldNames()))
 			}
 			cr.def = d
 		}
@@ -222,7 +227,7 @@ func CompileRules(rs []FieldRule) (*Rules, error) {
 		for _, name := range r.Transform {
 			t, ok := transformNames[strings.ToLower(strings.TrimSpace(name))]
 			if !ok {
-				bad("unknown transform %q (want trim, upper, lower, default, map, phone or date)", name)
+				bad("unknown transform %q%s (want %s)", name, didYouMean(name, transformList()), strings.Join(transformList(), ", "))
 				continue
 			}
 			switch t {

@@ -80,3 +80,33 @@ func TestNormalizePhone(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownNamesSuggestTheNearest: a mistyped field or transform names
+// the nearest known one; a name far from every known one suggests nothing.
+func TestUnknownNamesSuggestTheNearest(t *testing.T) {
+	cases := []struct {
+		rule FieldRule
+		want string
+	}{
+		{FieldRule{ERP: "x", Field: "nmae"}, `unknown field "nmae" (did you mean "name"?)`},
+		{FieldRule{ERP: "x", Field: "billing.citi"}, `unknown field "billing.citi" (did you mean "billing.city"?)`},
+		{FieldRule{ERP: "x", Field: "admin.emial"}, `unknown field "admin.emial" (did you mean "admin.email"?)`},
+		{FieldRule{ERP: "x", Field: "name", Transform: []string{"uper"}}, `unknown transform "uper" (did you mean "upper"?)`},
+		{FieldRule{ERP: "x", Field: "name", Transform: []string{"Trimm"}}, `unknown transform "Trimm" (did you mean "trim"?)`},
+	}
+	for _, tc := range cases {
+		_, err := CompileRules([]FieldRule{tc.rule})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.rule, err, tc.want)
+		}
+	}
+	for _, r := range []FieldRule{
+		{ERP: "x", Field: "colour_of_the_barn"},
+		{ERP: "x", Field: "name", Transform: []string{"shout"}},
+	} {
+		_, err := CompileRules([]FieldRule{r})
+		if err == nil || strings.Contains(err.Error(), "did you mean") {
+			t.Errorf("%+v: want no suggestion, got %v", r, err)
+		}
+	}
+}

@@ -124,7 +124,7 @@ func (k Invalid) Field() string {
 	case MissingTIN:
 		return "tin"
 	case BadEmail:
-		return "email"
+		return "admin.email"
 	case BadCurrency:
 		return "currency"
 	case BadTINCode:
@@ -139,6 +139,37 @@ func (k Invalid) Field() string {
 		return "phone"
 	}
 	return ""
+}
+
+// RefusedBy reports whether platform p's validation refuses a row of this
+// kind: whether p receives the spoiled field (see mapping.Receives). A
+// missing tin, a bad currency and a non-EU tin code are ONe's (the
+// Customer API receives none of them), a bad ISO country code is the
+// Customer API's (ONe receives the country name only); a bad phone keeps
+// a customer from the Customer API when it is a farm (the platform
+// receives the phone with the farm business).
+func (k Invalid) RefusedBy(p mapping.Platform) bool {
+	switch k {
+	case MissingTIN, BadCurrency, BadTINCode:
+		return p == mapping.PlatformONe
+	case BadISO2:
+		return p == mapping.PlatformCustomerAPI
+	case BadEmail, LongName, BadUTF8, BadPhone:
+		return p.Valid()
+	}
+	return false
+}
+
+// InvalidFor lists the kinds platform p refuses (see RefusedBy), in
+// AllInvalid order.
+func InvalidFor(p mapping.Platform) []Invalid {
+	var out []Invalid
+	for _, k := range AllInvalid() {
+		if k.RefusedBy(p) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Record is one generated ERP row.
@@ -157,6 +188,10 @@ type Record struct {
 
 // Flagged reports whether any sync flag is set.
 func (r Record) Flagged() bool { return r.SyncONe || r.SyncCustomerAPI }
+
+// InvalidFor reports whether platform p refuses the row (it holds a
+// defect p's validation refuses; see Invalid.RefusedBy).
+func (r Record) InvalidFor(p mapping.Platform) bool { return r.Invalid != "" && r.Invalid.RefusedBy(p) }
 
 // Value returns the value of a data column ("" for an unknown column).
 func (r Record) Value(col string) string {
@@ -217,8 +252,9 @@ type Options struct {
 	// company number (case and surrounding spaces ignored, any planted
 	// defect included) an earlier row of this generator holds gets
 	// " <key>" appended to its name (and to the owner's name when that was
-	// the row's name). It draws nothing from the seeded source: the rows
-	// are otherwise those generated without it. Without it the generated
+	// the row's name); a planted bad owner e-mail (its own per row) stays.
+	// It draws nothing from the seeded source: the rows are otherwise
+	// those generated without it. Without it the generated
 	// rows repeat both within a few thousand rows.
 	UniqueOnPlatform bool
 }
@@ -289,7 +325,9 @@ func (g *Generator) Next() Record {
 // unique gives r its own owner e-mail and, when an earlier row holds its
 // name and company number, its own name (see Options.UniqueOnPlatform).
 func (g *Generator) unique(r *Record) {
-	r.Set("admin_email", strings.ToLower(r.Key)+"@owners.example.co.uk")
+	if r.Invalid != BadEmail {
+		r.Set("admin_email", strings.ToLower(r.Key)+"@owners.example.co.uk")
+	}
 	if g.names == nil {
 		g.names = map[string]bool{}
 	}
@@ -489,7 +527,9 @@ func (g *Generator) spoil(r *Record, k Invalid) {
 		r.Set("customer_type", "C")
 		r.Set("tin", "")
 	case BadEmail:
-		r.Set("email", "biuro(at)example.pl")
+		// The owner's e-mail: both platforms receive it (ONe never
+		// receives the top-level email).
+		r.Set("admin_email", strings.ToLower(r.Key)+"(at)example.pl")
 	case BadCurrency:
 		r.Set("currency", "ZLT")
 	case BadTINCode:
@@ -504,7 +544,12 @@ func (g *Generator) spoil(r *Record, k Invalid) {
 	case BadPhone:
 		r.Set("phone", "call the office")
 	}
-	if !r.Flagged() {
-		r.SyncONe = true
+	// Flag the row for a platform that refuses it, so that it is dead-lettered.
+	if !(r.SyncONe && k.RefusedBy(mapping.PlatformONe)) && !(r.SyncCustomerAPI && k.RefusedBy(mapping.PlatformCustomerAPI)) {
+		if k.RefusedBy(mapping.PlatformONe) {
+			r.SyncONe = true
+		} else {
+			r.SyncCustomerAPI = true
+		}
 	}
 }

@@ -64,6 +64,32 @@ func SafeKinds() []erpgen.Invalid {
 		erpgen.BadISO2, erpgen.LongName, erpgen.BadPhone}
 }
 
+// platformCheck validates c for each platform it is flagged for, the way
+// that platform's Prepare does (ONe: ValidateONe; the Customer API: the
+// format rules of the fields it receives, since the generated Polish rows
+// are no Customer API organisations), and returns the first refusal.
+func platformCheck(c mapping.Customer) error {
+	if c.Flags.ONe {
+		if err := mapping.ValidateONe(c); err != nil {
+			return err
+		}
+	}
+	if c.Flags.CustomerAPI {
+		var ve *mapping.ValidationError
+		if errors.As(mapping.Validate(c), &ve) {
+			if mine := ve.For(mapping.PlatformCustomerAPI, c); mine != nil {
+				return mine
+			}
+		}
+	}
+	return nil
+}
+
+func fieldError(err error, field string) bool {
+	var ve *mapping.ValidationError
+	return errors.As(err, &ve) && ve.Has(field)
+}
+
 // Expected returns the customer an adapter must produce for rec (UpdatedAt
 // and platform ids aside).
 func Expected(rec erpgen.Record) mapping.Customer {
@@ -159,23 +185,23 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		invalid := 0
 		for _, it := range items {
 			r := byKey[it.Key]
-			if r.Invalid != "" {
-				invalid++
-				var ve *mapping.ValidationError
-				if !errors.As(it.Err, &ve) || !ve.Has(r.Invalid.Field()) {
-					t.Errorf("%s (%s): want a field error on %s, got %v", it.Key, r.Invalid, r.Invalid.Field(), it.Err)
-				}
-				if apierr.Classify(it.Err) != apierr.Permanent {
-					t.Errorf("%s: field errors must be permanent", it.Key)
-				}
-				continue
-			}
 			if it.Err != nil {
-				t.Errorf("%s: valid row got error %v", it.Key, it.Err)
+				// The adapter applies the core check only (key, type):
+				// a field blocks a platform in that platform's Prepare.
+				t.Errorf("%s (invalid %q): the core check must pass, got %v", it.Key, r.Invalid, it.Err)
 				continue
 			}
 			if got, want := norm(it.Customer), norm(h.expected(r)); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s mapped wrongly:\n got %+v\nwant %+v", it.Key, got, want)
+			}
+			if r.Invalid != "" {
+				invalid++
+				if err := platformCheck(it.Customer); !fieldError(err, r.Invalid.Field()) {
+					t.Errorf("%s (%s): want a field error on %s from a flagged platform's validation, got %v", it.Key, r.Invalid, r.Invalid.Field(), err)
+				}
+				if apierr.Classify(platformCheck(it.Customer)) != apierr.Permanent {
+					t.Errorf("%s: field errors must be permanent", it.Key)
+				}
 			}
 		}
 		if invalid == 0 {
@@ -241,10 +267,13 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 			if it.Key != key {
 				t.Fatalf("Get(%s) key %q", key, it.Key)
 			}
-			if (r.Invalid != "") != (it.Err != nil) {
-				t.Errorf("Get(%s): invalid=%q err=%v", key, r.Invalid, it.Err)
+			if it.Err != nil {
+				t.Errorf("Get(%s): invalid=%q: the core check must pass, got %v", key, r.Invalid, it.Err)
 			}
-			if r.Invalid == "" && !reflect.DeepEqual(norm(it.Customer), norm(h.expected(r))) {
+			if (r.Invalid != "") != (platformCheck(it.Customer) != nil) {
+				t.Errorf("Get(%s): invalid=%q, flagged platforms' validation says %v", key, r.Invalid, platformCheck(it.Customer))
+			}
+			if !reflect.DeepEqual(norm(it.Customer), norm(h.expected(r))) {
 				t.Errorf("Get(%s) mapped wrongly:\n got %+v\nwant %+v", key, norm(it.Customer), norm(h.expected(r)))
 			}
 		}

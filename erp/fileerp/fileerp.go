@@ -398,7 +398,10 @@ func (f *Folder) rowItem(file string, r Row) fileItem {
 		c.PlatformIDs.Set(w.Platform, strings.TrimSpace(r.Values[w.Column]))
 	}
 	it := erp.Item{Key: key, Customer: c}
-	if err := mapping.Validate(c); err != nil {
+	// The core check only: each platform checks the fields it receives in
+	// its Prepare, and the engine keeps of the rules' field errors those a
+	// platform receives (mapping.ValidationError.For).
+	if err := mapping.ValidateCore(c); err != nil {
 		var ve *mapping.ValidationError
 		if errors.As(err, &ve) {
 			ve.Fields = append(ferrs, ve.Fields...)
@@ -742,6 +745,7 @@ func (f *Folder) Upsert(ctx context.Context, c mapping.Customer) (string, error)
 		}
 	}
 	c.Deleted = false
+	// The ERP receives every field the rules map: all of them are checked.
 	if err := mapping.Validate(c); err != nil {
 		return "", fmt.Errorf("fileerp: upsert: %w", err)
 	}

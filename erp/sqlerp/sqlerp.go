@@ -604,7 +604,10 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, position, error) {
 		i++
 	}
 	it := erp.Item{Key: key, Customer: c}
-	if err := mapping.Validate(c); err != nil {
+	// The core check only: each platform checks the fields it receives in
+	// its Prepare, and the engine keeps of the rules' field errors those a
+	// platform receives (mapping.ValidationError.For).
+	if err := mapping.ValidateCore(c); err != nil {
 		var ve *mapping.ValidationError
 		if errors.As(err, &ve) {
 			ve.Fields = append(ferrs, ve.Fields...)
@@ -742,6 +745,7 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 		// The database gives the key; validate the rest.
 		check.ERPKey = "new"
 	}
+	// The ERP receives every field the rules map: all of them are checked.
 	if err := mapping.Validate(check); err != nil {
 		return "", fmt.Errorf("sqlerp: upsert: %w", err)
 	}
