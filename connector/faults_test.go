@@ -143,7 +143,10 @@ func TestStopDuringMigration(t *testing.T) {
 				c.CustomerAPI.Upstream = up
 			}
 		}})
-		if _, err := h.faults(w).Add(fault.Rule{Operation: h.createOp, Latency: fault.Duration(5 * time.Millisecond)}); err != nil {
+		// Creates slow enough that the stop comes mid-migration (at 5 ms
+		// the Customer API's 46 farms were all created before the stop
+		// once the phone transform wrote E.164).
+		if _, err := h.faults(w).Add(fault.Rule{Operation: h.createOp, Latency: fault.Duration(20 * time.Millisecond)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.conn.SyncOnce(context.Background()); err != nil {

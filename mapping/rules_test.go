@@ -45,7 +45,7 @@ func TestRulesTransforms(t *testing.T) {
 		{ERP: "regon", Field: "additional.regon"},
 		{ERP: "lat", Field: "farm.latitude"},
 	})
-	c, errs := rules.Apply([]string{" f ", "  Agro  ", "", " Biuro@Agro.PL ", "022 123-45-67", "01439 770000", "31.01.2024", "10000,50", "tak", "a@b.pl; c@d.pl", "999999999", "north"})
+	c, errs := rules.Apply([]string{" f ", "  Agro  ", "", " Biuro@Agro.PL ", "22 123-45-67", "01439 770000", "31.01.2024", "10000,50", "tak", "a@b.pl; c@d.pl", "999999999", "north"})
 	if len(errs) != 1 || errs[0].Field != "farm.latitude" || !strings.Contains(errs[0].Message, `column "lat"`) {
 		t.Fatalf("errs %+v", errs)
 	}

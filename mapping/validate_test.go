@@ -242,3 +242,31 @@ func TestValidationErrorFor(t *testing.T) {
 		t.Error("For changed its receiver")
 	}
 }
+
+// TestReceivesWhatTheREADMESays pins the fields the README names as not
+// received by each platform.
+func TestReceivesWhatTheREADMESays(t *testing.T) {
+	farm, company := validCAPI(), validCompany()
+	for _, f := range []string{"email", "vat_id", "company_number", "billing.region", "billing.country_iso2",
+		"farm.holding_number", "farm.what3words", "farm.latitude", "farm.certificate_status"} {
+		if Receives(PlatformONe, farm, f) {
+			t.Errorf("ONe receives %s", f)
+		}
+	}
+	for _, f := range []string{"tin", "tin_code", "invoice_email", "additional_invoice_emails[0]", "currency",
+		"tax_type", "account_manager_id", "trade_credit_limit", "bank_account", "additional.colour", "farm.certificate_status"} {
+		if Receives(PlatformCustomerAPI, farm, f) {
+			t.Errorf("the Customer API receives %s", f)
+		}
+	}
+	for _, f := range []string{"phone", "email"} {
+		if !Receives(PlatformCustomerAPI, farm, f) || Receives(PlatformCustomerAPI, company, f) {
+			t.Errorf("the Customer API receives %s for a farm only", f)
+		}
+	}
+	for _, f := range []string{"key", "type", "name", "phone", "tin", "tin_code", "admin.email"} {
+		if !Receives(PlatformONe, company, f) {
+			t.Errorf("ONe does not receive %s", f)
+		}
+	}
+}

@@ -65,7 +65,8 @@ func Rules() []mapping.FieldRule {
 		{ERP: "region", Field: "billing.region"},
 		{ERP: "country", Field: "billing.country_name"},
 		{ERP: "country_iso2", Field: "billing.country_iso2", Transform: []string{"trim", "upper"}},
-		{ERP: "phone", Field: "phone", Transform: []string{"phone"}},
+		// A national number is read in the row's country; GB when it has none.
+		{ERP: "phone", Field: "phone", Transform: []string{"phone"}, PhoneRegion: "GB"},
 		{ERP: "email", Field: "email", Transform: []string{"trim", "lower"}},
 		{ERP: "invoice_emails", Field: "invoice_emails"},
 		{ERP: "e_invoice", Field: "invoice_agreement"},
@@ -409,7 +410,10 @@ func (g *Generator) plAddress(r *Record, name string) {
 	r.Set("region", c.region)
 	r.Set("country", "Polska")
 	r.Set("country_iso2", "PL")
-	r.Set("phone", fmt.Sprintf("+48 %s %s %s", g.digits(3), g.digits(3), g.digits(3)))
+	// A Warsaw landline, valid for libphonenumber (the three draws keep
+	// the stream of every seed as it was).
+	a, b, c7 := g.digits(3), g.digits(3), g.digits(3)
+	r.Set("phone", fmt.Sprintf("+48 22 %s %s %s%s", a, b[:2], b[2:], c7[:1]))
 	r.Set("currency", "PLN")
 	r.Set("tax_type", "COUNTRY")
 	r.SyncONe = g.rng.IntN(10) < 9
@@ -442,7 +446,7 @@ func (g *Generator) polishCompany(r *Record) {
 	r.Set("bank_account", "PL"+g.digits(26))
 	r.Set("admin_name", g.pick(plFirst)+" "+g.pick(plLast))
 	r.Set("admin_email", "admin@"+dom+".pl")
-	r.Set("admin_phone", "+48 "+g.digits(9))
+	r.Set("admin_phone", "+48 601 "+g.digits(9)[:6]) // a mobile number
 }
 
 func (g *Generator) polishPerson(r *Record) {
@@ -480,7 +484,8 @@ func (g *Generator) ukFarm(r *Record, company bool) {
 	r.Set("region", t.county)
 	r.Set("country", "United Kingdom")
 	r.Set("country_iso2", "GB")
-	r.Set("phone", "01"+g.digits(3)+" "+g.digits(6))
+	_ = g.digits(3) // the area code drawn before; Haverfordwest's keeps every number valid
+	r.Set("phone", "01437 "+g.digits(6))
 	dom := strings.ToLower(strings.ReplaceAll(last+strings.Fields(farm)[0], " ", ""))
 	r.Set("email", strings.ToLower(first)+"@"+dom+".co.uk")
 	r.Set("invoice_emails", "accounts@"+dom+".co.uk")
@@ -491,7 +496,7 @@ func (g *Generator) ukFarm(r *Record, company bool) {
 	r.Set("account_types", "CLIENT")
 	r.Set("admin_name", name)
 	r.Set("admin_email", strings.ToLower(first)+"@"+dom+".co.uk")
-	r.Set("admin_phone", "+44 7700 "+g.digits(6))
+	r.Set("admin_phone", "+44 7400 "+g.digits(6)) // a mobile number (07700 numbers are reserved, not valid)
 	r.Set("holding_number", fmt.Sprintf("%02d/%03d/%04d", 1+g.rng.IntN(99), g.rng.IntN(1000), g.rng.IntN(10000)))
 	if strings.HasPrefix(t.post, "PH") {
 		r.Set("assurance_scheme", "SQC")

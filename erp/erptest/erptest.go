@@ -64,18 +64,29 @@ func SafeKinds() []erpgen.Invalid {
 		erpgen.BadISO2, erpgen.LongName, erpgen.BadPhone}
 }
 
-// platformCheck validates c for each platform it is flagged for, the way
-// that platform's Prepare does (ONe: ValidateONe; the Customer API: the
+// PlatformCheck is what the engine finds for the item on each platform it
+// is flagged for: the rules' field errors that platform receives, else
+// the platform's validation the way its Prepare does it (ONe: ValidateONe; the Customer API: the
 // format rules of the fields it receives, since the generated Polish rows
 // are no Customer API organisations), and returns the first refusal.
-func platformCheck(c mapping.Customer) error {
+func PlatformCheck(it erp.Item) error {
+	c := it.Customer
+	var ve *mapping.ValidationError
+	if errors.As(it.Err, &ve) {
+		for _, p := range []mapping.Platform{mapping.PlatformONe, mapping.PlatformCustomerAPI} {
+			if mine := ve.For(p, c); mine != nil && c.Flags.Get(p) {
+				return mine
+			}
+		}
+	} else if it.Err != nil {
+		return it.Err
+	}
 	if c.Flags.ONe {
 		if err := mapping.ValidateONe(c); err != nil {
 			return err
 		}
 	}
 	if c.Flags.CustomerAPI {
-		var ve *mapping.ValidationError
 		if errors.As(mapping.Validate(c), &ve) {
 			if mine := ve.For(mapping.PlatformCustomerAPI, c); mine != nil {
 				return mine
@@ -83,6 +94,16 @@ func platformCheck(c mapping.Customer) error {
 		}
 	}
 	return nil
+}
+
+// coreProblem reports whether err is more than the rules' field errors: a
+// failed core check (key, type) or another error.
+func coreProblem(err error) bool {
+	var ve *mapping.ValidationError
+	if err == nil {
+		return false
+	}
+	return !errors.As(err, &ve) || ve.Has("key") || ve.Has("type")
 }
 
 func fieldError(err error, field string) bool {
@@ -185,9 +206,10 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		invalid := 0
 		for _, it := range items {
 			r := byKey[it.Key]
-			if it.Err != nil {
-				// The adapter applies the core check only (key, type):
-				// a field blocks a platform in that platform's Prepare.
+			if coreProblem(it.Err) {
+				// The adapter applies the core check only (key, type) and
+				// reports the rules' field errors: a field blocks a
+				// platform in that platform's Prepare.
 				t.Errorf("%s (invalid %q): the core check must pass, got %v", it.Key, r.Invalid, it.Err)
 				continue
 			}
@@ -196,12 +218,14 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 			}
 			if r.Invalid != "" {
 				invalid++
-				if err := platformCheck(it.Customer); !fieldError(err, r.Invalid.Field()) {
+				if err := PlatformCheck(it); !fieldError(err, r.Invalid.Field()) {
 					t.Errorf("%s (%s): want a field error on %s from a flagged platform's validation, got %v", it.Key, r.Invalid, r.Invalid.Field(), err)
 				}
-				if apierr.Classify(platformCheck(it.Customer)) != apierr.Permanent {
+				if apierr.Classify(PlatformCheck(it)) != apierr.Permanent {
 					t.Errorf("%s: field errors must be permanent", it.Key)
 				}
+			} else if it.Err != nil {
+				t.Errorf("%s: valid row got error %v", it.Key, it.Err)
 			}
 		}
 		if invalid == 0 {
@@ -267,11 +291,11 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 			if it.Key != key {
 				t.Fatalf("Get(%s) key %q", key, it.Key)
 			}
-			if it.Err != nil {
+			if coreProblem(it.Err) {
 				t.Errorf("Get(%s): invalid=%q: the core check must pass, got %v", key, r.Invalid, it.Err)
 			}
-			if (r.Invalid != "") != (platformCheck(it.Customer) != nil) {
-				t.Errorf("Get(%s): invalid=%q, flagged platforms' validation says %v", key, r.Invalid, platformCheck(it.Customer))
+			if (r.Invalid != "") != (PlatformCheck(it) != nil) {
+				t.Errorf("Get(%s): invalid=%q, flagged platforms' validation says %v", key, r.Invalid, PlatformCheck(it))
 			}
 			if !reflect.DeepEqual(norm(it.Customer), norm(h.expected(r))) {
 				t.Errorf("Get(%s) mapped wrongly:\n got %+v\nwant %+v", key, norm(it.Customer), norm(h.expected(r)))
