@@ -234,7 +234,8 @@ func boolStr(b bool) string {
 type Options struct {
 	// Seed makes the output reproducible.
 	Seed uint64
-	// InvalidEvery plants a defect in every n-th row (0: never).
+	// InvalidEvery plants a defect in every n-th row (0: never), flagged
+	// for every platform that refuses it (see Invalid.RefusedBy).
 	InvalidEvery int
 	// Kinds are the defects to cycle through (default AllInvalid()).
 	Kinds []Invalid
@@ -549,12 +550,12 @@ func (g *Generator) spoil(r *Record, k Invalid) {
 	case BadPhone:
 		r.Set("phone", "call the office")
 	}
-	// Flag the row for a platform that refuses it, so that it is dead-lettered.
-	if !(r.SyncONe && k.RefusedBy(mapping.PlatformONe)) && !(r.SyncCustomerAPI && k.RefusedBy(mapping.PlatformCustomerAPI)) {
-		if k.RefusedBy(mapping.PlatformONe) {
-			r.SyncONe = true
-		} else {
-			r.SyncCustomerAPI = true
-		}
+	// Flag the row for every platform that refuses it, so that each
+	// dead-letters it (a bad phone keeps only a farm from the Customer API).
+	if k.RefusedBy(mapping.PlatformONe) {
+		r.SyncONe = true
+	}
+	if k.RefusedBy(mapping.PlatformCustomerAPI) && (k != BadPhone || r.Value("holding_number") != "") {
+		r.SyncCustomerAPI = true
 	}
 }
