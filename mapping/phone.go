@@ -65,3 +65,61 @@ func ParsePhone(s, region string) (string, error) {
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
+
+// phoneDefaultRegion is the phone transform's default region of r: its
+// phone_region, or the region of its phone_country_code, or "".
+func phoneDefaultRegion(r FieldRule) (string, error) {
+	region := strings.ToUpper(strings.TrimSpace(r.PhoneRegion))
+	if region != "" && !knownPhoneRegion(region) {
+		return "", fmt.Errorf("phone_region %q is not a region with phone numbers (an ISO 3166-1 alpha-2 code like PL or GB)", r.PhoneRegion)
+	}
+	if cc := strings.TrimSpace(r.PhoneCountryCode); cc != "" {
+		byCode, ok := PhoneRegion(cc)
+		switch {
+		case strings.Trim(cc, "0123456789") != "":
+			return "", fmt.Errorf("phone_country_code %q must be digits", r.PhoneCountryCode)
+		case !ok:
+			return "", fmt.Errorf("phone_country_code %q is not a calling code", r.PhoneCountryCode)
+		case region != "" && phonenumbers.GetCountryCodeForRegion(region) != phonenumbers.GetCountryCodeForRegion(byCode):
+			return "", fmt.Errorf("phone_region %q and phone_country_code %q disagree: give one", r.PhoneRegion, r.PhoneCountryCode)
+		case region == "":
+			region = byCode
+		}
+	}
+	return region, nil
+}
+
+// NormalizePhone rewrites a phone number to +<digits> where it can: it drops
+// spaces, dots, dashes, slashes and parentheses, turns a 00 prefix into +,
+// and puts countryCode in front of a national number (dropping one trunk
+// 0). A value it cannot read is returned unchanged for validation to report.
+func NormalizePhone(v, countryCode string) string {
+	s := strings.TrimSpace(v)
+	if s == "" {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' && i == 0:
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '.' || r == '/' || r == '(' || r == ')':
+		default:
+			return v
+		}
+	}
+	d := b.String()
+	switch {
+	case strings.HasPrefix(d, "+"):
+	case strings.HasPrefix(d, "00"):
+		d = "+" + d[2:]
+	case countryCode != "":
+		d = "+" + countryCode + strings.TrimPrefix(d, "0")
+	}
+	if !ValidPhone(d) {
+		return v
+	}
+	return d
+}

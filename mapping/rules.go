@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
-	"github.com/nyaruka/phonenumbers"
 
 	"github.com/erpconnector/erpconnector/internal/apierr"
 )
@@ -258,35 +257,7 @@ func CompileRules(rs []FieldRule) (*Rules, error) {
 		} else {
 			seen[field] = i
 		}
-		for _, name := range r.Transform {
-			t, ok := transformNames[strings.ToLower(strings.TrimSpace(name))]
-			if !ok {
-				bad("unknown transform %q%s (want %s)", name, didYouMean(name, transformList()), strings.Join(transformList(), ", "))
-				continue
-			}
-			switch t {
-			case tMap:
-				if len(r.Map) == 0 {
-					bad("transform map needs at least one {from, to} pair")
-				}
-			case tDate:
-				if r.DateFormat == "" {
-					bad("transform date needs date_format")
-				}
-			case tDefault:
-				if r.Default == "" {
-					bad("transform default needs a default value")
-				}
-			case tPhone:
-				cr.phone = true
-				region, err := phoneDefaultRegion(r)
-				if err != nil {
-					bad("%v", err)
-				}
-				cr.region = region
-			}
-			cr.transforms = append(cr.transforms, t)
-		}
+		cr.compileTransforms(bad)
 		if cr.program == nil {
 			cr.col = len(out.columns)
 			out.columns = append(out.columns, r.ERP)
@@ -297,44 +268,59 @@ func CompileRules(rs []FieldRule) (*Rules, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	// The columns expressions read: a rule's column, or one of their own
-	// (read, never written).
-	for i := range out.rules {
-		cr := &out.rules[i]
+	out.exprColumns()
+	return out, nil
+}
+
+// exprColumns gives each expression the indexes of the columns it reads: a
+// rule's column, or one of their own (read, never written).
+func (r *Rules) exprColumns() {
+	for i := range r.rules {
+		cr := &r.rules[i]
 		for _, name := range cr.srcNames {
-			j := slices.Index(out.columns, name)
+			j := slices.Index(r.columns, name)
 			if j < 0 {
-				j = len(out.columns)
-				out.columns = append(out.columns, name)
-				out.readOnly = append(out.readOnly, true)
+				j = len(r.columns)
+				r.columns = append(r.columns, name)
+				r.readOnly = append(r.readOnly, true)
 			}
 			cr.srcCols = append(cr.srcCols, j)
 		}
 	}
-	return out, nil
 }
 
-// phoneDefaultRegion is the phone transform's default region of r: its
-// phone_region, or the region of its phone_country_code, or "".
-func phoneDefaultRegion(r FieldRule) (string, error) {
-	region := strings.ToUpper(strings.TrimSpace(r.PhoneRegion))
-	if region != "" && !knownPhoneRegion(region) {
-		return "", fmt.Errorf("phone_region %q is not a region with phone numbers (an ISO 3166-1 alpha-2 code like PL or GB)", r.PhoneRegion)
-	}
-	if cc := strings.TrimSpace(r.PhoneCountryCode); cc != "" {
-		byCode, ok := PhoneRegion(cc)
-		switch {
-		case strings.Trim(cc, "0123456789") != "":
-			return "", fmt.Errorf("phone_country_code %q must be digits", r.PhoneCountryCode)
-		case !ok:
-			return "", fmt.Errorf("phone_country_code %q is not a calling code", r.PhoneCountryCode)
-		case region != "" && phonenumbers.GetCountryCodeForRegion(region) != phonenumbers.GetCountryCodeForRegion(byCode):
-			return "", fmt.Errorf("phone_region %q and phone_country_code %q disagree: give one", r.PhoneRegion, r.PhoneCountryCode)
-		case region == "":
-			region = byCode
+// compileTransforms compiles the rule's transforms, reporting each problem
+// with bad.
+func (cr *compiledRule) compileTransforms(bad func(format string, args ...any)) {
+	for _, name := range cr.Transform {
+		t, ok := transformNames[strings.ToLower(strings.TrimSpace(name))]
+		if !ok {
+			bad("unknown transform %q%s (want %s)", name, didYouMean(name, transformList()), strings.Join(transformList(), ", "))
+			continue
 		}
+		switch t {
+		case tMap:
+			if len(cr.Map) == 0 {
+				bad("transform map needs at least one {from, to} pair")
+			}
+		case tDate:
+			if cr.DateFormat == "" {
+				bad("transform date needs date_format")
+			}
+		case tDefault:
+			if cr.Default == "" {
+				bad("transform default needs a default value")
+			}
+		case tPhone:
+			cr.phone = true
+			region, err := phoneDefaultRegion(cr.FieldRule)
+			if err != nil {
+				bad("%v", err)
+			}
+			cr.region = region
+		}
+		cr.transforms = append(cr.transforms, t)
 	}
-	return region, nil
 }
 
 // MustCompileRules is CompileRules for rule lists known to be valid; it panics otherwise.
@@ -637,39 +623,4 @@ func ParseBool(v string) (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("%q is not a boolean", v)
-}
-
-// NormalizePhone rewrites a phone number to +<digits> where it can: it drops
-// spaces, dots, dashes, slashes and parentheses, turns a 00 prefix into +,
-// and puts countryCode in front of a national number (dropping one trunk
-// 0). A value it cannot read is returned unchanged for validation to report.
-func NormalizePhone(v, countryCode string) string {
-	s := strings.TrimSpace(v)
-	if s == "" {
-		return s
-	}
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' && i == 0:
-			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.' || r == '/' || r == '(' || r == ')':
-		default:
-			return v
-		}
-	}
-	d := b.String()
-	switch {
-	case strings.HasPrefix(d, "+"):
-	case strings.HasPrefix(d, "00"):
-		d = "+" + d[2:]
-	case countryCode != "":
-		d = "+" + countryCode + strings.TrimPrefix(d, "0")
-	}
-	if !ValidPhone(d) {
-		return v
-	}
-	return d
 }
