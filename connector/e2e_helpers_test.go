@@ -209,7 +209,9 @@ func uniqueOnPlatform(recs []erpgen.Record) {
 	seen := map[string]bool{}
 	for i := range recs {
 		r := &recs[i]
-		r.Set("admin_email", strings.ToLower(r.Key)+"@owners.example.co.uk")
+		if r.Invalid != erpgen.BadEmail { // the planted bad owner e-mail stays
+			r.Set("admin_email", strings.ToLower(r.Key)+"@owners.example.co.uk")
+		}
 		id := strings.ToLower(r.Value("name") + "|" + r.Value("company_number"))
 		if seen[id] {
 			r.Set("name", r.Value("name")+" "+r.Key)

@@ -70,7 +70,7 @@ func (c *Connector) enrich(ctx context.Context, s *site, key string) error {
 	}
 	defer c.locks.lockUntilSettled(ctx, key)()
 	it, err := c.erp.Get(ctx, key)
-	if errors.Is(err, erp.ErrNotFound) || err == nil && (it.Err != nil || it.Customer.Deleted) {
+	if errors.Is(err, erp.ErrNotFound) || err == nil && (errFor(s.p.Name(), it.Customer, it.Err) != nil || it.Customer.Deleted) {
 		return nil // gone, invalid or deleted: the ERP scan handles it
 	}
 	if err != nil {

@@ -107,7 +107,7 @@ func (c *Connector) pullUnbound(ctx context.Context, s *site, id string) error {
 		case errors.Is(err, erp.ErrNotFound):
 		case err != nil:
 			return err
-		case it.Err == nil && s.p.Wants(it.Customer) && !it.Customer.Deleted:
+		case errFor(s.p.Name(), it.Customer, it.Err) == nil && s.p.Wants(it.Customer) && !it.Customer.Deleted:
 			c.log.Info("binding a platform record to the ERP customer its key names", "platform", s.name, "platform_id", id, "erp_key", k)
 			if err := c.apply(ctx, s, state.Binding{ERPKey: k, ID: id, Extra: rec.Ref.Extra}, it.Customer, rec); err != nil {
 				return err

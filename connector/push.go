@@ -26,9 +26,9 @@ import (
 func classify(s *site, it erp.Item) (pushPayload, error) {
 	cust := it.Customer
 	cust.ERPKey = it.Key
-	switch {
-	case it.Err != nil:
-		return pushPayload{Op: opInvalid, Customer: cust, Reason: it.Err.Error()}, nil
+	switch err := errFor(s.p.Name(), cust, it.Err); {
+	case err != nil:
+		return pushPayload{Op: opInvalid, Customer: cust, Reason: err.Error()}, nil
 	case cust.Deleted || !s.p.Wants(cust):
 		return pushPayload{Op: opUnflag, Customer: cust}, nil
 	}
@@ -40,6 +40,22 @@ func classify(s *site, it erp.Item) (pushPayload, error) {
 		return pushPayload{Op: opInvalid, Customer: cust, Reason: err.Error()}, nil
 	}
 	return pushPayload{Op: opUpsert, Customer: cust, Hash: string(d)}, nil
+}
+
+// errFor is an ERP item's error as it concerns platform p: the field
+// errors of a *mapping.ValidationError (the adapter's core check and the
+// rules' transform errors) keep only the fields p receives, nil when none
+// is left, so that a field blocks a platform only if it receives it; any
+// other error concerns every platform.
+func errFor(p mapping.Platform, c mapping.Customer, err error) error {
+	ve, ok := err.(*mapping.ValidationError)
+	if !ok {
+		return err
+	}
+	if mine := ve.For(p, c); mine != nil {
+		return mine
+	}
+	return nil
 }
 
 // reread reads an ERP customer again and classifies it.

@@ -53,9 +53,13 @@ func quote(s string) string {
 }
 
 // Item is one customer read from the ERP. A row that could not be mapped or
-// failed validation is still returned, with Err set (usually a
-// *mapping.ValidationError) and Customer filled as far as it could be, so
-// the connector can dead-letter it; it never stops a page.
+// failed the core check (mapping.ValidateCore: key and type) is still
+// returned, with Err set (usually a *mapping.ValidationError holding the
+// core problems and the rules' field errors) and Customer filled as far as
+// it could be, so the connector can dead-letter it; it never stops a page.
+// The rest of validation is each platform's, on the fields it receives: the
+// connector keeps of Err's field errors those a platform receives
+// (mapping.ValidationError.For) and the platform's Prepare checks the rest.
 type Item struct {
 	// Key is the ERP key ("" only when the row had none).
 	Key string
@@ -106,13 +110,14 @@ type Adapter interface {
 	// order that never skips a row, even when many rows share a timestamp.
 	Changes(ctx context.Context, cursor string, limit int) (Page, error)
 	// Get returns one customer by key, flagged or not. A record that fails
-	// validation is returned with Item.Err set; a missing key is ErrNotFound.
+	// the core check or a rule is returned with Item.Err set; a missing key
+	// is ErrNotFound.
 	Get(ctx context.Context, key string) (Item, error)
 	// Upsert creates or updates a customer that came from a platform and
 	// returns its ERP key. When c.ERPKey is empty, the customer is found by
 	// its platform id (so repeating the call does not create a duplicate) or
-	// created with a new key. Invalid customers are refused with a
-	// *mapping.ValidationError.
+	// created with a new key. Invalid customers (mapping.Validate: the ERP
+	// receives every field) are refused with a *mapping.ValidationError.
 	Upsert(ctx context.Context, c mapping.Customer) (key string, err error)
 	// SetPlatformID records the id a platform assigned to the customer (write-back).
 	SetPlatformID(ctx context.Context, key string, platform mapping.Platform, id string) error

@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"errors"
 	"regexp"
 	"strings"
 	"time"
@@ -437,25 +436,26 @@ func PickCertificate(c Customer, certs []customerapi.Certificate) (customerapi.C
 	return certs[best], true
 }
 
-// ValidateCustomerAPI is Validate plus what the Customer API requires on
-// top, with every problem in one *ValidationError named in canonical terms:
-// a non-blank name; billing.country_iso2 among the platform's countries
-// (GB, US, ZA, FR); a UK-shaped billing postcode for GB; an owner (admin.name
-// with a given and a family name, admin.email); phones the platform can read
-// (admin.phone, and phone for a farm); e-mails of the platform's shape; a
-// holding number like 11/111/1111.
+// ValidateCustomerAPI is the check the Customer API's Prepare applies: the
+// core check, the format rules of the fields the platform receives (a
+// problem with a field it never receives, such as tin, tin_code, currency
+// or the ONe fields, does not keep a customer from it; phone and email
+// count for a farm only), and what it requires on top, with every problem
+// in one *ValidationError named in canonical terms: a non-blank name;
+// billing.country_iso2 among the platform's countries (GB, US, ZA, FR); a
+// UK-shaped billing postcode for GB; an owner (admin.name with a given and
+// a family name, admin.email); phones the platform can read (admin.phone,
+// and phone for a farm); e-mails of the platform's shape; a holding number
+// like 11/111/1111. Deleted customers are not validated.
 func ValidateCustomerAPI(c Customer) error {
-	err := Validate(c)
 	if c.Deleted {
-		return err
+		return nil
 	}
-	var ve *ValidationError
-	if !errors.As(err, &ve) {
-		ve = &ValidationError{Key: c.ERPKey}
-	}
+	base := validateFor(PlatformCustomerAPI, c)
+	ve := &ValidationError{Key: c.ERPKey, Fields: base.errs}
 	v := validator{}
-	// has reports whether Validate already found a problem with field, so
-	// that a field is not reported twice.
+	// has reports whether the format rules already found a problem with
+	// field, so that a field is not reported twice.
 	has := func(field string) bool { return ve.Has(field) }
 
 	if c.Name != "" && strings.TrimSpace(c.Name) == "" {
@@ -501,10 +501,10 @@ func ValidateCustomerAPI(c Customer) error {
 		v.add("farm.holding_number", "must be a holding number like 11/111/1111 for the Customer API, got %q", h)
 	}
 
-	if len(v.errs) == 0 {
-		return err
-	}
 	ve.Fields = append(ve.Fields, v.errs...)
+	if len(ve.Fields) == 0 {
+		return nil
+	}
 	return ve
 }
 

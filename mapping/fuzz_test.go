@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -73,5 +74,41 @@ func FuzzCompileRules(f *testing.F) {
 		}
 		c, _ := r.Apply([]string{value})
 		_ = r.Values(c)
+	})
+}
+
+// FuzzExpressionRules compiles arbitrary expressions as rules and runs
+// the ones that compile over arbitrary column values: nothing panics, a
+// compile problem names its rule, and a runtime problem is a field error
+// on the rule's field.
+func FuzzExpressionRules(f *testing.F) {
+	f.Add(`first_name + " " + last_name`, "Jan", "Kowalski")
+	f.Add(`kind == "F" ? "individual" : "company"`, "F", "")
+	f.Add(`nip matches "^[A-Z]{2}" ? nip[0:2] : ""`, "PL5260250995", "")
+	f.Add(`split(a, ",")[3]`, "x,y", "")
+	f.Add(`a matches b ? a : b`, "(", "[")
+	f.Add(`repeat(a, 1000000000)`, "x", "")
+	f.Add(`let x = a; x + $env.a`, "1", "2")
+	f.Fuzz(func(t *testing.T, src, a, b string) {
+		rules, err := CompileRules([]FieldRule{{Expr: src, Field: "name"}})
+		if err != nil {
+			if !strings.Contains(err.Error(), "rules[0]: ") {
+				t.Fatalf("compile problem without its rule: %v", err)
+			}
+			return
+		}
+		vals := make([]string, len(rules.Columns()))
+		for i := range vals {
+			vals[i] = a
+			if i%2 == 1 {
+				vals[i] = b
+			}
+		}
+		_, errs := rules.Apply(vals)
+		for _, e := range errs {
+			if e.Field != "name" || e.Message == "" {
+				t.Fatalf("field error %+v", e)
+			}
+		}
 	})
 }

@@ -99,7 +99,7 @@ func segmentsWrite(c Customer) *oneapi.SegmentsWrite {
 // ToONeWrite returns the body of ONe's createClient and updateClient (the
 // full PUT sends everything the create sent). The organisation-only fields
 // (tin, isTaxPayer, termPaymentId, internalNickname) are left out for
-// individuals. It does not validate; call Validate first.
+// individuals. It does not validate; call ValidateONe first.
 func ToONeWrite(c Customer) oneapi.ClientWrite {
 	agree := c.InvoiceAgreement
 	taxPayer := c.TaxPayer

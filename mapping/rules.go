@@ -9,15 +9,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/erpconnector/erpconnector/internal/apierr"
 )
 
-// FieldRule maps one ERP column to one canonical field. Rules come from
-// configuration as a list (viper lower-cases map keys, so nothing here is
-// keyed by a field name).
+// FieldRule maps one ERP column, or an expression over the row's columns,
+// to one canonical field. Rules come from configuration as a list (viper
+// lower-cases map keys, so nothing here is keyed by a field name).
 type FieldRule struct {
-	// ERP is the column (or CSV header, or JSON key) in the ERP.
-	ERP string `json:"erp" mapstructure:"erp" yaml:"erp"`
+	// ERP is the column (or CSV header, or JSON key) in the ERP. A rule has
+	// ERP or Expr.
+	ERP string `json:"erp,omitempty" mapstructure:"erp" yaml:"erp"`
+	// Expr computes the field from the row instead of reading one column:
+	// an expression (github.com/expr-lang/expr) whose identifiers are ERP
+	// columns holding strings, giving a string, e.g.
+	// `first_name + " " + last_name` or `kind == "F" ? "individual" : "company"`.
+	// A computed field is one-way: a platform change is not written back
+	// to its columns.
+	Expr string `json:"expr,omitempty" mapstructure:"expr" yaml:"expr"`
 	// Field is the canonical field, e.g. "name", "billing.city",
 	// "farm.holding_number" or "additional.<name>"; see FieldNames.
 	Field string `json:"field" mapstructure:"field" yaml:"field"`
@@ -31,8 +41,13 @@ type FieldRule struct {
 	// DateFormat is the Go layout of the ERP's dates (transform "date"),
 	// e.g. "02.01.2006"; the canonical form is YYYY-MM-DD.
 	DateFormat string `json:"dateFormat,omitempty" mapstructure:"date_format" yaml:"date_format"`
-	// PhoneCountryCode is the calling code added to national numbers by the
-	// "phone" transform, e.g. "48" or "44". Empty leaves national numbers as they are.
+	// PhoneRegion is the default region (ISO 3166-1 alpha-2, e.g. "PL") of
+	// the "phone" transform: a national number is read as a number of the
+	// row's own billing country (billing.country_iso2), or of this region
+	// when the row has none.
+	PhoneRegion string `json:"phoneRegion,omitempty" mapstructure:"phone_region" yaml:"phone_region"`
+	// PhoneCountryCode is the default region of the "phone" transform given
+	// as its calling code, e.g. "48" (PL) or "44" (GB); see PhoneRegion.
 	PhoneCountryCode string `json:"phoneCountryCode,omitempty" mapstructure:"phone_country_code" yaml:"phone_country_code"`
 }
 
@@ -168,23 +183,37 @@ var transformNames = map[string]transform{
 	"map": tMap, "phone": tPhone, "date": tDate,
 }
 
+// transformList lists the transform names in their documented order.
+func transformList() []string {
+	return []string{"trim", "upper", "lower", "default", "map", "phone", "date"}
+}
+
 type compiledRule struct {
 	FieldRule
 	def        fieldDef
 	additional string // name of the additional field, for "additional.<name>"
 	virtual    bool   // invoice_emails
 	transforms []transform
+	phone      bool   // has the phone transform: applied once the row's country is known
+	region     string // the phone transform's default region
+	col        int    // index of the rule's column in Columns (-1 for an expression)
+	program    *vm.Program
+	srcNames   []string // the columns an expression reads
+	srcCols    []int    // their indexes in Columns
 }
 
 // Rules is a compiled, immutable list of field rules, safe for concurrent use.
 type Rules struct {
 	rules   []compiledRule
 	columns []string
+	// readOnly marks the columns only expressions read: never written.
+	readOnly []bool
 }
 
 // CompileRules checks rs and compiles them. Every problem is reported, each
 // naming its rule by index: an empty column, an unknown field or transform,
-// a field targeted twice, a map without pairs, a date transform without a layout.
+// a field targeted twice, a map without pairs, a date transform without a
+// layout, an expression that does not compile (its problem named).
 func CompileRules(rs []FieldRule) (*Rules, error) {
 	var errs []error
 	out := &Rules{}
@@ -193,9 +222,18 @@ func CompileRules(rs []FieldRule) (*Rules, error) {
 		bad := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf("mapping: rules[%d]: %s", i, fmt.Sprintf(format, args...)))
 		}
-		cr := compiledRule{FieldRule: r}
-		if strings.TrimSpace(r.ERP) == "" {
-			bad("erp column is empty")
+		cr := compiledRule{FieldRule: r, col: -1}
+		switch {
+		case strings.TrimSpace(r.Expr) != "" && strings.TrimSpace(r.ERP) != "":
+			bad("has both erp and expr: give one")
+		case strings.TrimSpace(r.Expr) != "":
+			p, cols, err := compileExpr(r.Expr)
+			if err != nil {
+				bad("expr %q: %v", r.Expr, err)
+			}
+			cr.program, cr.srcNames = p, cols
+		case strings.TrimSpace(r.ERP) == "":
+			bad("erp column is empty (give erp or expr)")
 		}
 		field := strings.TrimSpace(r.Field)
 		cr.Field = field
@@ -210,7 +248,7 @@ func CompileRules(rs []FieldRule) (*Rules, error) {
 		default:
 			d, ok := lookupField(field)
 			if !ok {
-				bad("unknown field %q", r.Field)
+				bad("unknown field %q%s", r.Field, didYouMean(field, FieldNames()))
 			}
 			cr.def = d
 		}
@@ -219,39 +257,70 @@ func CompileRules(rs []FieldRule) (*Rules, error) {
 		} else {
 			seen[field] = i
 		}
-		for _, name := range r.Transform {
-			t, ok := transformNames[strings.ToLower(strings.TrimSpace(name))]
-			if !ok {
-				bad("unknown transform %q (want trim, upper, lower, default, map, phone or date)", name)
-				continue
-			}
-			switch t {
-			case tMap:
-				if len(r.Map) == 0 {
-					bad("transform map needs at least one {from, to} pair")
-				}
-			case tDate:
-				if r.DateFormat == "" {
-					bad("transform date needs date_format")
-				}
-			case tDefault:
-				if r.Default == "" {
-					bad("transform default needs a default value")
-				}
-			case tPhone:
-				if r.PhoneCountryCode != "" && strings.Trim(r.PhoneCountryCode, "0123456789") != "" {
-					bad("phone_country_code %q must be digits", r.PhoneCountryCode)
-				}
-			}
-			cr.transforms = append(cr.transforms, t)
+		cr.compileTransforms(bad)
+		if cr.program == nil {
+			cr.col = len(out.columns)
+			out.columns = append(out.columns, r.ERP)
+			out.readOnly = append(out.readOnly, false)
 		}
 		out.rules = append(out.rules, cr)
-		out.columns = append(out.columns, r.ERP)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	out.exprColumns()
 	return out, nil
+}
+
+// exprColumns gives each expression the indexes of the columns it reads: a
+// rule's column, or one of their own (read, never written).
+func (r *Rules) exprColumns() {
+	for i := range r.rules {
+		cr := &r.rules[i]
+		for _, name := range cr.srcNames {
+			j := slices.Index(r.columns, name)
+			if j < 0 {
+				j = len(r.columns)
+				r.columns = append(r.columns, name)
+				r.readOnly = append(r.readOnly, true)
+			}
+			cr.srcCols = append(cr.srcCols, j)
+		}
+	}
+}
+
+// compileTransforms compiles the rule's transforms, reporting each problem
+// with bad.
+func (cr *compiledRule) compileTransforms(bad func(format string, args ...any)) {
+	for _, name := range cr.Transform {
+		t, ok := transformNames[strings.ToLower(strings.TrimSpace(name))]
+		if !ok {
+			bad("unknown transform %q%s (want %s)", name, didYouMean(name, transformList()), strings.Join(transformList(), ", "))
+			continue
+		}
+		switch t {
+		case tMap:
+			if len(cr.Map) == 0 {
+				bad("transform map needs at least one {from, to} pair")
+			}
+		case tDate:
+			if cr.DateFormat == "" {
+				bad("transform date needs date_format")
+			}
+		case tDefault:
+			if cr.Default == "" {
+				bad("transform default needs a default value")
+			}
+		case tPhone:
+			cr.phone = true
+			region, err := phoneDefaultRegion(cr.FieldRule)
+			if err != nil {
+				bad("%v", err)
+			}
+			cr.region = region
+		}
+		cr.transforms = append(cr.transforms, t)
+	}
 }
 
 // MustCompileRules is CompileRules for rule lists known to be valid; it panics otherwise.
@@ -263,9 +332,22 @@ func MustCompileRules(rs []FieldRule) *Rules {
 	return r
 }
 
-// Columns returns the ERP column of each rule, in rule order (a column may
-// appear more than once).
+// Columns returns the ERP columns the rules read: the column of each rule
+// with one, in rule order (a column may appear more than once), then the
+// columns only expressions read. Apply takes, and Values returns, one
+// value per column, in this order.
 func (r *Rules) Columns() []string { return slices.Clone(r.columns) }
+
+// Writable reports, per column of Columns, whether Values gives it a value
+// to write: false for a column only expressions read, which a write back
+// to the ERP must leave untouched (a computed field cannot be reversed).
+func (r *Rules) Writable() []bool {
+	out := make([]bool, len(r.readOnly))
+	for i, ro := range r.readOnly {
+		out[i] = !ro
+	}
+	return out
+}
 
 // Fields returns the canonical field each rule targets, in rule order
 // (what the ERP holds; see HeldFields).
@@ -281,7 +363,7 @@ func (r *Rules) Fields() []string {
 func (r *Rules) Len() int { return len(r.rules) }
 
 // Apply builds a Customer from values, which hold the ERP value of each
-// rule's column in Columns order (missing entries count as empty). Problems
+// column in Columns order (missing entries count as empty). Problems
 // (a value that is not a number, a date that does not parse) are returned
 // as field errors; the rest of the record is still filled in. The system
 // fields (key, flags, platform ids, updated-at, deleted) are the adapter's.
@@ -291,40 +373,84 @@ func (r *Rules) Apply(values []string) (Customer, []apierr.FieldError) {
 	return c, errs
 }
 
-// ApplyTo is Apply into an existing Customer.
+// ApplyTo is Apply into an existing Customer. Rules with the phone
+// transform run last, so that they read national numbers in the row's own
+// billing country (billing.country_iso2), falling back to the rule's
+// default region.
 func (r *Rules) ApplyTo(c *Customer, values []string) []apierr.FieldError {
 	var errs []apierr.FieldError
-	for i := range r.rules {
-		cr := &r.rules[i]
-		v := ""
-		if i < len(values) {
-			v = values[i]
+	for _, phones := range []bool{false, true} {
+		region := ""
+		if phones {
+			region = strings.ToUpper(strings.TrimSpace(c.Billing.CountryISO2))
 		}
-		v, err := cr.forward(v)
-		if err == nil {
-			err = cr.set(c, v)
-		}
-		if err != nil {
-			errs = append(errs, apierr.FieldError{Field: cr.Field, Message: fmt.Sprintf("column %q: %v", cr.ERP, err)})
+		for i := range r.rules {
+			cr := &r.rules[i]
+			if cr.phone != phones {
+				continue
+			}
+			v, err := cr.read(values)
+			if err == nil {
+				v, err = cr.forward(v, region)
+			}
+			if err == nil {
+				err = cr.set(c, v)
+			}
+			switch {
+			case err != nil && cr.program != nil:
+				errs = append(errs, apierr.FieldError{Field: cr.Field, Message: err.Error()})
+			case err != nil:
+				errs = append(errs, apierr.FieldError{Field: cr.Field, Message: fmt.Sprintf("column %q: %v", cr.ERP, err)})
+			}
 		}
 	}
+	slices.SortStableFunc(errs, func(a, b apierr.FieldError) int { return r.index(a.Field) - r.index(b.Field) })
 	c.Normalize()
 	return errs
 }
 
-// Values is the reverse of Apply: the ERP value of each rule's column for c,
-// in Columns order. Value maps are applied backwards (the first pair whose
-// To matches) and dates are formatted in the ERP's layout.
+// read is the rule's ERP value: its column's, or its expression's.
+func (cr *compiledRule) read(values []string) (string, error) {
+	if cr.program != nil {
+		return cr.eval(values)
+	}
+	if cr.col < len(values) {
+		return values[cr.col], nil
+	}
+	return "", nil
+}
+
+// index is the index of the rule targeting field, or -1.
+func (r *Rules) index(field string) int {
+	for i := range r.rules {
+		if r.rules[i].Field == field {
+			return i
+		}
+	}
+	return -1
+}
+
+// Values is the reverse of Apply: the ERP value of each column for c, in
+// Columns order. Value maps are applied backwards (the first pair whose To
+// matches) and dates are formatted in the ERP's layout. Computed fields
+// (expression rules) are one-way: nothing is derived from them, and the
+// columns only expressions read are "" and not Writable: a write must
+// leave them untouched.
 func (r *Rules) Values(c Customer) []string {
-	out := make([]string, len(r.rules))
+	out := make([]string, len(r.columns))
 	for i := range r.rules {
 		cr := &r.rules[i]
-		out[i] = cr.reverse(cr.get(&c))
+		if cr.col >= 0 {
+			out[cr.col] = cr.reverse(cr.get(&c))
+		}
 	}
 	return out
 }
 
-func (cr *compiledRule) forward(v string) (string, error) {
+// forward applies the rule's transforms to the ERP value v; region is the
+// row's billing country, the phone transform's region (the rule's default
+// region when it has no phone numbers).
+func (cr *compiledRule) forward(v, region string) (string, error) {
 	for _, t := range cr.transforms {
 		switch t {
 		case tTrim:
@@ -345,7 +471,14 @@ func (cr *compiledRule) forward(v string) (string, error) {
 				}
 			}
 		case tPhone:
-			v = NormalizePhone(v, cr.PhoneCountryCode)
+			if !knownPhoneRegion(region) {
+				region = cr.region
+			}
+			p, err := ParsePhone(v, region)
+			if err != nil {
+				return "", err
+			}
+			v = p
 		case tDate:
 			if strings.TrimSpace(v) == "" {
 				v = ""
@@ -490,39 +623,4 @@ func ParseBool(v string) (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("%q is not a boolean", v)
-}
-
-// NormalizePhone rewrites a phone number to +<digits> where it can: it drops
-// spaces, dots, dashes, slashes and parentheses, turns a 00 prefix into +,
-// and puts countryCode in front of a national number (dropping one trunk
-// 0). A value it cannot read is returned unchanged for validation to report.
-func NormalizePhone(v, countryCode string) string {
-	s := strings.TrimSpace(v)
-	if s == "" {
-		return s
-	}
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' && i == 0:
-			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.' || r == '/' || r == '(' || r == ')':
-		default:
-			return v
-		}
-	}
-	d := b.String()
-	switch {
-	case strings.HasPrefix(d, "+"):
-	case strings.HasPrefix(d, "00"):
-		d = "+" + d[2:]
-	case countryCode != "":
-		d = "+" + countryCode + strings.TrimPrefix(d, "0")
-	}
-	if !ValidPhone(d) {
-		return v
-	}
-	return d
 }

@@ -45,7 +45,7 @@ func TestRulesTransforms(t *testing.T) {
 		{ERP: "regon", Field: "additional.regon"},
 		{ERP: "lat", Field: "farm.latitude"},
 	})
-	c, errs := rules.Apply([]string{" f ", "  Agro  ", "", " Biuro@Agro.PL ", "022 123-45-67", "01439 770000", "31.01.2024", "10000,50", "tak", "a@b.pl; c@d.pl", "999999999", "north"})
+	c, errs := rules.Apply([]string{" f ", "  Agro  ", "", " Biuro@Agro.PL ", "22 123-45-67", "01439 770000", "31.01.2024", "10000,50", "tak", "a@b.pl; c@d.pl", "999999999", "north"})
 	if len(errs) != 1 || errs[0].Field != "farm.latitude" || !strings.Contains(errs[0].Message, `column "lat"`) {
 		t.Fatalf("errs %+v", errs)
 	}
@@ -77,6 +77,36 @@ func TestNormalizePhone(t *testing.T) {
 	} {
 		if got := NormalizePhone(tc.in, tc.cc); got != tc.want {
 			t.Errorf("NormalizePhone(%q,%q)=%q want %q", tc.in, tc.cc, got, tc.want)
+		}
+	}
+}
+
+// TestUnknownNamesSuggestTheNearest: a mistyped field or transform names
+// the nearest known one; a name far from every known one suggests nothing.
+func TestUnknownNamesSuggestTheNearest(t *testing.T) {
+	cases := []struct {
+		rule FieldRule
+		want string
+	}{
+		{FieldRule{ERP: "x", Field: "nmae"}, `unknown field "nmae" (did you mean "name"?)`},
+		{FieldRule{ERP: "x", Field: "billing.citi"}, `unknown field "billing.citi" (did you mean "billing.city"?)`},
+		{FieldRule{ERP: "x", Field: "admin.emial"}, `unknown field "admin.emial" (did you mean "admin.email"?)`},
+		{FieldRule{ERP: "x", Field: "name", Transform: []string{"uper"}}, `unknown transform "uper" (did you mean "upper"?)`},
+		{FieldRule{ERP: "x", Field: "name", Transform: []string{"Trimm"}}, `unknown transform "Trimm" (did you mean "trim"?)`},
+	}
+	for _, tc := range cases {
+		_, err := CompileRules([]FieldRule{tc.rule})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.rule, err, tc.want)
+		}
+	}
+	for _, r := range []FieldRule{
+		{ERP: "x", Field: "colour_of_the_barn"},
+		{ERP: "x", Field: "name", Transform: []string{"shout"}},
+	} {
+		_, err := CompileRules([]FieldRule{r})
+		if err == nil || strings.Contains(err.Error(), "did you mean") {
+			t.Errorf("%+v: want no suggestion, got %v", r, err)
 		}
 	}
 }

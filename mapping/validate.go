@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net/mail"
@@ -181,13 +180,54 @@ func ValidISO3(s string) bool {
 	return err == nil && r.IsCountry() && r.ISO3() == s
 }
 
-// Validate checks c and returns every problem at once as a *ValidationError,
-// or nil. Deleted customers are not validated.
+// ValidateCore is the check every record needs whatever platform it goes
+// to, the one the ERP adapters apply: a key (present, sane, no surrounding
+// spaces) and a known type. It returns a *ValidationError or nil; deleted
+// customers are not validated. What each platform needs on top is checked
+// by that platform's Prepare (ValidateONe, ValidateCustomerAPI), on the
+// fields it receives only.
+func ValidateCore(c Customer) error {
+	if c.Deleted {
+		return nil
+	}
+	var v validator
+	v.core(c)
+	return v.result(c)
+}
+
+// Validate checks every field of c whatever platform receives it (the core
+// check, then every field's format): the union of ValidateONe's and
+// ValidateCustomerAPI's format rules without their platform-only
+// requirements. It returns every problem at once as a *ValidationError, or
+// nil. Deleted customers are not validated.
 func Validate(c Customer) error {
 	if c.Deleted {
 		return nil
 	}
 	var v validator
+	v.core(c)
+	v.formats(c)
+	return v.result(c)
+}
+
+// validateFor is the core check and the format rules of the fields
+// platform p receives.
+func validateFor(p Platform, c Customer) *validator {
+	v := &validator{}
+	v.core(c)
+	v.formats(c)
+	v.only(p, c)
+	return v
+}
+
+func (v *validator) result(c Customer) error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Key: c.ERPKey, Fields: v.errs}
+}
+
+func (v *validator) core(c Customer) {
 	switch {
 	case c.ERPKey == "":
 		v.add("key", "is required")
@@ -199,6 +239,10 @@ func Validate(c Customer) error {
 	if !c.Type.Valid() {
 		v.add("type", "must be %q or %q, got %q", Company, Individual, c.Type)
 	}
+}
+
+// formats checks the format of every field but the core ones.
+func (v *validator) formats(c Customer) {
 	if c.Name == "" {
 		v.add("name", "is required")
 	} else {
@@ -297,12 +341,7 @@ func Validate(c Customer) error {
 		}
 	}
 
-	validateFarm(&v, c)
-
-	if len(v.errs) == 0 {
-		return nil
-	}
-	return &ValidationError{Key: c.ERPKey, Fields: v.errs}
+	validateFarm(v, c)
 }
 
 func validateFarm(v *validator, c Customer) {
@@ -363,15 +402,18 @@ func validW3W(s string) bool {
 	return true
 }
 
-// ValidateONe is Validate plus what ONe requires on top: the billing
+// ValidateONe is the check ONe's Prepare applies: the core check, the
+// format rules of the fields ONe receives (a problem with a field ONe never
+// receives, such as email, billing.country_iso2 or the farm fields, does
+// not keep a customer from ONe), and what ONe requires on top: the billing
 // address must have all its fields (name and phone fall back to the
-// customer's own), since ONe refuses a blank one.
+// customer's own), since ONe refuses a blank one. Deleted customers are
+// not validated.
 func ValidateONe(c Customer) error {
-	err := Validate(c)
 	if c.Deleted {
-		return err
+		return nil
 	}
-	var v validator
+	v := validateFor(PlatformONe, c)
 	for _, f := range []struct{ field, val string }{
 		{"billing.street", oneStreet(c.Billing)}, {"billing.postcode", c.Billing.Postcode},
 		{"billing.city", c.Billing.City}, {"billing.country_name", CountryName(c.Billing)},
@@ -384,13 +426,5 @@ func ValidateONe(c Customer) error {
 	if strings.TrimSpace(addressPhone(c)) == "" {
 		v.add("phone", "is required for ONe (billing.phone or phone)")
 	}
-	if len(v.errs) == 0 {
-		return err
-	}
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		ve.Fields = append(ve.Fields, v.errs...)
-		return ve
-	}
-	return &ValidationError{Key: c.ERPKey, Fields: v.errs}
+	return v.result(c)
 }

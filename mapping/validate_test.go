@@ -144,3 +144,129 @@ func TestValidateONeWantsACompleteAddress(t *testing.T) {
 		t.Fatalf("ValidateONe: %v", err)
 	}
 }
+
+// TestValidationPerPlatform: a field keeps a customer from a platform only
+// if that platform receives it.
+func TestValidationPerPlatform(t *testing.T) {
+	t.Run("malformed email reaches ONe", func(t *testing.T) {
+		c := validCompany()
+		c.Email = "biuro(at)agropol.pl" // ONe never receives the top-level email
+		if err := ValidateONe(c); err != nil {
+			t.Fatalf("ValidateONe: %v", err)
+		}
+		if err := ValidateCore(c); err != nil {
+			t.Fatalf("ValidateCore: %v", err)
+		}
+		var ve *ValidationError
+		if err := Validate(c); !errors.As(err, &ve) || !ve.Has("email") {
+			t.Fatalf("Validate (every platform's rules) must still see the email: %v", err)
+		}
+	})
+	t.Run("malformed email keeps a farm from the Customer API", func(t *testing.T) {
+		c := validCAPI()
+		c.Email = "office(at)hillfarm.co.uk"
+		var ve *ValidationError
+		if err := ValidateCustomerAPI(c); !errors.As(err, &ve) || !ve.Has("email") {
+			t.Fatalf("ValidateCustomerAPI: %v", err)
+		}
+		c.Farm = Farm{} // not a farm: the business (phone, e-mail) is not sent
+		if err := ValidateCustomerAPI(c); err != nil {
+			t.Fatalf("ValidateCustomerAPI without a farm: %v", err)
+		}
+	})
+	t.Run("UK farm with a GB tax number", func(t *testing.T) {
+		c := validCAPI()
+		c.TINCode = "GB" // not an EU tin code: ONe's rule
+		c.Flags = Flags{CustomerAPI: true}
+		if err := ValidateCustomerAPI(c); err != nil {
+			t.Fatalf("ValidateCustomerAPI: %v", err)
+		}
+		var ve *ValidationError
+		if err := ValidateONe(c); !errors.As(err, &ve) || !ve.Has("tin_code") {
+			t.Fatalf("ValidateONe must still refuse the GB tin code: %v", err)
+		}
+	})
+	t.Run("ISO2 country is the Customer API's", func(t *testing.T) {
+		c := validCompany()
+		c.Billing.CountryISO2 = "UK"
+		if err := ValidateONe(c); err != nil {
+			t.Fatalf("ValidateONe: %v", err)
+		}
+	})
+	t.Run("core fields block every platform", func(t *testing.T) {
+		for _, edit := range []func(*Customer){
+			func(c *Customer) { c.ERPKey = " K " },
+			func(c *Customer) { c.Type = "person" },
+		} {
+			c := validCAPI()
+			edit(&c)
+			for name, validate := range map[string]func(Customer) error{
+				"core": ValidateCore, "one": ValidateONe, "customerapi": ValidateCustomerAPI,
+			} {
+				if err := validate(c); err == nil {
+					t.Errorf("%s accepted %+v", name, c)
+				}
+			}
+		}
+	})
+}
+
+// TestValidationErrorFor keeps only the problems a platform receives.
+func TestValidationErrorFor(t *testing.T) {
+	c := validCAPI()
+	ve := &ValidationError{Key: "K", Fields: []apierr.FieldError{
+		{Field: "key", Message: "x"}, {Field: "email", Message: "x"}, {Field: "tin_code", Message: "x"},
+		{Field: "account_types[2]", Message: "x"}, {Field: "additional.colour", Message: "x"},
+		{Field: "farm.coordinates", Message: "x"}, {Field: "flags.one", Message: "x"},
+	}}
+	got := func(e *ValidationError) []string {
+		var out []string
+		if e != nil {
+			for _, f := range e.Fields {
+				out = append(out, f.Field)
+			}
+		}
+		return out
+	}
+	if g, w := strings.Join(got(ve.For(PlatformONe, c)), ","), "key,tin_code,account_types[2],additional.colour,flags.one"; g != w {
+		t.Errorf("ONe: %s, want %s", g, w)
+	}
+	if g, w := strings.Join(got(ve.For(PlatformCustomerAPI, c)), ","), "key,email,farm.coordinates,flags.one"; g != w {
+		t.Errorf("Customer API: %s, want %s", g, w)
+	}
+	only := &ValidationError{Fields: []apierr.FieldError{{Field: "tin_code", Message: "x"}}}
+	if e := only.For(PlatformCustomerAPI, c); e != nil {
+		t.Errorf("nothing the Customer API receives: %v", e)
+	}
+	if len(ve.Fields) != 7 {
+		t.Error("For changed its receiver")
+	}
+}
+
+// TestReceivesWhatTheREADMESays pins the fields the README names as not
+// received by each platform.
+func TestReceivesWhatTheREADMESays(t *testing.T) {
+	farm, company := validCAPI(), validCompany()
+	for _, f := range []string{"email", "vat_id", "company_number", "billing.region", "billing.country_iso2",
+		"farm.holding_number", "farm.what3words", "farm.latitude", "farm.certificate_status"} {
+		if Receives(PlatformONe, farm, f) {
+			t.Errorf("ONe receives %s", f)
+		}
+	}
+	for _, f := range []string{"tin", "tin_code", "invoice_email", "additional_invoice_emails[0]", "currency",
+		"tax_type", "account_manager_id", "trade_credit_limit", "bank_account", "additional.colour", "farm.certificate_status"} {
+		if Receives(PlatformCustomerAPI, farm, f) {
+			t.Errorf("the Customer API receives %s", f)
+		}
+	}
+	for _, f := range []string{"phone", "email"} {
+		if !Receives(PlatformCustomerAPI, farm, f) || Receives(PlatformCustomerAPI, company, f) {
+			t.Errorf("the Customer API receives %s for a farm only", f)
+		}
+	}
+	for _, f := range []string{"key", "type", "name", "phone", "tin", "tin_code", "admin.email"} {
+		if !Receives(PlatformONe, company, f) {
+			t.Errorf("ONe does not receive %s", f)
+		}
+	}
+}

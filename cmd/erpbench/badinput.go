@@ -72,9 +72,9 @@ func badInputSoak(ctx context.Context, o chaosOptions, plat *chaosPlatform, n in
 	}
 	res.InvalidKinds = len(kinds)
 	res.ERPPageSize = badInputPageSize
-	if res.InvalidKinds != len(erpgen.AllInvalid()) {
-		res.violate("invalid_kinds: the ERP holds %d of the generator's %d defect kinds (need at least %d rows)",
-			res.InvalidKinds, len(erpgen.AllInvalid()), 10*len(erpgen.AllInvalid()))
+	if want := len(plat.gen.Kinds); res.InvalidKinds != want {
+		res.violate("invalid_kinds: the ERP holds %d of the generator's %d defect kinds for %s (need at least %d rows)",
+			res.InvalidKinds, want, plat.label, 10*want)
 	}
 	var rules []fault.Rule
 	for _, op := range plat.badInputOps {

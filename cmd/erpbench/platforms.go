@@ -69,7 +69,9 @@ type chaosPlatform struct {
 	// distinct among them.
 	records, identities string
 	// gen shapes the generated ERP rows (Seed and InvalidEvery are the
-	// soak's); flag sets a row's sync flags.
+	// soak's; Kinds are the defects the platform refuses, since a field
+	// keeps a customer from a platform only if the platform receives it);
+	// flag sets a row's sync flags.
 	gen  erpgen.Options
 	flag func(r *erpgen.Record)
 	// start starts the reference server child with secret (the API key
@@ -97,6 +99,7 @@ var onePlatform = &chaosPlatform{
 	section: "one", upstream: "one", jobPrefix: "one", idColumn: erpgen.ONeIDColumn, erpPlatform: mapping.PlatformONe,
 	createOps: []string{"createClient"}, listOp: "listClients",
 	records: "clients", identities: "external ids",
+	gen:   erpgen.Options{Kinds: erpgen.InvalidFor(mapping.PlatformONe)},
 	flag:  func(r *erpgen.Record) { r.SyncONe, r.SyncCustomerAPI = true, false },
 	start: startServer,
 	configure: func(doc map[string]any, _, _ string, _ int) {
@@ -122,7 +125,7 @@ var customerAPIPlatform = &chaosPlatform{
 	// UK farms only (the platform takes GB, US, ZA and FR organisations
 	// with an owner), each with its own owner e-mail and name + company
 	// number (the platform refuses duplicates of both).
-	gen:  erpgen.Options{UKFarmsOnly: true, UniqueOnPlatform: true},
+	gen:  erpgen.Options{UKFarmsOnly: true, UniqueOnPlatform: true, Kinds: erpgen.InvalidFor(mapping.PlatformCustomerAPI)},
 	flag: func(r *erpgen.Record) { r.SyncONe, r.SyncCustomerAPI = false, true },
 	start: func(ctx context.Context, o benchOptions, dir, name, secret string) (*serverProc, error) {
 		return startServerChild(ctx, o, dir, name, secret,

@@ -65,7 +65,8 @@ func Rules() []mapping.FieldRule {
 		{ERP: "region", Field: "billing.region"},
 		{ERP: "country", Field: "billing.country_name"},
 		{ERP: "country_iso2", Field: "billing.country_iso2", Transform: []string{"trim", "upper"}},
-		{ERP: "phone", Field: "phone", Transform: []string{"phone"}},
+		// A national number is read in the row's country; GB when it has none.
+		{ERP: "phone", Field: "phone", Transform: []string{"phone"}, PhoneRegion: "GB"},
 		{ERP: "email", Field: "email", Transform: []string{"trim", "lower"}},
 		{ERP: "invoice_emails", Field: "invoice_emails"},
 		{ERP: "e_invoice", Field: "invoice_agreement"},
@@ -124,7 +125,7 @@ func (k Invalid) Field() string {
 	case MissingTIN:
 		return "tin"
 	case BadEmail:
-		return "email"
+		return "admin.email"
 	case BadCurrency:
 		return "currency"
 	case BadTINCode:
@@ -139,6 +140,37 @@ func (k Invalid) Field() string {
 		return "phone"
 	}
 	return ""
+}
+
+// RefusedBy reports whether platform p's validation refuses a row of this
+// kind: whether p receives the spoiled field (see mapping.Receives). A
+// missing tin, a bad currency and a non-EU tin code are ONe's (the
+// Customer API receives none of them), a bad ISO country code is the
+// Customer API's (ONe receives the country name only); a bad phone keeps
+// a customer from the Customer API when it is a farm (the platform
+// receives the phone with the farm business).
+func (k Invalid) RefusedBy(p mapping.Platform) bool {
+	switch k {
+	case MissingTIN, BadCurrency, BadTINCode:
+		return p == mapping.PlatformONe
+	case BadISO2:
+		return p == mapping.PlatformCustomerAPI
+	case BadEmail, LongName, BadUTF8, BadPhone:
+		return p.Valid()
+	}
+	return false
+}
+
+// InvalidFor lists the kinds platform p refuses (see RefusedBy), in
+// AllInvalid order.
+func InvalidFor(p mapping.Platform) []Invalid {
+	var out []Invalid
+	for _, k := range AllInvalid() {
+		if k.RefusedBy(p) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Record is one generated ERP row.
@@ -157,6 +189,10 @@ type Record struct {
 
 // Flagged reports whether any sync flag is set.
 func (r Record) Flagged() bool { return r.SyncONe || r.SyncCustomerAPI }
+
+// InvalidFor reports whether platform p refuses the row (it holds a
+// defect p's validation refuses; see Invalid.RefusedBy).
+func (r Record) InvalidFor(p mapping.Platform) bool { return r.Invalid != "" && r.Invalid.RefusedBy(p) }
 
 // Value returns the value of a data column ("" for an unknown column).
 func (r Record) Value(col string) string {
@@ -198,7 +234,8 @@ func boolStr(b bool) string {
 type Options struct {
 	// Seed makes the output reproducible.
 	Seed uint64
-	// InvalidEvery plants a defect in every n-th row (0: never).
+	// InvalidEvery plants a defect in every n-th row (0: never), flagged
+	// for every platform that refuses it (see Invalid.RefusedBy).
 	InvalidEvery int
 	// Kinds are the defects to cycle through (default AllInvalid()).
 	Kinds []Invalid
@@ -217,8 +254,9 @@ type Options struct {
 	// company number (case and surrounding spaces ignored, any planted
 	// defect included) an earlier row of this generator holds gets
 	// " <key>" appended to its name (and to the owner's name when that was
-	// the row's name). It draws nothing from the seeded source: the rows
-	// are otherwise those generated without it. Without it the generated
+	// the row's name); a planted bad owner e-mail (its own per row) stays.
+	// It draws nothing from the seeded source: the rows are otherwise
+	// those generated without it. Without it the generated
 	// rows repeat both within a few thousand rows.
 	UniqueOnPlatform bool
 }
@@ -289,7 +327,9 @@ func (g *Generator) Next() Record {
 // unique gives r its own owner e-mail and, when an earlier row holds its
 // name and company number, its own name (see Options.UniqueOnPlatform).
 func (g *Generator) unique(r *Record) {
-	r.Set("admin_email", strings.ToLower(r.Key)+"@owners.example.co.uk")
+	if r.Invalid != BadEmail {
+		r.Set("admin_email", strings.ToLower(r.Key)+"@owners.example.co.uk")
+	}
 	if g.names == nil {
 		g.names = map[string]bool{}
 	}
@@ -371,7 +411,10 @@ func (g *Generator) plAddress(r *Record, name string) {
 	r.Set("region", c.region)
 	r.Set("country", "Polska")
 	r.Set("country_iso2", "PL")
-	r.Set("phone", fmt.Sprintf("+48 %s %s %s", g.digits(3), g.digits(3), g.digits(3)))
+	// A Warsaw landline, valid for libphonenumber (the three draws keep
+	// the stream of every seed as it was).
+	a, b, c7 := g.digits(3), g.digits(3), g.digits(3)
+	r.Set("phone", fmt.Sprintf("+48 22 %s %s %s%s", a, b[:2], b[2:], c7[:1]))
 	r.Set("currency", "PLN")
 	r.Set("tax_type", "COUNTRY")
 	r.SyncONe = g.rng.IntN(10) < 9
@@ -404,7 +447,7 @@ func (g *Generator) polishCompany(r *Record) {
 	r.Set("bank_account", "PL"+g.digits(26))
 	r.Set("admin_name", g.pick(plFirst)+" "+g.pick(plLast))
 	r.Set("admin_email", "admin@"+dom+".pl")
-	r.Set("admin_phone", "+48 "+g.digits(9))
+	r.Set("admin_phone", "+48 601 "+g.digits(9)[:6]) // a mobile number
 }
 
 func (g *Generator) polishPerson(r *Record) {
@@ -442,7 +485,8 @@ func (g *Generator) ukFarm(r *Record, company bool) {
 	r.Set("region", t.county)
 	r.Set("country", "United Kingdom")
 	r.Set("country_iso2", "GB")
-	r.Set("phone", "01"+g.digits(3)+" "+g.digits(6))
+	_ = g.digits(3) // the area code drawn before; Haverfordwest's keeps every number valid
+	r.Set("phone", "01437 "+g.digits(6))
 	dom := strings.ToLower(strings.ReplaceAll(last+strings.Fields(farm)[0], " ", ""))
 	r.Set("email", strings.ToLower(first)+"@"+dom+".co.uk")
 	r.Set("invoice_emails", "accounts@"+dom+".co.uk")
@@ -453,7 +497,7 @@ func (g *Generator) ukFarm(r *Record, company bool) {
 	r.Set("account_types", "CLIENT")
 	r.Set("admin_name", name)
 	r.Set("admin_email", strings.ToLower(first)+"@"+dom+".co.uk")
-	r.Set("admin_phone", "+44 7700 "+g.digits(6))
+	r.Set("admin_phone", "+44 7400 "+g.digits(6)) // a mobile number (07700 numbers are reserved, not valid)
 	r.Set("holding_number", fmt.Sprintf("%02d/%03d/%04d", 1+g.rng.IntN(99), g.rng.IntN(1000), g.rng.IntN(10000)))
 	if strings.HasPrefix(t.post, "PH") {
 		r.Set("assurance_scheme", "SQC")
@@ -489,7 +533,9 @@ func (g *Generator) spoil(r *Record, k Invalid) {
 		r.Set("customer_type", "C")
 		r.Set("tin", "")
 	case BadEmail:
-		r.Set("email", "biuro(at)example.pl")
+		// The owner's e-mail: both platforms receive it (ONe never
+		// receives the top-level email).
+		r.Set("admin_email", strings.ToLower(r.Key)+"(at)example.pl")
 	case BadCurrency:
 		r.Set("currency", "ZLT")
 	case BadTINCode:
@@ -504,7 +550,12 @@ func (g *Generator) spoil(r *Record, k Invalid) {
 	case BadPhone:
 		r.Set("phone", "call the office")
 	}
-	if !r.Flagged() {
+	// Flag the row for every platform that refuses it, so that each
+	// dead-letters it (a bad phone keeps only a farm from the Customer API).
+	if k.RefusedBy(mapping.PlatformONe) {
 		r.SyncONe = true
+	}
+	if k.RefusedBy(mapping.PlatformCustomerAPI) && (k != BadPhone || r.Value("holding_number") != "") {
+		r.SyncCustomerAPI = true
 	}
 }

@@ -64,6 +64,53 @@ func SafeKinds() []erpgen.Invalid {
 		erpgen.BadISO2, erpgen.LongName, erpgen.BadPhone}
 }
 
+// PlatformCheck is what the engine finds for the item on each platform it
+// is flagged for: the rules' field errors that platform receives, else
+// the platform's validation the way its Prepare does it (ONe: ValidateONe; the Customer API: the
+// format rules of the fields it receives, since the generated Polish rows
+// are no Customer API organisations), and returns the first refusal.
+func PlatformCheck(it erp.Item) error {
+	c := it.Customer
+	var ve *mapping.ValidationError
+	if errors.As(it.Err, &ve) {
+		for _, p := range []mapping.Platform{mapping.PlatformONe, mapping.PlatformCustomerAPI} {
+			if mine := ve.For(p, c); mine != nil && c.Flags.Get(p) {
+				return mine
+			}
+		}
+	} else if it.Err != nil {
+		return it.Err
+	}
+	if c.Flags.ONe {
+		if err := mapping.ValidateONe(c); err != nil {
+			return err
+		}
+	}
+	if c.Flags.CustomerAPI {
+		if errors.As(mapping.Validate(c), &ve) {
+			if mine := ve.For(mapping.PlatformCustomerAPI, c); mine != nil {
+				return mine
+			}
+		}
+	}
+	return nil
+}
+
+// coreProblem reports whether err is more than the rules' field errors: a
+// failed core check (key, type) or another error.
+func coreProblem(err error) bool {
+	var ve *mapping.ValidationError
+	if err == nil {
+		return false
+	}
+	return !errors.As(err, &ve) || ve.Has("key") || ve.Has("type")
+}
+
+func fieldError(err error, field string) bool {
+	var ve *mapping.ValidationError
+	return errors.As(err, &ve) && ve.Has(field)
+}
+
 // Expected returns the customer an adapter must produce for rec (UpdatedAt
 // and platform ids aside).
 func Expected(rec erpgen.Record) mapping.Customer {
@@ -159,23 +206,26 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		invalid := 0
 		for _, it := range items {
 			r := byKey[it.Key]
-			if r.Invalid != "" {
-				invalid++
-				var ve *mapping.ValidationError
-				if !errors.As(it.Err, &ve) || !ve.Has(r.Invalid.Field()) {
-					t.Errorf("%s (%s): want a field error on %s, got %v", it.Key, r.Invalid, r.Invalid.Field(), it.Err)
-				}
-				if apierr.Classify(it.Err) != apierr.Permanent {
-					t.Errorf("%s: field errors must be permanent", it.Key)
-				}
-				continue
-			}
-			if it.Err != nil {
-				t.Errorf("%s: valid row got error %v", it.Key, it.Err)
+			if coreProblem(it.Err) {
+				// The adapter applies the core check only (key, type) and
+				// reports the rules' field errors: a field blocks a
+				// platform in that platform's Prepare.
+				t.Errorf("%s (invalid %q): the core check must pass, got %v", it.Key, r.Invalid, it.Err)
 				continue
 			}
 			if got, want := norm(it.Customer), norm(h.expected(r)); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s mapped wrongly:\n got %+v\nwant %+v", it.Key, got, want)
+			}
+			if r.Invalid != "" {
+				invalid++
+				if err := PlatformCheck(it); !fieldError(err, r.Invalid.Field()) {
+					t.Errorf("%s (%s): want a field error on %s from a flagged platform's validation, got %v", it.Key, r.Invalid, r.Invalid.Field(), err)
+				}
+				if apierr.Classify(PlatformCheck(it)) != apierr.Permanent {
+					t.Errorf("%s: field errors must be permanent", it.Key)
+				}
+			} else if it.Err != nil {
+				t.Errorf("%s: valid row got error %v", it.Key, it.Err)
 			}
 		}
 		if invalid == 0 {
@@ -241,10 +291,13 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 			if it.Key != key {
 				t.Fatalf("Get(%s) key %q", key, it.Key)
 			}
-			if (r.Invalid != "") != (it.Err != nil) {
-				t.Errorf("Get(%s): invalid=%q err=%v", key, r.Invalid, it.Err)
+			if coreProblem(it.Err) {
+				t.Errorf("Get(%s): invalid=%q: the core check must pass, got %v", key, r.Invalid, it.Err)
 			}
-			if r.Invalid == "" && !reflect.DeepEqual(norm(it.Customer), norm(h.expected(r))) {
+			if (r.Invalid != "") != (PlatformCheck(it) != nil) {
+				t.Errorf("Get(%s): invalid=%q, flagged platforms' validation says %v", key, r.Invalid, PlatformCheck(it))
+			}
+			if !reflect.DeepEqual(norm(it.Customer), norm(h.expected(r))) {
 				t.Errorf("Get(%s) mapped wrongly:\n got %+v\nwant %+v", key, norm(it.Customer), norm(h.expected(r)))
 			}
 		}

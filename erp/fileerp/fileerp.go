@@ -365,8 +365,9 @@ func (f *Folder) rowItem(file string, r Row) fileItem {
 		return fileItem{item: erp.Item{Source: source, Raw: erp.ShortRaw(r.Raw),
 			Err: apierr.Permanently(fmt.Errorf("fileerp: %s: the key column %q is empty", source, f.cfg.KeyColumn))}, include: true}
 	}
-	vals := make([]string, f.rules.Len())
-	for i, col := range f.rules.Columns() {
+	cols := f.rules.Columns()
+	vals := make([]string, len(cols))
+	for i, col := range cols {
 		vals[i] = r.Values[col]
 	}
 	c, ferrs := f.rules.Apply(vals)
@@ -398,7 +399,10 @@ func (f *Folder) rowItem(file string, r Row) fileItem {
 		c.PlatformIDs.Set(w.Platform, strings.TrimSpace(r.Values[w.Column]))
 	}
 	it := erp.Item{Key: key, Customer: c}
-	if err := mapping.Validate(c); err != nil {
+	// The core check only: each platform checks the fields it receives in
+	// its Prepare, and the engine keeps of the rules' field errors those a
+	// platform receives (mapping.ValidationError.For).
+	if err := mapping.ValidateCore(c); err != nil {
 		var ve *mapping.ValidationError
 		if errors.As(err, &ve) {
 			ve.Fields = append(ferrs, ve.Fields...)
@@ -742,6 +746,7 @@ func (f *Folder) Upsert(ctx context.Context, c mapping.Customer) (string, error)
 		}
 	}
 	c.Deleted = false
+	// The ERP receives every field the rules map: all of them are checked.
 	if err := mapping.Validate(c); err != nil {
 		return "", fmt.Errorf("fileerp: upsert: %w", err)
 	}
@@ -755,9 +760,11 @@ func (f *Folder) Upsert(ctx context.Context, c mapping.Customer) (string, error)
 		}
 	}
 	row := map[string]string{f.cfg.KeyColumn: c.ERPKey}
-	cols := f.rules.Columns()
+	cols, writable := f.rules.Columns(), f.rules.Writable()
 	for i, v := range f.rules.Values(c) {
-		if _, dup := row[cols[i]]; !dup {
+		// The columns only expressions read are left alone: a computed
+		// field cannot be written back.
+		if _, dup := row[cols[i]]; !dup && writable[i] {
 			row[cols[i]] = v
 		}
 	}

@@ -192,10 +192,16 @@ func (t *Table) detect(ctx context.Context) (*schemaInfo, error) {
 			missing(table, fmt.Sprintf("write_back[%d].column", i), w.Column, cols)
 		}
 		for i, r := range t.cfg.Rules {
-			if table != t.cfg.Table && r.ERP == t.cfg.KeyColumn {
-				continue
+			if r.ERP == "" || table != t.cfg.Table && r.ERP == t.cfg.KeyColumn {
+				continue // an expression rule: its columns below
 			}
 			missing(table, fmt.Sprintf("rules[%d].erp", i), r.ERP, cols)
+		}
+		ruleCols, writable := t.rules.Columns(), t.rules.Writable()
+		for i, col := range ruleCols {
+			if !writable[i] && !(table != t.cfg.Table && col == t.cfg.KeyColumn) {
+				missing(table, "rules (expression column)", col, cols)
+			}
 		}
 	}
 	check(t.cfg.Table, cols)

@@ -165,10 +165,17 @@ func (c Config) Validate() error {
 		check(fmt.Sprintf("write_back[%d].column", i), f.Column, true)
 	}
 	for i, r := range c.Rules {
-		check(fmt.Sprintf("rules[%d].erp", i), r.ERP, true)
+		check(fmt.Sprintf("rules[%d].erp", i), r.ERP, r.Expr == "")
 	}
-	if _, err := mapping.CompileRules(c.Rules); err != nil {
+	if rules, err := mapping.CompileRules(c.Rules); err != nil {
 		errs = append(errs, err)
+	} else {
+		cols, writable := rules.Columns(), rules.Writable()
+		for i, col := range cols {
+			if !writable[i] {
+				check("rules (expression column)", col, true)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -604,7 +611,10 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, position, error) {
 		i++
 	}
 	it := erp.Item{Key: key, Customer: c}
-	if err := mapping.Validate(c); err != nil {
+	// The core check only: each platform checks the fields it receives in
+	// its Prepare, and the engine keeps of the rules' field errors those a
+	// platform receives (mapping.ValidationError.For).
+	if err := mapping.ValidateCore(c); err != nil {
 		var ve *mapping.ValidationError
 		if errors.As(err, &ve) {
 			ve.Fields = append(ferrs, ve.Fields...)
@@ -742,6 +752,7 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 		// The database gives the key; validate the rest.
 		check.ERPKey = "new"
 	}
+	// The ERP receives every field the rules map: all of them are checked.
 	if err := mapping.Validate(check); err != nil {
 		return "", fmt.Errorf("sqlerp: upsert: %w", err)
 	}
@@ -776,9 +787,12 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 	}
 	// A rule on a key column is not written.
 	seen := map[string]bool{t.q.inKey: true, t.q.key: true}
+	writable := t.rules.Writable()
 	for i, v := range t.rules.Values(c) {
 		col := t.q.rules[i]
-		if seen[col] {
+		if seen[col] || !writable[i] {
+			// A column only expressions read is left alone: a computed
+			// field cannot be written back.
 			continue
 		}
 		seen[col] = true
