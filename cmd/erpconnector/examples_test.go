@@ -28,6 +28,7 @@ const (
 type exampleServers struct {
 	one     *oneapitest.Server
 	oneURL  string
+	capi    *customerapitest.Server
 	capiURL string
 }
 
@@ -39,9 +40,10 @@ func startExampleServers(t *testing.T) exampleServers {
 	}
 	ones := httptest.NewServer(one)
 	t.Cleanup(ones.Close)
-	capi := httptest.NewServer(customerapitest.NewServer(customerapitest.Options{Users: map[string]string{exampleCAPIUser: exampleCAPIPass}, Seed: 3}))
-	t.Cleanup(capi.Close)
-	return exampleServers{one: one, oneURL: ones.URL, capiURL: capi.URL}
+	capi := customerapitest.NewServer(customerapitest.Options{Users: map[string]string{exampleCAPIUser: exampleCAPIPass}, Seed: 3})
+	capis := httptest.NewServer(capi)
+	t.Cleanup(capis.Close)
+	return exampleServers{one: one, oneURL: ones.URL, capi: capi, capiURL: capis.URL}
 }
 
 // secretFile writes a secret as a deployment would: a file of its own.
