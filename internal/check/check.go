@@ -109,11 +109,11 @@ func (r Report) Refused() int {
 	if r.ERP.Sample == nil {
 		return 0
 	}
-	n := 0
-	for _, v := range r.ERP.Sample.Refused {
-		n += v
+	rows := map[string]bool{}
+	for _, rec := range r.ERP.Sample.Records {
+		rows[rec.Key+"\x00"+rec.Source] = true
 	}
-	return n
+	return len(rows)
 }
 
 // Run checks the configuration against the ERP and the platforms: it opens
