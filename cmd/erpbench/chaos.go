@@ -153,8 +153,8 @@ Soaks:
             erpconnector_erp_rejected_total{kind="row"|"file"}; every
             unreadable file sits in rejected/ beside <file>.reason.txt.
             Quick: 500 records on either platform (400 SQL, 100 in the
-            drop folder; 5-15 s). Full: 100,000 on ONe (measured 162 s),
-            20,000 on the Customer API (183 s): a create whose answer is
+            drop folder; 5-15 s). Full: 100,000 on ONe (measured 168 s),
+            20,000 on the Customer API (290 s): a create whose answer is
             broken is looked up in a listing of every client (one listing
             serves the look-ups that come together); a broken listing page
             is read again (3 tries), so a 100-page listing gets through
