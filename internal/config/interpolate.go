@@ -67,13 +67,11 @@ func expandValue(val any, path string, vars map[string]string, probs *[]Problem)
 		}
 		return out, changed
 	case []string:
-		out, changed := make([]any, len(x)), false
+		list := make([]any, len(x))
 		for i, e := range x {
-			var c bool
-			out[i], c = expandString(e, fmt.Sprintf("%s[%d]", path, i), vars, probs)
-			changed = changed || c
+			list[i] = e
 		}
-		return out, changed
+		return expandValue(list, path, vars, probs)
 	case map[string]any:
 		out, changed := make(map[string]any, len(x)), false
 		for k, e := range x {
