@@ -143,9 +143,10 @@ func TestStopDuringMigration(t *testing.T) {
 				c.CustomerAPI.Upstream = up
 			}
 		}})
-		// 120 creates at 20 ms each on 2 workers take over a second: the
-		// stop comes well before the end, even on a loaded machine.
-		if _, err := h.faults(w).Add(fault.Rule{Operation: h.createOp, Latency: fault.Duration(20 * time.Millisecond)}); err != nil {
+		// Creates at 100 ms each on 2 workers: the Customer API's 46 farms
+		// take over 2 s, ONe's clients more, so the stop after the 10th
+		// comes well before the end even on a loaded machine.
+		if _, err := h.faults(w).Add(fault.Rule{Operation: h.createOp, Latency: fault.Duration(100 * time.Millisecond)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.conn.SyncOnce(context.Background()); err != nil {
