@@ -7,8 +7,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/agnivade/levenshtein"
 	"github.com/spf13/viper"
+
+	"github.com/erpconnector/erpconnector/internal/suggest"
 )
 
 // reference matches what a value may refer to: ${NAME}, ${NAME:-default}
@@ -114,19 +115,16 @@ func expandString(s, path string, vars map[string]string, probs *[]Problem) (str
 
 // NearestEnv returns the environment variable of a configuration key that
 // name most likely misspells (ERPCONNECTOR_ONE_API_KYE →
-// ERPCONNECTOR_ONE_API_KEY), or "" when none is close: at most a third of
-// the key's own name (after the prefix) may differ.
+// ERPCONNECTOR_ONE_API_KEY), or "" when none is close (suggest.Nearest,
+// on the names after the prefix).
 func NearestEnv(name string) string {
-	best, bestDist := "", -1
+	var keys []string
 	for path := range leafTypes() {
-		cand := envName(path)
-		d := levenshtein.ComputeDistance(name, cand)
-		if bestDist < 0 || d < bestDist || (d == bestDist && cand < best) {
-			best, bestDist = cand, d
-		}
+		keys = append(keys, strings.TrimPrefix(envName(path), EnvPrefix))
 	}
-	if bestDist < 0 || bestDist*3 > len(strings.TrimPrefix(best, EnvPrefix)) {
-		return ""
+	sort.Strings(keys)
+	if k := suggest.Nearest(strings.TrimPrefix(name, EnvPrefix), keys); k != "" {
+		return EnvPrefix + k
 	}
-	return best
+	return ""
 }
