@@ -295,6 +295,26 @@ func foreignTimestamps(ctx context.Context, path string, recs []erpgen.Record, s
 	return shapes, most, nil
 }
 
+// interleave appends good to lines with bad1 before good[at1] and bad2
+// before good[at2] (at len(good): after the last), and tells mark the
+// 1-based line number and text of each bad line.
+func interleave(lines, good []string, at1 int, bad1 string, at2 int, bad2 string, mark func(line int, text string)) []string {
+	for i := 0; i <= len(good); i++ {
+		if i == at1 {
+			lines = append(lines, bad1)
+			mark(len(lines), bad1)
+		}
+		if i == at2 {
+			lines = append(lines, bad2)
+			mark(len(lines), bad2)
+		}
+		if i < len(good) {
+			lines = append(lines, good[i])
+		}
+	}
+	return lines
+}
+
 // dropFolder is the bad-input soak's drop-folder ERP and what the
 // connector must make of it.
 type dropFolder struct {
@@ -419,23 +439,13 @@ func writeDropFolder(dir string, recs []erpgen.Record, seed uint64) (*dropFolder
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; i <= len(part1); i++ {
-		if i == min(3, len(part1)) {
-			lines = append(lines, short)
-			row(name, len(lines), short)
-		}
-		if i == len(part1)*2/3 {
-			lines = append(lines, noKey)
-			row(name, len(lines), noKey)
-		}
-		if i < len(part1) {
-			l, err := csvLine(cols, part1[i].Map())
-			if err != nil {
-				return nil, err
-			}
-			lines = append(lines, l)
+	good := make([]string, len(part1))
+	for i, r := range part1 {
+		if good[i], err = csvLine(cols, r.Map()); err != nil {
+			return nil, err
 		}
 	}
+	lines = interleave(lines, good, min(3, len(part1)), short, len(part1)*2/3, noKey, func(line int, text string) { row(name, line, text) })
 	// The name field opens a quote that no quote closes: the CSV reader
 	// takes the rest of the file into it, so this row goes last.
 	m := others[2].Map()
@@ -469,23 +479,15 @@ func writeDropFolder(dir string, recs []erpgen.Record, seed uint64) (*dropFolder
 	lines = lines[:0]
 	cut := fmt.Sprintf(`{%q: %q, %q: %q, %q: "1"`, erpgen.KeyColumn, others[3].Key, "name", others[3].Value("name"), erpgen.SyncONeColumn)
 	notObject := fmt.Sprintf(`[%q, %q]`, others[4].Key, others[4].Value("name"))
-	for i := 0; i <= len(part3); i++ {
-		if i == min(2, len(part3)) {
-			lines = append(lines, cut)
-			row(name, len(lines), cut)
+	good = make([]string, len(part3))
+	for i, r := range part3 {
+		b, err := json.Marshal(r.Map())
+		if err != nil {
+			return nil, fmt.Errorf("drop folder: %w", err)
 		}
-		if i == len(part3)*2/3 {
-			lines = append(lines, notObject)
-			row(name, len(lines), notObject)
-		}
-		if i < len(part3) {
-			b, err := json.Marshal(part3[i].Map())
-			if err != nil {
-				return nil, fmt.Errorf("drop folder: %w", err)
-			}
-			lines = append(lines, string(b))
-		}
+		good[i] = string(b)
 	}
+	lines = interleave(lines, good, min(2, len(part3)), cut, len(part3)*2/3, notObject, func(line int, text string) { row(name, line, text) })
 	if err := write(name, []byte(strings.Join(lines, "\n")+"\n")); err != nil {
 		return nil, err
 	}
