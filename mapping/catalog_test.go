@@ -94,3 +94,29 @@ func TestCatalogRefusedSample(t *testing.T) {
 		t.Fatal("Catalog accepted a sample its validator refuses")
 	}
 }
+
+// TestReceivesAgreesWithTheCatalog: the hand-kept lists of what each
+// platform receives (which fields may keep a customer from it) agree with
+// what the catalog finds by setting each field and looking at the bodies
+// the mapping sends.
+func TestReceivesAgreesWithTheCatalog(t *testing.T) {
+	cat, err := Catalog(DefaultProbes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fi := range cat {
+		f := fi.Field
+		if f == AdditionalFieldPattern {
+			f = "additional"
+		}
+		if coreFields[f] {
+			continue
+		}
+		if got, want := len(fi.ONe) > 0, oneFields[f]; got != want {
+			t.Errorf("%s: ONe paths %v, but the receives list says %v", f, fi.ONe, want)
+		}
+		if got, want := len(fi.CustomerAPI) > 0, customerAPIFields[f] || customerAPIFarmOnly[f]; got != want {
+			t.Errorf("%s: Customer API paths %v, but the receives list says %v", f, fi.CustomerAPI, want)
+		}
+	}
+}
