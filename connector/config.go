@@ -17,119 +17,119 @@ import (
 // in what is left out; Validate reports every problem at once.
 type Config struct {
 	// StatePath is the bbolt state file (queue, cursors, bindings).
-	StatePath string
+	StatePath string `mapstructure:"state_path"`
 	// ONe configures the ONe platform; nil turns the ONe pipelines off.
-	ONe *ONeConfig
+	ONe *ONeConfig `mapstructure:"one"`
 	// CustomerAPI configures the Customer API; nil turns its pipelines off.
-	CustomerAPI *CustomerAPIConfig
+	CustomerAPI *CustomerAPIConfig `mapstructure:"customer_api"`
 	// ERP tunes how the ERP is read and written.
-	ERP ERPConfig
+	ERP ERPConfig `mapstructure:"erp"`
 	// Schedules are the cron specs (with seconds) of the periodic runs.
-	Schedules Schedules
+	Schedules Schedules `mapstructure:"schedules"`
 	// Ownership says which side wins, per field group, when a platform
 	// change arrives. Groups not listed are owned by the ERP.
-	Ownership []Ownership
+	Ownership []Ownership `mapstructure:"ownership"`
 	// Queue tunes the durable queue.
-	Queue QueueConfig
+	Queue QueueConfig `mapstructure:"queue"`
 }
 
 // ONeConfig configures the ONe platform.
 type ONeConfig struct {
 	// BaseURL is the scheme and host of the API.
-	BaseURL string
+	BaseURL string `mapstructure:"base_url"`
 	// Tenant is the one-tenant header.
-	Tenant string
+	Tenant string `mapstructure:"tenant"`
 	// APIKey is the ApiAuth header. Secret.
-	APIKey string
+	APIKey string `mapstructure:"api_key"`
 	// Timeout bounds one request (default 30s).
-	Timeout time.Duration
+	Timeout time.Duration `mapstructure:"timeout"`
 	// Contexts are the feed contexts to follow (default APPLICATION,
 	// BACKOFFICE, INTERNAL: the connector's own INTEGRATIONS writes are left out).
-	Contexts []string
+	Contexts []string `mapstructure:"contexts"`
 	// Upstream is the rate limit, workers and breaker of the ONe upstream.
-	Upstream Upstream
+	Upstream Upstream `mapstructure:"upstream"`
 	// UpdateMode is "full" (the only mode): an update is a full PUT of the
 	// client when its body changed (carrying over what the ERP does not
 	// hold) and the finance data when they changed. The partial endpoints
 	// ("partial", removed) cannot carry every field: a rename was lost.
-	UpdateMode string
+	UpdateMode string `mapstructure:"update_mode"`
 	// OnUnflag is what happens on ONe when the ERP unflags or deletes a
 	// customer: "unbind" (leave the client, forget the link; default) or
 	// "delete" (delete the client on ONe).
-	OnUnflag string
+	OnUnflag string `mapstructure:"on_unflag"`
 	// OnDelete is what happens in the ERP when ONe deletes a client:
 	// "unlink" (forget the ONe id; default) or "mark-deleted".
-	OnDelete string
+	OnDelete string `mapstructure:"on_delete"`
 	// PageSize is the page size of full listings (resync), default 200.
-	PageSize int
+	PageSize int `mapstructure:"page_size"`
 }
 
 // CustomerAPIConfig configures the Customer API.
 type CustomerAPIConfig struct {
 	// BaseURL is the scheme and host of the API.
-	BaseURL string
+	BaseURL string `mapstructure:"base_url"`
 	// Username and Password log in (or APIToken authenticates). Secrets.
-	Username string
-	Password string
-	APIToken string
+	Username string `mapstructure:"username"`
+	Password string `mapstructure:"password"`
+	APIToken string `mapstructure:"api_token"`
 	// Timeout bounds one request (default 30s).
-	Timeout time.Duration
+	Timeout time.Duration `mapstructure:"timeout"`
 	// Upstream is the rate limit, workers and breaker of the Customer API upstream.
-	Upstream Upstream
+	Upstream Upstream `mapstructure:"upstream"`
 	// PageSize is the page size of organisation listings (default 100).
-	PageSize int
+	PageSize int `mapstructure:"page_size"`
 	// CertificateCountry is the ISO3 country used for certificate lookups (default GBR).
-	CertificateCountry string
+	CertificateCountry string `mapstructure:"certificate_country"`
 	// OnUnflag is what happens on the Customer API when the ERP unflags or
 	// deletes a customer: "unbind" (leave the organisation, forget the
 	// link; default) or "deactivate" (set the organisation's status to
 	// inactive; it is made active again if the ERP flags the customer again).
-	OnUnflag string
+	OnUnflag string `mapstructure:"on_unflag"`
 	// OnDelete is what happens in the ERP when an organisation is deleted
 	// or deactivated on the platform: "unlink" (forget the organisation id;
 	// default) or "mark-deleted".
-	OnDelete string
+	OnDelete string `mapstructure:"on_delete"`
 }
 
-// ERPConfig tunes ERP access.
+// ERPConfig tunes ERP access. (ERP writes run on the platform's delivery
+// workers that cause them: an inbound customer or a write-back is part of
+// the platform job that produced it.)
 type ERPConfig struct {
 	// PageSize is how many changed customers one read returns (default 500).
-	PageSize int
-	// Upstream is the concurrency of ERP writes (inbound customers, write-backs).
-	Upstream Upstream
+	PageSize int `mapstructure:"page_size"`
 }
 
 // Upstream is the guarded-delivery tuning of one upstream.
 type Upstream struct {
 	// Rate is requests per second (0: unlimited).
-	Rate float64
-	// Burst is the limiter's burst.
-	Burst int
+	Rate float64 `mapstructure:"rate"`
+	// Burst is the limiter's burst (default: Rate rounded down, at least 1).
+	Burst int `mapstructure:"burst"`
 	// Workers is the number of concurrent deliveries (default 4).
-	Workers int
+	Workers int `mapstructure:"workers"`
 	// BreakerFailures opens the breaker after this many consecutive failures (default 5).
-	BreakerFailures int
+	BreakerFailures int `mapstructure:"breaker_failures"`
 	// BreakerOpen is how long the breaker stays open before a probe (default 30s).
-	BreakerOpen time.Duration
+	BreakerOpen time.Duration `mapstructure:"breaker_open"`
 }
 
 // Schedules are cron specs with a seconds field ("0 */10 * * * *").
 // An empty spec turns that run off.
 type Schedules struct {
 	// NewCustomers pushes ERP customers not yet on the platforms (default every 10 min at :00).
-	NewCustomers string
+	NewCustomers string `mapstructure:"new_customers"`
 	// Updates pushes changed ERP customers (default every 10 min at :50 seconds).
-	Updates string
+	Updates string `mapstructure:"updates"`
 	// Feed polls the ONe client feed (default every 2 min).
-	Feed string
+	Feed string `mapstructure:"feed"`
 	// CustomerPull lists Customer API organisations for changes (default every 10 min).
-	CustomerPull string
+	CustomerPull string `mapstructure:"customer_pull"`
 	// Certificates refreshes Red Tractor certificates (default daily at 03:30).
-	Certificates string
+	Certificates string `mapstructure:"certificates"`
 	// Resync runs a full resync (default nightly at 02:00).
-	Resync string
+	Resync string `mapstructure:"resync"`
 	// TimeZone is the IANA zone of the specs (default UTC).
-	TimeZone string
+	TimeZone string `mapstructure:"time_zone"`
 }
 
 // Field groups for Ownership (see mapping.Groups).
@@ -153,22 +153,22 @@ const (
 // Ownership assigns a field group to the ERP or to the platforms.
 type Ownership struct {
 	// Group is one of FieldGroups.
-	Group string
+	Group string `mapstructure:"group"`
 	// Owner is "erp" or "platform".
-	Owner string
+	Owner string `mapstructure:"owner"`
 }
 
 // QueueConfig tunes the durable queue.
 type QueueConfig struct {
 	// MaxAttempts before a job goes to the dead letters (default 10).
-	MaxAttempts int
+	MaxAttempts int `mapstructure:"max_attempts"`
 	// LeaseTimeout before an unfinished job returns to ready (default 2m).
-	LeaseTimeout time.Duration
+	LeaseTimeout time.Duration `mapstructure:"lease_timeout"`
 	// HealAfter is how long a record the platform refused waits in the
 	// dead letters before the connector tries it again by itself (it may
 	// have been fixed on the platform side); each further try waits twice
 	// as long, up to a day (default 5m).
-	HealAfter time.Duration
+	HealAfter time.Duration `mapstructure:"heal_after"`
 }
 
 // Default cadences, after the platform's ERP guidance.
@@ -232,7 +232,6 @@ func (c Config) Defaults() Config {
 	if c.ERP.PageSize == 0 {
 		c.ERP.PageSize = 500
 	}
-	c.ERP.Upstream = c.ERP.Upstream.defaults()
 	if c.Queue.MaxAttempts == 0 {
 		c.Queue.MaxAttempts = 10
 	}
@@ -295,12 +294,12 @@ func (s Schedules) validate() []error {
 			continue
 		}
 		if _, err := ParseSchedule(spec); err != nil {
-			errs = append(errs, fmt.Errorf("schedules.%s: %w", name, err))
+			errs = append(errs, fieldError("schedules."+name, "%s", err))
 		}
 	}
 	if s.TimeZone != "" {
 		if _, err := time.LoadLocation(s.TimeZone); err != nil {
-			errs = append(errs, fmt.Errorf("schedules.time_zone: %w", err))
+			errs = append(errs, fieldError("schedules.time_zone", "%s", err))
 		}
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

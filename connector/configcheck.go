@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/erpconnector/erpconnector/internal/problem"
 	"github.com/erpconnector/erpconnector/oneapi"
 )
 
@@ -27,7 +28,6 @@ func (c Config) Validate() error {
 	if c.CustomerAPI != nil {
 		errs = append(errs, c.CustomerAPI.validate()...)
 	}
-	errs = append(errs, c.ERP.Upstream.validate("erp.upstream")...)
 	if c.ERP.PageSize < 1 || c.ERP.PageSize > 10000 {
 		add("erp.page_size", "must be between 1 and 10000 (the platform asks for at most 10,000 lines a request)")
 	}
@@ -43,7 +43,7 @@ func (c Config) Validate() error {
 
 // fieldError is a problem with the configuration key path.
 func fieldError(path, format string, args ...any) error {
-	return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...))
+	return problem.New(path, format, args...)
 }
 
 // validate lists the problems of the one section.
@@ -134,29 +134,29 @@ func positive(path string, d time.Duration, def string) []error {
 	if d > 0 {
 		return nil
 	}
-	return []error{fmt.Errorf("%s: must be positive, got %s (leave it out for the default, %s)", path, d, def)}
+	return []error{fieldError(path, "must be positive, got %s (leave it out for the default, %s)", d, def)}
 }
 
 func (u Upstream) validate(path string) []error {
 	var errs []error
 	switch {
 	case math.IsNaN(u.Rate):
-		errs = append(errs, fmt.Errorf("%s.rate: must be a number of requests per second, got NaN", path))
+		errs = append(errs, fieldError(path+".rate", "must be a number of requests per second, got NaN"))
 	case math.IsInf(u.Rate, 0):
-		errs = append(errs, fmt.Errorf("%s.rate: must be finite, got %v (0 means unlimited)", path, u.Rate))
+		errs = append(errs, fieldError(path+".rate", "must be finite, got %v (0 means unlimited)", u.Rate))
 	case u.Rate < 0:
-		errs = append(errs, fmt.Errorf("%s.rate: must not be negative (0 means unlimited)", path))
+		errs = append(errs, fieldError(path+".rate", "must not be negative (0 means unlimited)"))
 	case u.Rate > 0 && u.Burst == 0:
-		errs = append(errs, fmt.Errorf("%s.burst: must be at least 1 when rate is set", path))
+		errs = append(errs, fieldError(path+".burst", "must be at least 1 when rate is set"))
 	}
 	if u.Burst < 0 {
-		errs = append(errs, fmt.Errorf("%s.burst: must not be negative", path))
+		errs = append(errs, fieldError(path+".burst", "must not be negative"))
 	}
 	if u.Workers < 1 || u.Workers > 256 {
-		errs = append(errs, fmt.Errorf("%s.workers: must be between 1 and 256", path))
+		errs = append(errs, fieldError(path+".workers", "must be between 1 and 256"))
 	}
 	if u.BreakerFailures < 1 {
-		errs = append(errs, fmt.Errorf("%s.breaker_failures: must be at least 1", path))
+		errs = append(errs, fieldError(path+".breaker_failures", "must be at least 1"))
 	}
 	errs = append(errs, positive(path+".breaker_open", u.BreakerOpen, "30s")...)
 	return errs

@@ -12,6 +12,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/internal/problem"
 )
 
 // FieldRule maps one ERP column, or an expression over the row's columns,
@@ -220,7 +221,7 @@ func CompileRules(rs []FieldRule) (*Rules, error) {
 	seen := map[string]int{}
 	for i, r := range rs {
 		bad := func(format string, args ...any) {
-			errs = append(errs, fmt.Errorf("mapping: rules[%d]: %s", i, fmt.Sprintf(format, args...)))
+			errs = append(errs, problem.New(fmt.Sprintf("rules[%d]", i), format, args...))
 		}
 		cr := compiledRule{FieldRule: r, col: -1}
 		switch {

@@ -39,6 +39,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/internal/problem"
 	"github.com/erpconnector/erpconnector/mapping"
 )
 
@@ -78,25 +79,39 @@ type Config struct {
 	MinAge time.Duration `mapstructure:"min_age"`
 }
 
-// Validate reports every problem of the configuration at once.
+// Validate reports every problem of the configuration at once, each a
+// *problem.Problem whose path is the key inside this section (dir,
+// flags[0].column, rules[3]).
 func (c Config) Validate() error {
 	var errs []error
+	add := func(path, format string, args ...any) { errs = append(errs, problem.New(path, format, args...)) }
 	if c.Dir == "" {
-		errs = append(errs, errors.New("fileerp: dir is required"))
+		add("dir", "is required")
 	}
 	if strings.TrimSpace(c.KeyColumn) == "" {
-		errs = append(errs, errors.New("fileerp: key_column is required"))
+		add("key_column", "is required")
 	}
 	if len(c.Flags) == 0 {
-		errs = append(errs, errors.New("fileerp: at least one flag column is required"))
+		add("flags", "at least one flag column is required")
 	}
-	for i, f := range append(slices.Clone(c.Flags), c.WriteBack...) {
-		if !f.Platform.Valid() || f.Column == "" {
-			errs = append(errs, fmt.Errorf("fileerp: platform column %d: platform %q column %q", i, f.Platform, f.Column))
+	for _, list := range []struct {
+		key  string
+		cols []erp.PlatformColumn
+	}{{"flags", c.Flags}, {"write_back", c.WriteBack}} {
+		for i, f := range list.cols {
+			if !f.Platform.Valid() {
+				add(fmt.Sprintf("%s[%d].platform", list.key, i), "unknown platform %q", f.Platform)
+			}
+			if strings.TrimSpace(f.Column) == "" {
+				add(fmt.Sprintf("%s[%d].column", list.key, i), "is required")
+			}
 		}
 	}
 	if c.Delimiter != "" && utf8.RuneCountInString(c.Delimiter) != 1 {
-		errs = append(errs, fmt.Errorf("fileerp: delimiter %q must be one character", c.Delimiter))
+		add("delimiter", "%q must be one character", c.Delimiter)
+	}
+	if c.MinAge < 0 {
+		add("min_age", "must not be negative, got %s (0 holds nothing back)", c.MinAge)
 	}
 	if _, err := mapping.CompileRules(c.Rules); err != nil {
 		errs = append(errs, err)
@@ -150,7 +165,7 @@ func (f *Folder) HeldFields() []string { return f.rules.Fields() }
 // Open creates the sub-directories if needed and builds the key index.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Folder, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fileerp: %w", err)
 	}
 	rules, err := mapping.CompileRules(cfg.Rules)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/erpconnector/erpconnector/internal/problem"
+
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/erptest"
@@ -305,9 +307,15 @@ func TestMinAgeHoldsBackFreshFiles(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	err := Config{Delimiter: ";;", Rules: []mapping.FieldRule{{ERP: "x", Field: "nope"}}}.Validate()
-	for _, want := range []string{"dir is required", "key_column is required", "flag column", "delimiter", `unknown field "nope"`} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q: %v", want, err)
+	// Each problem is typed, with its key inside the section.
+	got := map[string]string{}
+	for _, p := range problem.List(err) {
+		got[p.Path] = p.Message
+	}
+	for path, want := range map[string]string{"dir": "is required", "key_column": "is required", "flags": "flag column",
+		"delimiter": "one character", "rules[0]": `unknown field "nope"`} {
+		if !strings.Contains(got[path], want) {
+			t.Errorf("problem at %s is %q, want %q (all: %v)", path, got[path], want, err)
 		}
 	}
 }

@@ -38,6 +38,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/internal/problem"
 	"github.com/erpconnector/erpconnector/mapping"
 )
 
@@ -118,49 +119,55 @@ func (c Config) String() string {
 		c.InboundTable, c.InboundKeyColumn, c.CursorColumn, c.CursorKind, len(c.Rules))
 }
 
-// Validate reports every problem of the configuration at once.
+// Validate reports every problem of the configuration at once, each a
+// *problem.Problem whose path is the key inside this section (table,
+// flags[0].column, rules[3]).
 func (c Config) Validate() error {
 	var errs []error
+	add := func(path, format string, args ...any) { errs = append(errs, problem.New(path, format, args...)) }
 	check := func(what, id string, required bool) {
 		if id == "" {
 			if required {
-				errs = append(errs, fmt.Errorf("sqlerp: %s is required", what))
+				add(what, "is required")
 			}
 			return
 		}
 		if _, err := QuoteIdent(id); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+			add(what, "%s", strings.TrimPrefix(err.Error(), "sqlerp: "))
 		}
 	}
 	if _, err := DialectFor(c.Driver); err != nil {
-		errs = append(errs, err)
+		add("driver", "%s", strings.TrimPrefix(err.Error(), "sqlerp: "))
 	}
 	check("table", c.Table, true)
 	check("inbound_table", c.InboundTable, false)
 	check("key_column", c.KeyColumn, true)
 	check("inbound_key_column", c.InboundKeyColumn, false)
 	if c.InboundKeyColumn != "" && c.InboundKeyColumn != c.KeyColumn && (c.InboundTable == "" || c.InboundTable == c.Table) {
-		errs = append(errs, fmt.Errorf("sqlerp: inbound_key_column %q differs from key_column %q but inbound_table is the table itself: set inbound_table, or drop inbound_key_column", c.InboundKeyColumn, c.KeyColumn))
+		add("inbound_key_column", "%q differs from key_column %q but inbound_table is the table itself: set inbound_table, or drop inbound_key_column", c.InboundKeyColumn, c.KeyColumn)
 	}
 	check("cursor_column", c.CursorColumn, true)
 	check("deleted_column", c.DeletedColumn, false)
+	if c.SettleTime < 0 {
+		add("settle_time", "must not be negative, got %s (0 holds nothing back)", c.SettleTime)
+	}
 	switch c.CursorKind {
 	case "", CursorTimestamp, CursorVersion:
 	default:
-		errs = append(errs, fmt.Errorf("sqlerp: cursor_kind %q (want timestamp or version)", c.CursorKind))
+		add("cursor_kind", "%q: want timestamp or version", c.CursorKind)
 	}
 	if len(c.Flags) == 0 {
-		errs = append(errs, errors.New("sqlerp: at least one flag column is required"))
+		add("flags", "at least one flag column is required")
 	}
 	for i, f := range c.Flags {
 		if !f.Platform.Valid() {
-			errs = append(errs, fmt.Errorf("sqlerp: flags[%d]: unknown platform %q", i, f.Platform))
+			add(fmt.Sprintf("flags[%d].platform", i), "unknown platform %q", f.Platform)
 		}
 		check(fmt.Sprintf("flags[%d].column", i), f.Column, true)
 	}
 	for i, f := range c.WriteBack {
 		if !f.Platform.Valid() {
-			errs = append(errs, fmt.Errorf("sqlerp: write_back[%d]: unknown platform %q", i, f.Platform))
+			add(fmt.Sprintf("write_back[%d].platform", i), "unknown platform %q", f.Platform)
 		}
 		check(fmt.Sprintf("write_back[%d].column", i), f.Column, true)
 	}
@@ -173,7 +180,7 @@ func (c Config) Validate() error {
 		cols, writable := rules.Columns(), rules.Writable()
 		for i, col := range cols {
 			if !writable[i] {
-				check("rules (expression column)", col, true)
+				check("rules", col, true)
 			}
 		}
 	}
@@ -354,7 +361,7 @@ func New(db *sql.DB, d Dialect, cfg Config, log *slog.Logger) (*Table, error) {
 		cfg.InboundKeyColumn = cfg.KeyColumn
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sqlerp: %w", err)
 	}
 	rules, err := mapping.CompileRules(cfg.Rules)
 	if err != nil {

@@ -178,7 +178,7 @@ func TestConfigRejectsInjection(t *testing.T) {
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	for _, want := range []string{"table", "key_column", `flags[2]: unknown platform "shop"`} {
+	for _, want := range []string{"table: ", "key_column: ", `flags[2].platform: unknown platform "shop"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

@@ -836,7 +836,7 @@ func TestValidateInboundKeyColumn(t *testing.T) {
 		t.Fatalf("bad identifier: %v", err)
 	}
 	cfg.InboundKeyColumn = "web_no"
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "sqlerp: inbound_key_column ") || !strings.Contains(err.Error(), "inbound_table") {
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "inbound_key_column: ") || !strings.Contains(err.Error(), "inbound_table") {
 		t.Fatalf("an inbound key column without an inbound table: %v", err)
 	}
 	cfg.InboundTable = "web_customers"

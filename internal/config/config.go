@@ -12,14 +12,13 @@
 // key path. Redacted (and String, GoString, LogValue, MarshalJSON) print the
 // effective configuration with every secret replaced by [REDACTED].
 //
-// File.Connector converts to connector.Config; OpenERP opens the configured
+// File.Connector assembles the connector.Config its sections hold; OpenERP opens the configured
 // ERP adapter (creating the demo schema for a demo file) and SeedDemo fills
 // an empty demo ERP with generated customers.
 package config
 
 import (
-	"time"
-
+	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp/fileerp"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
 )
@@ -41,8 +40,8 @@ const (
 	AdapterFiles = "files"
 )
 
-// Default values of the file's own keys (the connector's defaults are
-// connector.Config.Defaults).
+// Default values of the file's own keys (the connector's sections take
+// theirs from connector.Config.Defaults, the one place they are set).
 const (
 	DefaultAdminListen     = "127.0.0.1:8089"
 	DefaultLogLevel        = "info"
@@ -57,6 +56,10 @@ const (
 
 // File is the shape of the YAML configuration file. Keys are snake_case;
 // every key can be overridden from the environment as ERPCONNECTOR_<PATH>.
+// The connector's sections are the connector's own types (connector.Config
+// and its parts, with their mapstructure keys); File adds only what the
+// file itself holds: secret files, the ERP adapter, logging, the admin API,
+// the reference servers and the demo.
 type File struct {
 	// StatePath is the bbolt state file (queue, cursors, bindings); default
 	// data/state.db. Relative to the configuration file's directory.
@@ -78,12 +81,12 @@ type File struct {
 	// Schedules are the cron specs (six fields, with seconds) of the
 	// periodic runs. A key left out gets the vendor-guided default; a key
 	// set to "" turns that run off.
-	Schedules Schedules `mapstructure:"schedules"`
+	Schedules connector.Schedules `mapstructure:"schedules"`
 	// Ownership says which side wins, per field group (master, commercial,
 	// additional, contact, farm), when a platform change arrives.
-	Ownership []Ownership `mapstructure:"ownership"`
+	Ownership []connector.Ownership `mapstructure:"ownership"`
 	// Queue tunes the durable queue.
-	Queue Queue `mapstructure:"queue"`
+	Queue connector.QueueConfig `mapstructure:"queue"`
 	// Reference runs the embedded reference servers (the demo). When
 	// enabled, the one and customer_api sections default to them.
 	Reference Reference `mapstructure:"reference"`
@@ -106,99 +109,36 @@ type Admin struct {
 	TokenFile string `mapstructure:"token_file"`
 }
 
-// ONe configures the ONe platform.
+// ONe configures the ONe platform: the connector's own section
+// (connector.ONeConfig, its keys and defaults) and the file's api_key_file.
 type ONe struct {
-	// BaseURL is the scheme and host of the API, e.g. https://api-preprod.one.unity.pl.
-	BaseURL string `mapstructure:"base_url"`
-	// Tenant is the one-tenant header.
-	Tenant string `mapstructure:"tenant"`
-	// APIKey is the ApiAuth header. Secret.
-	APIKey string `mapstructure:"api_key"`
+	connector.ONeConfig `mapstructure:",squash"`
 	// APIKeyFile is a file holding APIKey (one trailing newline is trimmed).
 	APIKeyFile string `mapstructure:"api_key_file"`
-	// Timeout bounds one request (default 30s).
-	Timeout time.Duration `mapstructure:"timeout"`
-	// Contexts are the feed contexts to follow (default APPLICATION,
-	// BACKOFFICE, INTERNAL: the connector's own INTEGRATIONS writes are left out).
-	Contexts []string `mapstructure:"contexts"`
-	// UpdateMode is full (the only mode; partial was removed: the partial
-	// endpoints cannot carry every field).
-	UpdateMode string `mapstructure:"update_mode"`
-	// OnUnflag is what happens on ONe when the ERP unflags or deletes a
-	// customer: unbind (default) or delete.
-	OnUnflag string `mapstructure:"on_unflag"`
-	// OnDelete is what happens in the ERP when ONe deletes a client: unlink
-	// (default) or mark-deleted.
-	OnDelete string `mapstructure:"on_delete"`
-	// PageSize is the page size of full listings (resync), default 200.
-	PageSize int `mapstructure:"page_size"`
-	// Upstream is the rate limit, workers and breaker of the ONe upstream.
-	Upstream Upstream `mapstructure:"upstream"`
 }
 
-// CustomerAPI configures the Customer API.
+// CustomerAPI configures the Customer API: the connector's own section
+// (connector.CustomerAPIConfig) and the files its secrets may come from.
 type CustomerAPI struct {
-	// BaseURL is the scheme and host of the API.
-	BaseURL string `mapstructure:"base_url"`
-	// Username logs in together with Password.
-	Username string `mapstructure:"username"`
-	// Password logs in with Username. Secret.
-	Password string `mapstructure:"password"`
+	connector.CustomerAPIConfig `mapstructure:",squash"`
 	// PasswordFile is a file holding Password (one trailing newline is trimmed).
 	PasswordFile string `mapstructure:"password_file"`
-	// APIToken authenticates instead of Username and Password. Secret.
-	APIToken string `mapstructure:"api_token"`
 	// APITokenFile is a file holding APIToken (one trailing newline is trimmed).
 	APITokenFile string `mapstructure:"api_token_file"`
-	// Timeout bounds one request (default 30s).
-	Timeout time.Duration `mapstructure:"timeout"`
-	// PageSize is the page size of organisation listings (default 100).
-	PageSize int `mapstructure:"page_size"`
-	// CertificateCountry is the ISO3 country of certificate lookups (default GBR).
-	CertificateCountry string `mapstructure:"certificate_country"`
-	// OnUnflag is what happens on the Customer API when the ERP unflags or
-	// deletes a customer: unbind (default) or deactivate (the
-	// organisation's status becomes inactive).
-	OnUnflag string `mapstructure:"on_unflag"`
-	// OnDelete is what happens in the ERP when an organisation is deleted or
-	// deactivated on the platform: unlink (default) or mark-deleted.
-	OnDelete string `mapstructure:"on_delete"`
-	// Upstream is the rate limit, workers and breaker of the Customer API upstream.
-	Upstream Upstream `mapstructure:"upstream"`
 }
 
-// Upstream is the guarded-delivery tuning of one platform upstream.
-type Upstream struct {
-	// Rate is requests per second (0: unlimited).
-	Rate float64 `mapstructure:"rate"`
-	// Burst is the limiter's burst (default: Rate rounded down, at least 1).
-	Burst int `mapstructure:"burst"`
-	// Workers is the number of concurrent deliveries (default 4).
-	Workers int `mapstructure:"workers"`
-	// BreakerFailures opens the breaker after this many consecutive failures (default 5).
-	BreakerFailures int `mapstructure:"breaker_failures"`
-	// BreakerOpen is how long the breaker stays open before a probe (default 30s).
-	BreakerOpen time.Duration `mapstructure:"breaker_open"`
-}
-
-// ERP chooses and configures the ERP adapter.
+// ERP chooses and configures the ERP adapter: the connector's own section
+// (connector.ERPConfig: page_size) and the adapter's configuration.
 type ERP struct {
 	// Adapter is sql (a table or view; default) or files (a drop folder).
 	Adapter string `mapstructure:"adapter"`
-	// PageSize is how many changed customers one read returns (default 500, at most 10000).
-	PageSize int `mapstructure:"page_size"`
-	// Upstream is the concurrency of ERP writes.
-	Upstream ERPUpstream `mapstructure:"upstream"`
+	// ERPConfig is the connector's reading of the ERP (page_size, default
+	// 500, at most 10000).
+	connector.ERPConfig `mapstructure:",squash"`
 	// SQL configures the sql adapter.
 	SQL SQL `mapstructure:"sql"`
 	// Files configures the files adapter.
 	Files fileerp.Config `mapstructure:"files"`
-}
-
-// ERPUpstream tunes ERP writes.
-type ERPUpstream struct {
-	// Workers is the number of concurrent ERP writes (default 4).
-	Workers int `mapstructure:"workers"`
 }
 
 // SQL is the sql adapter's configuration: the fields of sqlerp.Config plus
@@ -208,43 +148,6 @@ type SQL struct {
 	// DSNFile is a file holding the DSN (one trailing newline is trimmed),
 	// for a DSN with a password.
 	DSNFile string `mapstructure:"dsn_file"`
-}
-
-// Schedules are cron specs with a seconds field ("0 */10 * * * *").
-type Schedules struct {
-	// NewCustomers pushes ERP customers not yet on the platforms (default "0 */10 * * * *").
-	NewCustomers string `mapstructure:"new_customers"`
-	// Updates pushes changed ERP customers (default "50 */10 * * * *").
-	Updates string `mapstructure:"updates"`
-	// Feed polls the ONe client feed (default "0 */2 * * * *").
-	Feed string `mapstructure:"feed"`
-	// CustomerPull lists Customer API organisations for changes (default "30 */10 * * * *").
-	CustomerPull string `mapstructure:"customer_pull"`
-	// Certificates refreshes Red Tractor certificates (default "0 30 3 * * *").
-	Certificates string `mapstructure:"certificates"`
-	// Resync runs a full resync (default "0 0 2 * * *").
-	Resync string `mapstructure:"resync"`
-	// TimeZone is the IANA zone of the specs (default UTC).
-	TimeZone string `mapstructure:"time_zone"`
-}
-
-// Ownership assigns a field group to the ERP or to the platforms.
-type Ownership struct {
-	// Group is master, commercial, additional, contact or farm.
-	Group string `mapstructure:"group"`
-	// Owner is erp or platform.
-	Owner string `mapstructure:"owner"`
-}
-
-// Queue tunes the durable queue.
-type Queue struct {
-	// MaxAttempts before a job goes to the dead letters (default 10).
-	MaxAttempts int `mapstructure:"max_attempts"`
-	// LeaseTimeout before an unfinished job returns to ready (default 2m).
-	LeaseTimeout time.Duration `mapstructure:"lease_timeout"`
-	// HealAfter is how long a record the platform refused waits before it
-	// is tried again by itself, doubling each time up to a day (default 5m).
-	HealAfter time.Duration `mapstructure:"heal_after"`
 }
 
 // Reference configures the embedded reference servers of the demo.

@@ -90,7 +90,7 @@ func TestMinimalConfigGetsDefaults(t *testing.T) {
 	c := f.Connector()
 	want := connector.Config{StatePath: f.StatePath, ONe: &connector.ONeConfig{BaseURL: "https://one.example.com", Tenant: "acme", APIKey: "k"}}.Defaults()
 	want.Schedules = connector.DefaultSchedules()
-	want.ERP.PageSize, want.ERP.Upstream = 500, connector.Upstream{Workers: 4, BreakerFailures: 5, BreakerOpen: 30 * time.Second}
+	want.ERP.PageSize = 500
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("connector config\n got %+v\nwant %+v", c, want)
 	}
@@ -148,7 +148,7 @@ func TestEnvOverrides(t *testing.T) {
 	if f.Queue.MaxAttempts != 7 || !f.ERP.SQL.IncludeUnflagged || f.Reference.Seed != 42 {
 		t.Fatalf("queue %+v include_unflagged %v seed %d", f.Queue, f.ERP.SQL.IncludeUnflagged, f.Reference.Seed)
 	}
-	if !reflect.DeepEqual(f.Ownership, []Ownership{{Group: "farm", Owner: "platform"}}) {
+	if !reflect.DeepEqual(f.Ownership, []connector.Ownership{{Group: "farm", Owner: "platform"}}) {
 		t.Fatalf("ownership = %+v", f.Ownership)
 	}
 	if f.CustomerAPI == nil || f.CustomerAPI.BaseURL != "https://capi.example.com" || f.CustomerAPI.APIToken != "tok" {
@@ -445,7 +445,7 @@ demo: {seed_customers: 5, invalid_every: -2}
 		"erp.files",
 		"erp.page_size",
 		"erp.sql.cursor_column",
-		"erp.sql.flags[0]",
+		"erp.sql.flags[0].platform",
 		"erp.sql.rules[1]",
 		"erp.sql.table",
 		"log_format",
@@ -675,4 +675,23 @@ erp:
 	if !slices.Equal(paths(ps), want) {
 		t.Fatalf("paths = %v, want %v\n%v", paths(ps), want, err)
 	}
+}
+
+// TestRemovedKeySaysWhatToDo: a key earlier versions accepted is named
+// with what to do now, not just "unknown key".
+func TestRemovedKeySaysWhatToDo(t *testing.T) {
+	_, err := load([]byte("erp:\n  upstream:\n    workers: 4\n"), t.TempDir(), nil)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("load = %v, want a configuration error", err)
+	}
+	for _, p := range ce.Problems {
+		if p.Path == "erp.upstream" {
+			if !strings.Contains(p.Message, "delete the key") {
+				t.Fatalf("erp.upstream: %q", p.Message)
+			}
+			return
+		}
+	}
+	t.Fatalf("no problem at erp.upstream in %v", err)
 }

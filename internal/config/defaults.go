@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"slices"
 
 	"github.com/erpconnector/erpconnector/connector"
@@ -9,18 +10,20 @@ import (
 
 // viperDefaults are the defaults given to the loader rather than filled in
 // afterwards, so that a key set to "" in the file stays "" (a schedule set
-// to "" is off; a reference listen address set to "" runs no server).
+// to "" is off; a reference listen address set to "" runs no server). The
+// schedules are the connector's (connector.DefaultSchedules), read off its
+// own type.
 func viperDefaults() map[string]string {
-	return map[string]string{
-		"schedules.new_customers":   connector.DefaultNewCustomers,
-		"schedules.updates":         connector.DefaultUpdates,
-		"schedules.feed":            connector.DefaultFeed,
-		"schedules.customer_pull":   connector.DefaultCustomerPull,
-		"schedules.certificates":    connector.DefaultCertificates,
-		"schedules.resync":          connector.DefaultResync,
+	d := map[string]string{
 		"reference.one_listen":      DefaultRefONeListen,
 		"reference.customer_listen": DefaultRefCustListen,
 	}
+	walk(reflect.ValueOf(connector.DefaultSchedules()), "schedules", func(path string, v reflect.Value) {
+		if path != "schedules.time_zone" {
+			d[path] = v.String()
+		}
+	})
+	return d
 }
 
 // applyDefaults fills in every unset value: the file's own defaults, the
@@ -71,24 +74,17 @@ func (f *File) applyDefaults() {
 		f.ERP.SQL.CursorKind = orDefault(f.ERP.SQL.CursorKind, sqlerp.CursorTimestamp)
 	}
 
+	// The connector's sections take the connector's defaults: the same
+	// types, assigned back whole, so the printed configuration is the
+	// effective one.
 	c := f.Connector().Defaults()
-	f.StatePath = c.StatePath
+	f.StatePath, f.ERP.ERPConfig, f.Schedules, f.Queue = c.StatePath, c.ERP, c.Schedules, c.Queue
 	if f.ONe != nil {
-		o := f.ONe
-		o.Timeout, o.Contexts, o.UpdateMode, o.OnUnflag, o.OnDelete, o.PageSize =
-			c.ONe.Timeout, slices.Clone(c.ONe.Contexts), c.ONe.UpdateMode, c.ONe.OnUnflag, c.ONe.OnDelete, c.ONe.PageSize
-		o.Upstream = fromUpstream(c.ONe.Upstream)
+		f.ONe.ONeConfig = *c.ONe
 	}
 	if f.CustomerAPI != nil {
-		ca := f.CustomerAPI
-		ca.Timeout, ca.PageSize, ca.CertificateCountry = c.CustomerAPI.Timeout, c.CustomerAPI.PageSize, c.CustomerAPI.CertificateCountry
-		ca.OnUnflag, ca.OnDelete = c.CustomerAPI.OnUnflag, c.CustomerAPI.OnDelete
-		ca.Upstream = fromUpstream(c.CustomerAPI.Upstream)
+		f.CustomerAPI.CustomerAPIConfig = *c.CustomerAPI
 	}
-	f.ERP.PageSize = c.ERP.PageSize
-	f.ERP.Upstream.Workers = c.ERP.Upstream.Workers
-	f.Queue.MaxAttempts, f.Queue.LeaseTimeout, f.Queue.HealAfter = c.Queue.MaxAttempts, c.Queue.LeaseTimeout, c.Queue.HealAfter
-	f.Schedules.TimeZone = c.Schedules.TimeZone
 }
 
 func orDefault(v, def string) string {
@@ -98,38 +94,19 @@ func orDefault(v, def string) string {
 	return v
 }
 
-func fromUpstream(u connector.Upstream) Upstream {
-	return Upstream{Rate: u.Rate, Burst: u.Burst, Workers: u.Workers, BreakerFailures: u.BreakerFailures, BreakerOpen: u.BreakerOpen}
-}
-
-func (u Upstream) connector() connector.Upstream {
-	return connector.Upstream{Rate: u.Rate, Burst: u.Burst, Workers: u.Workers, BreakerFailures: u.BreakerFailures, BreakerOpen: u.BreakerOpen}
-}
-
-// Connector converts the file to the connector's configuration, with the
-// connector's defaults applied (connector.Config.Defaults).
+// Connector returns the connector's configuration the file holds (its
+// own sections, by value), with the connector's defaults applied.
 func (f *File) Connector() connector.Config {
-	c := connector.Config{
-		StatePath: f.StatePath,
-		ERP: connector.ERPConfig{PageSize: f.ERP.PageSize,
-			Upstream: connector.Upstream{Workers: f.ERP.Upstream.Workers}},
-		Schedules: connector.Schedules{NewCustomers: f.Schedules.NewCustomers, Updates: f.Schedules.Updates,
-			Feed: f.Schedules.Feed, CustomerPull: f.Schedules.CustomerPull, Certificates: f.Schedules.Certificates,
-			Resync: f.Schedules.Resync, TimeZone: f.Schedules.TimeZone},
-		Queue: connector.QueueConfig{MaxAttempts: f.Queue.MaxAttempts, LeaseTimeout: f.Queue.LeaseTimeout, HealAfter: f.Queue.HealAfter},
+	c := connector.Config{StatePath: f.StatePath, ERP: f.ERP.ERPConfig, Schedules: f.Schedules,
+		Ownership: slices.Clone(f.Ownership), Queue: f.Queue}
+	if f.ONe != nil {
+		one := f.ONe.ONeConfig
+		one.Contexts = slices.Clone(one.Contexts)
+		c.ONe = &one
 	}
-	for _, o := range f.Ownership {
-		c.Ownership = append(c.Ownership, connector.Ownership{Group: o.Group, Owner: o.Owner})
-	}
-	if o := f.ONe; o != nil {
-		c.ONe = &connector.ONeConfig{BaseURL: o.BaseURL, Tenant: o.Tenant, APIKey: o.APIKey, Timeout: o.Timeout,
-			Contexts: slices.Clone(o.Contexts), Upstream: o.Upstream.connector(), UpdateMode: o.UpdateMode,
-			OnUnflag: o.OnUnflag, OnDelete: o.OnDelete, PageSize: o.PageSize}
-	}
-	if ca := f.CustomerAPI; ca != nil {
-		c.CustomerAPI = &connector.CustomerAPIConfig{BaseURL: ca.BaseURL, Username: ca.Username, Password: ca.Password,
-			APIToken: ca.APIToken, Timeout: ca.Timeout, Upstream: ca.Upstream.connector(), PageSize: ca.PageSize,
-			CertificateCountry: ca.CertificateCountry, OnUnflag: ca.OnUnflag, OnDelete: ca.OnDelete}
+	if f.CustomerAPI != nil {
+		ca := f.CustomerAPI.CustomerAPIConfig
+		c.CustomerAPI = &ca
 	}
 	return c.Defaults()
 }

@@ -4,24 +4,15 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+
+	"github.com/erpconnector/erpconnector/internal/problem"
 )
 
-// Problem is one thing wrong with a configuration.
-type Problem struct {
-	// Path is the key's dotted path (e.g. one.tenant, ownership[1].owner);
-	// empty for a problem with the file as a whole.
-	Path string
-	// Message says what is wrong; it never holds a secret.
-	Message string
-}
-
-// String renders "path: message".
-func (p Problem) String() string {
-	if p.Path == "" {
-		return p.Message
-	}
-	return p.Path + ": " + p.Message
-}
+// Problem is one thing wrong with a configuration: its key's dotted path
+// (e.g. one.tenant, ownership[1].owner; empty for the file as a whole) and
+// what is wrong. Every section's validation returns the same type, with
+// paths relative to the section.
+type Problem = problem.Problem
 
 // Error lists every problem of a configuration. Its message has one line
 // per problem, "config: FILE: path: message", so that each line stands on
@@ -46,18 +37,14 @@ func (e *Error) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Unwrap returns one error per problem.
+// Unwrap returns one *problem.Problem per problem.
 func (e *Error) Unwrap() []error {
 	out := make([]error, len(e.Problems))
-	for i, p := range e.Problems {
-		out[i] = problemError{p}
+	for i := range e.Problems {
+		out[i] = &e.Problems[i]
 	}
 	return out
 }
-
-type problemError struct{ p Problem }
-
-func (e problemError) Error() string { return e.p.String() }
 
 // sortProblems orders problems by path (list indexes numerically), then
 // message, and drops duplicates.

@@ -15,6 +15,7 @@ import (
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/erptest"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/internal/problem"
 )
 
 // configsDir is the repository's configs/ directory.
@@ -52,7 +53,7 @@ func setKeys(t *testing.T, path string) map[string]bool {
 	var rec func(prefix string, m map[string]any)
 	rec = func(prefix string, m map[string]any) {
 		for k, v := range m {
-			p := joinPath(prefix, k)
+			p := problem.Join(prefix, k)
 			if sub, ok := v.(map[string]any); ok {
 				rec(p, sub)
 				continue

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/erpconnector/erpconnector/internal/problem"
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
@@ -336,6 +337,12 @@ func envValue(t reflect.Type, s string) (any, error) {
 	return s, nil
 }
 
+// removedKeys are keys earlier versions accepted, with what to do now.
+var removedKeys = map[string]string{
+	"erp.upstream": "removed: erp.upstream.workers never limited anything (ERP writes run on the delivery " +
+		"workers of the platform that causes them, one.upstream.workers and customer_api.upstream.workers); delete the key",
+}
+
 // decodeProblems turns mapstructure's joined errors into problems with
 // full key paths ("one.api_kye: unknown key").
 func decodeProblems(err error) []Problem {
@@ -355,23 +362,18 @@ func decodeProblems(err error) []Problem {
 		name, msg := de.Name(), de.Unwrap().Error()
 		if keys, ok := strings.CutPrefix(msg, "has invalid keys: "); ok {
 			for k := range strings.SplitSeq(keys, ", ") {
-				out = append(out, Problem{Path: joinPath(name, k), Message: "unknown key"})
+				path := problem.Join(name, k)
+				msg := "unknown key"
+				if why, ok := removedKeys[path]; ok {
+					msg = why
+				}
+				out = append(out, Problem{Path: path, Message: msg})
 			}
 			continue
 		}
 		out = append(out, Problem{Path: name, Message: friendlier(msg)})
 	}
 	return out
-}
-
-func joinPath(prefix, key string) string {
-	if key == "" {
-		return prefix
-	}
-	if prefix == "" {
-		return key
-	}
-	return prefix + "." + key
 }
 
 // friendlier rewords mapstructure's type errors.

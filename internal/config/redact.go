@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/erpconnector/erpconnector/internal/problem"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -165,7 +166,7 @@ func addFields(m *yaml.Node, v reflect.Value, prefix string, omitEmpty bool) {
 		if name == "-" {
 			continue
 		}
-		path := joinPath(prefix, name)
+		path := problem.Join(prefix, name)
 		if fv.Kind() == reflect.Pointer {
 			if fv.IsNil() {
 				continue

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/internal/problem"
 )
 
 // TestSQLInboundKeyColumnProblems: the sql adapter's inbound key column
@@ -17,7 +18,7 @@ func TestSQLInboundKeyColumnProblems(t *testing.T) {
 			cfg.InboundKeyColumn = "web_no"
 		}
 		cfg.InboundTable = inbound
-		ps := adapterProblems(cfg.Validate(), "erp.sql", keysOf(sqlerp.Config{}))
+		ps := problem.Under("erp.sql", cfg.Validate())
 		var got []string
 		for _, p := range ps {
 			got = append(got, p.Path)

@@ -7,8 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/erpconnector/erpconnector/erp/fileerp"
-	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/internal/problem"
 )
 
 // Validate reports every problem of the configuration at once, as an
@@ -17,8 +16,8 @@ import (
 // rates that are NaN, infinite or negative, and timeouts, page sizes,
 // lease and breaker durations that are negative: a zero or a key left out
 // means the default), the ERP adapter's (sqlerp or fileerp
-// Config.Validate, under erp.sql or erp.files, and negative hold-back
-// durations) and the file's own (log settings, admin address, reference
+// Config.Validate, whose typed problems are placed under erp.sql or
+// erp.files) and the file's own (log settings, admin address, reference
 // servers, demo). Defaults are applied to a copy first, so a File built by
 // hand validates as the connector would run it.
 func (f *File) Validate() error {
@@ -38,35 +37,19 @@ func (f *File) Validate() error {
 		add("admin.listen", "must be a loopback address (127.0.0.1, ::1 or localhost) unless admin.token is set")
 	}
 
-	cc := f.Connector()
-	for _, e := range flatten(cc.Validate()) {
-		if e == nil {
-			continue
-		}
-		path, msg, ok := strings.Cut(e.Error(), ": ")
-		if !ok {
-			path, msg = "", e.Error()
-		}
-		ps = append(ps, Problem{Path: path, Message: msg})
-	}
+	ps = append(ps, problem.List(f.Connector().Validate())...)
 
 	switch f.ERP.Adapter {
 	case AdapterSQL:
 		if f.ERP.SQL.DSN == "" {
 			add("erp.sql.dsn", "must not be empty (or set erp.sql.dsn_file)")
 		}
-		ps = append(ps, adapterProblems(f.ERP.SQL.Config.Validate(), "erp.sql", keysOf(sqlerp.Config{}))...)
-		if f.ERP.SQL.SettleTime < 0 {
-			add("erp.sql.settle_time", "must not be negative, got %s (0 holds nothing back)", f.ERP.SQL.SettleTime)
-		}
+		ps = append(ps, problem.Under("erp.sql", f.ERP.SQL.Config.Validate())...)
 		if !reflect.ValueOf(f.ERP.Files).IsZero() {
 			add("erp.files", "is set but erp.adapter is sql")
 		}
 	case AdapterFiles:
-		ps = append(ps, adapterProblems(f.ERP.Files.Validate(), "erp.files", keysOf(fileerp.Config{}))...)
-		if f.ERP.Files.MinAge < 0 {
-			add("erp.files.min_age", "must not be negative, got %s (0 holds nothing back)", f.ERP.Files.MinAge)
-		}
+		ps = append(ps, problem.Under("erp.files", f.ERP.Files.Validate())...)
 		if !reflect.ValueOf(f.ERP.SQL).IsZero() {
 			add("erp.sql", "is set but erp.adapter is files")
 		}
@@ -175,55 +158,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// keysOf returns the top-level keys of a configuration struct.
-func keysOf(v any) []string {
-	var keys []string
-	walk(reflect.ValueOf(v), "", func(path string, _ reflect.Value) { keys = append(keys, path) })
-	return keys
-}
-
-// adapterProblems turns an adapter's Validate errors ("sqlerp: table is
-// required", "flags[0].column: sqlerp: …", "mapping: rules[3]: …") into
-// problems under prefix ("erp.sql.table: is required").
-func adapterProblems(err error, prefix string, keys []string) []Problem {
-	if err == nil {
-		return nil
-	}
-	var ps []Problem
-	for _, e := range flatten(err) {
-		msg := trimPackages(e.Error())
-		path := ""
-		first, rest, _ := strings.Cut(msg, " ")
-		key := strings.TrimSuffix(first, ":")
-		base := key
-		if i := strings.IndexAny(base, "[."); i >= 0 {
-			base = base[:i]
-		}
-		switch {
-		case slices.Contains(keys, base):
-			path, msg = key, trimPackages(rest)
-		case strings.Contains(msg, "unknown driver"):
-			path = "driver"
-		case strings.Contains(msg, "flag column"):
-			path = "flags"
-		}
-		ps = append(ps, Problem{Path: joinPath(prefix, path), Message: msg})
-	}
-	return ps
-}
-
-func trimPackages(msg string) string {
-	for {
-		trimmed := false
-		for _, p := range []string{"sqlerp: ", "fileerp: ", "mapping: "} {
-			if m, ok := strings.CutPrefix(msg, p); ok {
-				msg, trimmed = m, true
-			}
-		}
-		if !trimmed {
-			return msg
-		}
-	}
 }
