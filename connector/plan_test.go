@@ -117,3 +117,56 @@ func TestPlanBothPlatforms(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanPredictsThePlatformsAnswer: with every kind of defect a real ERP
+// has in its rows (those this platform refuses and those it never
+// receives), the plan's creates are exactly the records the platform then
+// accepts, and its rejects exactly those it would refuse: a plan of
+// "create N" does not become HTTP 400s. The reference servers answer as
+// the vendor contracts state.
+func TestPlanPredictsThePlatformsAnswer(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 80, invalidEvery: 2, kinds: erpgen.AllInvalid()})
+		p, err := w.conn.Plan(context.Background(), 0, h.platform)
+		if err != nil {
+			t.Fatal(err)
+		}
+		planned := map[string]string{}
+		for _, it := range p.Platforms[0].Items {
+			planned[it.ERPKey] = it.Action
+		}
+		creates, rejects := 0, 0
+		for _, r := range w.recs {
+			if h.wants(r) && !r.Deleted && r.InvalidFor(h.platform) && planned[r.Key] != connector.PlanReject {
+				t.Errorf("%s (%s, refused by %s) planned %q, want reject", r.Key, r.Invalid, h.platform, planned[r.Key])
+			}
+		}
+		w.sync()
+		w.sync()
+		for key, action := range planned {
+			bound := h.id(w, key) != ""
+			switch action {
+			case connector.PlanCreate:
+				creates++
+				if !bound {
+					t.Errorf("%s was planned as a create but the platform did not take it", key)
+				}
+			case connector.PlanReject:
+				rejects++
+				if bound {
+					t.Errorf("%s was planned as a reject but reached the platform", key)
+				}
+			}
+		}
+		for op, c := range h.faults(w).Counts() {
+			for status, n := range c.ByStatus {
+				if status >= 400 && status < 500 && status != 404 {
+					t.Errorf("%s answered %d %d times: the plan did not predict it", op, status, n)
+				}
+			}
+		}
+		if creates == 0 || rejects == 0 {
+			t.Fatalf("creates %d, rejects %d: the test covers nothing", creates, rejects)
+		}
+	})
+}
