@@ -592,7 +592,7 @@ func (p *Pool) settleAs(j Job, err error) Outcome {
 		p.Refuse(err)
 		return p.outcome(j, Release, 0, nil)
 	case apierr.Permanent:
-		p.log.Warn("job failed permanently", "job_id", j.ID, "type", j.Type, "err", err)
+		// Logged once, by the store, when the job reaches the dead letters.
 		return p.outcome(j, Fail, 0, err)
 	default: // Retryable, OutcomeUnknown
 		ra := apierr.RetryAfterOf(err)

@@ -983,7 +983,7 @@ func (t *txn) bury(j *Job, reason string) error {
 	if err := t.putDead(j); err != nil {
 		return err
 	}
-	t.s.log.Warn("job moved to dead letters", "job_id", j.ID, "type", j.Type, "attempts", j.Attempts, "err", reason)
+	t.s.log.Warn("job moved to dead letters", "job_id", j.ID, "type", j.Type, "key", j.Key, "attempts", j.Attempts, "err", reason)
 	return t.releaseKey(j, t.now, nil)
 }
 
