@@ -3,6 +3,7 @@ package connector_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/oneapi"
+	"github.com/erpconnector/erpconnector/queue"
 )
 
 // TestPlanReportsWithoutWriting: the plan names creates, rejects, updates
@@ -167,6 +169,36 @@ func TestPlanPredictsThePlatformsAnswer(t *testing.T) {
 		}
 		if creates == 0 || rejects == 0 {
 			t.Fatalf("creates %d, rejects %d: the test covers nothing", creates, rejects)
+		}
+	})
+}
+
+// TestDeadLetterNamesTheRecordOnce: an invalid record's dead letter says
+// which record and which fields, naming the record once.
+func TestDeadLetterNamesTheRecordOnce(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 12, invalidEvery: 3, kinds: []erpgen.Invalid{h.invalid}})
+		w.sync()
+		dead, _, err := w.conn.Store().DeadLetters(context.Background(), queue.DeadFilter{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, d := range dead {
+			key := strings.TrimPrefix(d.Key, h.prefix+":push:")
+			if key == d.Key {
+				continue
+			}
+			n++
+			if c := strings.Count(d.LastError, key); c != 1 {
+				t.Errorf("dead letter of %s names it %d times: %s", key, c, d.LastError)
+			}
+			if !strings.Contains(d.LastError, h.invalid.Field()+": ") {
+				t.Errorf("dead letter of %s does not name the field %s: %s", key, h.invalid.Field(), d.LastError)
+			}
+		}
+		if n == 0 {
+			t.Fatal("no push dead letters")
 		}
 	})
 }

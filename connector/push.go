@@ -28,7 +28,7 @@ func classify(s *site, it erp.Item) (pushPayload, error) {
 	cust.ERPKey = it.Key
 	switch err := errFor(s.p.Name(), cust, it.Err); {
 	case err != nil:
-		return pushPayload{Op: opInvalid, Customer: cust, Reason: err.Error()}, nil
+		return pushPayload{Op: opInvalid, Customer: cust, Reason: reasonOf(err)}, nil
 	case cust.Deleted || !s.p.Wants(cust):
 		return pushPayload{Op: opUnflag, Customer: cust}, nil
 	}
@@ -37,9 +37,18 @@ func classify(s *site, it erp.Item) (pushPayload, error) {
 		if apierr.Classify(err) != apierr.Permanent {
 			return pushPayload{}, err
 		}
-		return pushPayload{Op: opInvalid, Customer: cust, Reason: err.Error()}, nil
+		return pushPayload{Op: opInvalid, Customer: cust, Reason: reasonOf(err)}, nil
 	}
 	return pushPayload{Op: opUpsert, Customer: cust, Hash: string(d)}, nil
+}
+
+// reasonOf is why a record is invalid, without its key (the dead letter's
+// message names the record once): the field problems of a validation error.
+func reasonOf(err error) string {
+	if ve, ok := errors.AsType[*mapping.ValidationError](err); ok && len(ve.Fields) > 0 {
+		return ve.Problems()
+	}
+	return err.Error()
 }
 
 // errFor is an ERP item's error as it concerns platform p: the field

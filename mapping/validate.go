@@ -25,17 +25,26 @@ type ValidationError struct {
 	Fields []apierr.FieldError
 }
 
-// Error lists every field problem on one line.
+// Error lists every field problem on one line, after the record's key.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString("mapping: invalid customer")
 	if e.Key != "" {
 		fmt.Fprintf(&b, " %q", e.Key)
 	}
+	if len(e.Fields) > 0 {
+		b.WriteString(": ")
+		b.WriteString(e.Problems())
+	}
+	return b.String()
+}
+
+// Problems lists the field problems alone ("tin: is required; email: …"),
+// for a message that names the record already.
+func (e *ValidationError) Problems() string {
+	var b strings.Builder
 	for i, f := range e.Fields {
-		if i == 0 {
-			b.WriteString(": ")
-		} else {
+		if i > 0 {
 			b.WriteString("; ")
 		}
 		b.WriteString(f.Field)
