@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/mapping"
 )
@@ -87,5 +88,44 @@ func TestAFieldBlocksOnlyThePlatformThatReceivesIt(t *testing.T) {
 		if k := strings.TrimPrefix(d.Key, capiHarness.prefix+":push:"); k == farmCAPI || k == farmBoth || k == noFarm {
 			t.Errorf("%s dead-lettered for the Customer API: %s", k, d.LastError)
 		}
+	}
+}
+
+// TestAPlatformChangeIsNotBlockedByAnotherPlatformsRule: a UK farm flagged
+// for both platforms whose tin code ONe refuses (dead-lettered for ONe)
+// still takes a farm change made on the Customer API into the ERP: the
+// ERP's write checks what the change brings, not the value the ERP holds.
+func TestAPlatformChangeIsNotBlockedByAnotherPlatformsRule(t *testing.T) {
+	var farm string
+	w := newWorld(t, worldOpts{records: 20, seed: 5, platforms: []mapping.Platform{mapping.PlatformONe, mapping.PlatformCustomerAPI},
+		configure: func(c *connector.Config) {
+			c.Ownership = []connector.Ownership{{Group: connector.GroupFarm, Owner: connector.OwnerPlatform}}
+		},
+		edit: func(recs []erpgen.Record) {
+			for i := range recs {
+				if r := &recs[i]; farm == "" && r.Value("holding_number") != "" && r.Invalid == "" {
+					farm = r.Key
+					r.Set("tin_code", "GR")
+					r.SyncONe, r.SyncCustomerAPI = true, true
+				}
+			}
+		}})
+	if farm == "" {
+		t.Fatal("no UK farm generated")
+	}
+	w.sync()
+	w.sync()
+	id := capiHarness.id(w, farm)
+	if id == "" || oneHarness.id(w, farm) != "" {
+		t.Fatalf("farm %s: Customer API id %q, ONe id %q; want only the Customer API", farm, id, oneHarness.id(w, farm))
+	}
+	editFarm(t, w, id)
+	w.sync()
+	w.sync()
+	if got := w.get(farm).Customer.Farm.HoldingNumber; got != "99/888/7777" {
+		t.Errorf("the farm change did not reach the ERP: holding %q\n%s", got, w.logLines())
+	}
+	for _, d := range deadLetters(t, w, capiHarness) {
+		t.Errorf("Customer API dead letter %s: %s", d.Key, d.LastError)
 	}
 }

@@ -117,7 +117,10 @@ type Adapter interface {
 	// returns its ERP key. When c.ERPKey is empty, the customer is found by
 	// its platform id (so repeating the call does not create a duplicate) or
 	// created with a new key. Invalid customers (mapping.Validate: the ERP
-	// receives every field) are refused with a *mapping.ValidationError.
+	// receives every field) are refused with a *mapping.ValidationError;
+	// over a customer the ERP holds, only what the write changes counts
+	// (mapping.ValidateChange: a value the ERP holds already is not the
+	// write's doing).
 	Upsert(ctx context.Context, c mapping.Customer) (key string, err error)
 	// SetPlatformID records the id a platform assigned to the customer (write-back).
 	SetPlatformID(ctx context.Context, key string, platform mapping.Platform, id string) error

@@ -597,6 +597,26 @@ func (cr *compiledRule) get(c *Customer) string {
 	return ""
 }
 
+// FieldValue returns a canonical field's value as text, as a rule would
+// write it to the ERP (invoice_emails and additional.NAME included); ok is
+// false for a name that is not a field.
+func FieldValue(c Customer, field string) (value string, ok bool) {
+	cr := compiledRule{}
+	switch {
+	case field == invoiceEmailsField:
+		cr.virtual = true
+	case strings.HasPrefix(field, additionalPrefix) && field != additionalPrefix:
+		cr.additional = strings.TrimPrefix(field, additionalPrefix)
+	default:
+		d, found := lookupField(field)
+		if !found {
+			return "", false
+		}
+		cr.def = d
+	}
+	return cr.get(&c), true
+}
+
 func splitList(v string) []string {
 	if strings.TrimSpace(v) == "" {
 		return nil

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/mail"
@@ -187,6 +188,35 @@ func ValidISO3(s string) bool {
 	}
 	r, err := language.ParseRegion(s)
 	return err == nil && r.IsCountry() && r.ISO3() == s
+}
+
+// ValidateChange is Validate for a write over a record the ERP holds
+// already (before; nil for a new record, which is Validate): a field's
+// problem counts only when the write changes that field's value. A value
+// the ERP holds and the write leaves as it is was not brought by the
+// write (a tin code ONe refuses does not keep a farm's Customer API change
+// out of the ERP that holds it). A field the check cannot read a value of
+// counts as changed.
+func ValidateChange(before *Customer, after Customer) error {
+	err := Validate(after)
+	ve, ok := errors.AsType[*ValidationError](err)
+	if before == nil || !ok {
+		return err
+	}
+	var kept []apierr.FieldError
+	for _, f := range ve.Fields {
+		was, known := FieldValue(*before, f.Field)
+		now, _ := FieldValue(after, f.Field)
+		if !known || was != now {
+			kept = append(kept, f)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	out := *ve
+	out.Fields = kept
+	return &out
 }
 
 // ValidateCore is the check every record needs whatever platform it goes

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -268,5 +269,62 @@ func TestReceivesWhatTheREADMESays(t *testing.T) {
 		if !Receives(PlatformONe, company, f) {
 			t.Errorf("ONe does not receive %s", f)
 		}
+	}
+}
+
+// TestValidateChange: over a record the ERP holds, a field's problem
+// counts only when the write changes that field.
+func TestValidateChange(t *testing.T) {
+	held := validCompany()
+	held.TINCode = "GR" // ONe's rule: EL for Greece
+	held.Currency = "ZLT"
+	if Validate(held) == nil {
+		t.Fatal("the held record must be invalid for the test")
+	}
+	renamed := held
+	renamed.Name = "Renamed Ltd"
+	badEmail := renamed
+	badEmail.Email = "not an address"
+	newCurrency := renamed
+	newCurrency.Currency = "XYZ"
+	for _, c := range []struct {
+		name   string
+		before *Customer
+		after  Customer
+		want   []string // fields with problems
+	}{
+		{"a change beside values the ERP holds", &held, renamed, nil},
+		{"a change that brings an invalid e-mail", &held, badEmail, []string{"email"}},
+		{"a change to another invalid currency", &held, newCurrency, []string{"currency"}},
+		{"a new record is checked whole", nil, renamed, []string{"tin_code", "currency"}},
+	} {
+		err := ValidateChange(c.before, c.after)
+		var got []string
+		if ve, ok := errors.AsType[*ValidationError](err); ok {
+			for _, f := range ve.Fields {
+				got = append(got, f.Field)
+			}
+		} else if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		slices.Sort(got)
+		want := slices.Clone(c.want)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: problems on %v, want %v (%v)", c.name, got, want, err)
+		}
+	}
+}
+
+func TestFieldValue(t *testing.T) {
+	c := validCompany()
+	c.AdditionalFields = []AdditionalField{{Name: "region", Value: "north"}}
+	for field, want := range map[string]string{"name": c.Name, "tin_code": c.TINCode, "additional.region": "north", "billing.city": c.Billing.City} {
+		if got, ok := FieldValue(c, field); !ok || got != want {
+			t.Errorf("FieldValue(%s) = %q, %v; want %q", field, got, ok, want)
+		}
+	}
+	if _, ok := FieldValue(c, "nmae"); ok {
+		t.Error("an unknown field has a value")
 	}
 }

@@ -404,6 +404,36 @@ func TestAdapter(t *testing.T, newHarness Factory) {
 		}
 	})
 
+	t.Run("UpsertOverAValueTheERPHolds", func(t *testing.T) {
+		// A row holding a value a rule refuses (the ERP's own data) takes a
+		// change of another field; a change to an invalid value is refused.
+		h := newHarness(t)
+		ctx := context.Background()
+		rec := gen(9, "H", 1)[0]
+		rec.Invalid = ""
+		rec.Set("currency", "ZLT")
+		h.Put(t, base, rec)
+		it, err := h.Adapter.Get(ctx, h.key(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := it.Customer
+		c.ERPKey = h.key(rec)
+		c.Name = "Renamed On A Platform Ltd"
+		if _, err := h.Adapter.Upsert(ctx, c); err != nil {
+			t.Fatalf("a change of the name over the ERP's own currency was refused: %v", err)
+		}
+		if it, err := h.Adapter.Get(ctx, h.key(rec)); err != nil || it.Customer.Name != c.Name {
+			t.Fatalf("after the upsert: %q, %v", it.Customer.Name, err)
+		}
+		c.Currency = "XYZ"
+		_, err = h.Adapter.Upsert(ctx, c)
+		var ve *mapping.ValidationError
+		if !errors.As(err, &ve) || !ve.Has("currency") {
+			t.Fatalf("a change to an invalid currency: want a validation error on currency, got %v", err)
+		}
+	})
+
 	t.Run("UpsertRefusesInvalid", func(t *testing.T) {
 		h := newHarness(t)
 		in := Expected(gen(6, "V", 1)[0])

@@ -761,8 +761,14 @@ func (f *Folder) Upsert(ctx context.Context, c mapping.Customer) (string, error)
 		}
 	}
 	c.Deleted = false
-	// The ERP receives every field the rules map: all of them are checked.
-	if err := mapping.Validate(c); err != nil {
+	// The ERP receives every field the rules map: all of them are checked,
+	// but a value the ERP holds already and the write leaves alone is not
+	// the write's doing (mapping.ValidateChange).
+	var before *mapping.Customer
+	if old, ok := f.index[c.ERPKey]; ok {
+		before = &old.Customer
+	}
+	if err := mapping.ValidateChange(before, c); err != nil {
 		return "", fmt.Errorf("fileerp: upsert: %w", err)
 	}
 	if old, ok := f.index[c.ERPKey]; ok {

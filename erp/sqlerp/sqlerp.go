@@ -257,9 +257,17 @@ func (t *Table) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
 
 // query runs a cached SELECT.
 func (t *Table) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.queryIn(ctx, nil, q, args...)
+}
+
+// queryIn runs a cached SELECT, inside tx when tx is not nil.
+func (t *Table) queryIn(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
 	st, err := t.prepared(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
 	}
 	return st.QueryContext(ctx, args...)
 }
@@ -640,12 +648,17 @@ func (t *Table) Get(ctx context.Context, key string) (erp.Item, error) {
 	if err != nil {
 		return erp.Item{}, fmt.Errorf("sqlerp: get: %w", err)
 	}
+	return t.getIn(ctx, nil, sch, key)
+}
+
+// getIn reads one customer by key, inside tx when tx is not nil.
+func (t *Table) getIn(ctx context.Context, tx *sql.Tx, sch *schemaInfo, key string) (erp.Item, error) {
 	for _, tg := range sch.targets {
 		v, ok := tg.col.arg(key)
 		if !ok {
 			continue
 		}
-		it, found, err := t.getFrom(ctx, sch, tg, v)
+		it, found, err := t.getFrom(ctx, tx, sch, tg, v)
 		if err != nil || found {
 			return it, err
 		}
@@ -653,9 +666,9 @@ func (t *Table) Get(ctx context.Context, key string) (erp.Item, error) {
 	return erp.Item{}, erp.NotFound("sqlerp: get", key)
 }
 
-func (t *Table) getFrom(ctx context.Context, sch *schemaInfo, tg target, key any) (erp.Item, bool, error) {
+func (t *Table) getFrom(ctx context.Context, tx *sql.Tx, sch *schemaInfo, tg target, key any) (erp.Item, bool, error) {
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s", tg.sel, tg.table, tg.key, t.d.Placeholder(1))
-	rows, err := t.query(ctx, q, key)
+	rows, err := t.queryIn(ctx, tx, q, key)
 	if err != nil {
 		return erp.Item{}, false, fmt.Errorf("sqlerp: get: %w", classify(err))
 	}
@@ -759,8 +772,19 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 		// The database gives the key; validate the rest.
 		check.ERPKey = "new"
 	}
-	// The ERP receives every field the rules map: all of them are checked.
-	if err := mapping.Validate(check); err != nil {
+	// The ERP receives every field the rules map: all of them are checked,
+	// but a value the row holds already and the write leaves alone is not
+	// the write's doing (mapping.ValidateChange).
+	var before *mapping.Customer
+	if !generate {
+		switch it, err := t.getIn(ctx, tx, sch, c.ERPKey); {
+		case err == nil:
+			before = &it.Customer
+		case !errors.Is(err, erp.ErrNotFound):
+			return "", fmt.Errorf("sqlerp: upsert: %w", err)
+		}
+	}
+	if err := mapping.ValidateChange(before, check); err != nil {
 		return "", fmt.Errorf("sqlerp: upsert: %w", err)
 	}
 	// Where the row goes: inserted with a new key, upserted into the
