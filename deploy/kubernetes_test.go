@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -351,6 +352,19 @@ func TestKubernetesExample(t *testing.T) {
 	if f.Admin.Token == "" {
 		t.Errorf("admin.token is empty: the admin API on a pod address needs it")
 	}
+	// Without the token the daemon would refuse to listen on 0.0.0.0.
+	var noToken []string
+	for _, line := range strings.Split(cfgText, "\n") {
+		if !strings.Contains(line, "token_file:") {
+			noToken = append(noToken, line)
+		}
+	}
+	if err := os.WriteFile(cfgFile, []byte(strings.ReplaceAll(strings.Join(noToken, "\n"), secretMount+"/", secretFiles+"/")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.LoadValid(cfgFile, env); err == nil || !strings.Contains(err.Error(), "admin.listen") {
+		t.Errorf("without admin.token_file the configuration loads (%v); the daemon must refuse 0.0.0.0 without a token", err)
+	}
 
 	// The admin API: one port for the container, the probes, the Service
 	// and the scrape annotations.
@@ -415,7 +429,10 @@ func TestKubernetesExample(t *testing.T) {
 	if ape := c.SecurityContext.AllowPrivilegeEscalation; ape == nil || *ape {
 		t.Errorf("allowPrivilegeEscalation must be false")
 	}
-	if pod.TerminationGracePeriodSeconds < 10 {
-		t.Errorf("terminationGracePeriodSeconds %d: a graceful stop takes up to 8 s", pod.TerminationGracePeriodSeconds)
+	if !c.SecurityContext.ReadOnlyRootFilesystem {
+		t.Errorf("readOnlyRootFilesystem must be true")
+	}
+	if time.Duration(pod.TerminationGracePeriodSeconds)*time.Second < stopBudget {
+		t.Errorf("terminationGracePeriodSeconds %d is less than the %s a graceful stop may take", pod.TerminationGracePeriodSeconds, stopBudget)
 	}
 }

@@ -195,3 +195,32 @@ func readYAML(t *testing.T, file string, v any) {
 		t.Fatalf("%s: %v", file, err)
 	}
 }
+
+// TestREADMEListsEveryAlert keeps the README's alert table in step with
+// alerts.yaml, and every deploy/ path the README names in existence.
+func TestREADMEListsEveryAlert(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	inTable := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(Erpconnector[A-Za-z]+)` \\|").FindAllStringSubmatch(readme, -1) {
+		inTable[m[1]] = true
+	}
+	for _, r := range alertRules(t) {
+		if !inTable[r.Alert] {
+			t.Errorf("README's alert table lacks %s", r.Alert)
+		}
+		delete(inTable, r.Alert)
+	}
+	for a := range inTable {
+		t.Errorf("README's alert table lists %s, which alerts.yaml does not hold", a)
+	}
+	for _, m := range regexp.MustCompile("`(deploy/[^` ]+)`").FindAllStringSubmatch(readme, -1) {
+		p := strings.TrimSuffix(m[1], "/")
+		if _, err := os.Stat(filepath.Join(repoRoot, p)); err != nil {
+			t.Errorf("README names %s: %v", m[1], err)
+		}
+	}
+}

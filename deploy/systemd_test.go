@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/erpconnector/erpconnector/internal/config"
 )
@@ -89,19 +90,27 @@ func TestSystemdUnits(t *testing.T) {
 				t.Errorf("ExecStart %q, want %q", got, want)
 			}
 			for key, want := range map[string]string{
-				"Service.ExecReload":      "/bin/kill -HUP $MAINPID",
-				"Service.Restart":         "on-failure",
-				"Service.StateDirectory":  c.stateDir,
-				"Service.User":            "erpconnector",
-				"Service.NoNewPrivileges": "yes",
-				"Service.ProtectSystem":   "strict",
-				"Service.ProtectHome":     "yes",
-				"Service.PrivateTmp":      "yes",
-				"Install.WantedBy":        "multi-user.target",
+				"Service.ExecReload":            "/bin/kill -HUP $MAINPID",
+				"Service.Restart":               "on-failure",
+				"Service.StateDirectory":        c.stateDir,
+				"Service.User":                  "erpconnector",
+				"Service.NoNewPrivileges":       "yes",
+				"Service.ProtectSystem":         "strict",
+				"Service.ProtectHome":           "yes",
+				"Service.PrivateTmp":            "yes",
+				"Service.TimeoutStopSec":        "15s",
+				"Service.SystemCallFilter":      "@system-service",
+				"Service.CapabilityBoundingSet": "",
+				"Install.WantedBy":              "multi-user.target",
 			} {
 				if got := k[key]; !slices.Equal(got, []string{want}) {
 					t.Errorf("%s = %q, want %q", key, got, want)
 				}
+			}
+			if ts := k["Service.TimeoutStopSec"]; len(ts) != 1 {
+				t.Errorf("TimeoutStopSec %q: want one", ts)
+			} else if d, err := time.ParseDuration(ts[0]); err != nil || d < stopBudget {
+				t.Errorf("TimeoutStopSec %q is less than the %s a graceful stop may take", k["Service.TimeoutStopSec"], stopBudget)
 			}
 			// The state path: the override names a file in the state
 			// directory (%S is /var/lib), and it is a real configuration key.
