@@ -667,8 +667,7 @@ func (g *gate) CloseIdleConnections() {
 // request fails at once (until the next probe).
 func (p *Pool) awaitRequest(ctx context.Context) error {
 	if r := p.refusal.Load(); r != nil && time.Now().Before(r.Probe) {
-		return apierr.CredentialsRefused(fmt.Errorf("queue: %s paused since %s: the platform refuses the credentials (%s)",
-			p.opts.Upstream, r.Since.Format(time.RFC3339), r.Reason))
+		return apierr.CredentialsRefused(&pausedError{upstream: p.opts.Upstream, r: *r})
 	}
 	for {
 		wait := time.Until(time.Unix(0, p.pausedUntil.Load()))

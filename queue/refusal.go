@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -18,10 +20,27 @@ type Refusal struct {
 	Probe time.Time
 }
 
+// pausedError is a request that did not go because the upstream is paused
+// by a refusal: it says nothing new about the credentials.
+type pausedError struct {
+	upstream string
+	r        Refusal
+}
+
+func (e *pausedError) Error() string {
+	return fmt.Sprintf("queue: %s paused since %s: the platform refuses the credentials (%s)",
+		e.upstream, e.r.Since.Format(time.RFC3339), e.r.Reason)
+}
+
 // Refuse pauses the upstream because the platform refused the credentials
 // (err says how). The first refusal is logged as an error; repeats while
-// paused are not.
+// paused are not. A request that did not go because of the pause changes
+// nothing: the reason stays the platform's own answer (not wrapped again
+// at each try) and the next probe is not put off.
 func (p *Pool) Refuse(err error) {
+	if _, ok := errors.AsType[*pausedError](err); ok && p.refusal.Load() != nil {
+		return
+	}
 	now := time.Now()
 	for {
 		old := p.refusal.Load()

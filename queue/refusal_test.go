@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -63,6 +64,10 @@ func TestPoolRefusedCredentials(t *testing.T) {
 		synctest.Wait()
 		if r := p.Refused(); r == nil {
 			t.Fatal("the upstream is not paused for refused credentials")
+		} else if strings.Contains(r.Reason, "paused since") || !strings.Contains(r.Reason, "401") {
+			// Requests held back by the pause fail too; their errors must
+			// not become the reason, wrapped once more at each try.
+			t.Fatalf("the refusal's reason is not the platform's answer: %q", r.Reason)
 		}
 		if got := testutil.ToFloat64(p.m.refused); got != 1 {
 			t.Fatalf("credentials_refused = %v", got)
