@@ -58,7 +58,7 @@ func (c controls) fails(what string, target error, fn func(ctl connector.Control
 // connector's real state file) and wants the same answers, and a change
 // made through one seen through the other.
 func TestControlsAnswerAlike(t *testing.T) {
-	path := demoConfig(t, "")
+	path := demoConfig(t)
 	bg := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	// A sync in this process fills the state: bindings, refusals, dead letters.

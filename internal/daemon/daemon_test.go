@@ -24,52 +24,13 @@ import (
 // own state; a valid change (an admin token) is applied. One-shot
 // sessions find the daemon while it runs and the state once it stopped.
 func TestRunReloadsWithRollback(t *testing.T) {
-	path := demoConfig(t, "")
+	path := demoConfig(t)
 	good, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := load(t, path)
-	logs := &syncBuffer{}
-	reload := make(chan os.Signal, 1)
-	addrs := make(chan string, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, f, Options{
-			Load:      func() (*config.File, error) { return config.LoadValid(path, os.Environ()) },
-			Logger:    slog.New(slog.NewTextHandler(logs, nil)),
-			Reload:    reload,
-			Listening: func(addr string) { addrs <- addr },
-			Version:   "test",
-		})
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("the daemon did not stop")
-		}
-	}
-	defer stop()
-	var addr string
-	select {
-	case addr = <-addrs:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the admin API did not listen")
-	}
-	ctl := adminclient.New("http://"+addr, "")
+	d := startDaemon(t, path)
+	ctl := adminclient.New("http://"+d.addr, "")
 	bg := context.Background()
 	waitFor(t, 30*time.Second, "the first pass", func() bool {
 		st, err := ctl.Status(bg)
@@ -83,25 +44,17 @@ func TestRunReloadsWithRollback(t *testing.T) {
 	}
 
 	// A broken file: reported, the running configuration kept.
-	writeFile(t, path, "one:\n  tenant: [\n")
-	reload <- os.Interrupt
-	waitFor(t, 10*time.Second, "the failed reload", func() bool {
-		return logs.count("keeping the running configuration") == 1
-	})
+	d.reloadWith(path, "one:\n  tenant: [\n", "keeping the running configuration")
 	if st, err := ctl.Status(bg); err != nil || !st.Paused {
 		t.Fatalf("status after a broken file: %+v %v", st.Paused, err)
 	}
 
 	// A valid file that fails to start: the previous configuration again.
-	empty := filepath.Join(filepath.Dir(path), "empty-state.db")
-	writeFile(t, empty, "")
-	writeFile(t, path, strings.Replace(string(good), "state_path: ../data/demo-state.db", "state_path: empty-state.db", 1))
-	reload <- os.Interrupt
-	waitFor(t, 30*time.Second, "the rollback", func() bool {
-		return logs.count("restarting the previous configuration") == 1
-	})
-	if !strings.Contains(logs.String(), "is empty") {
-		t.Errorf("the rollback does not say why:\n%s", logs)
+	writeFile(t, filepath.Join(filepath.Dir(path), "empty-state.db"), "")
+	d.reloadWith(path, strings.Replace(string(good), "state_path: ../data/demo-state.db", "state_path: empty-state.db", 1),
+		"restarting the previous configuration")
+	if !strings.Contains(d.logs.String(), "is empty") {
+		t.Errorf("the rollback does not say why:\n%s", d.logs)
 	}
 	waitFor(t, 30*time.Second, "the previous configuration to answer", func() bool {
 		st, err := ctl.Status(bg)
@@ -113,14 +66,12 @@ func TestRunReloadsWithRollback(t *testing.T) {
 
 	// A valid change: applied.
 	const token = "reload-t0ken-value"
-	writeFile(t, path, strings.Replace(string(good), "admin:\n", "admin:\n  token: "+token+"\n", 1))
-	reload <- os.Interrupt
-	waitFor(t, 30*time.Second, "the reload", func() bool { return logs.count("configuration reloaded") == 1 })
+	d.reloadWith(path, strings.Replace(string(good), "admin:\n", "admin:\n  token: "+token+"\n", 1), "configuration reloaded")
 	var ae *adminclient.Error
 	if _, err := ctl.Status(bg); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
 		t.Fatalf("status without the new token: %v", err)
 	}
-	if st, err := adminclient.New("http://"+addr, token).Status(bg); err != nil || !st.Paused {
+	if st, err := adminclient.New("http://"+d.addr, token).Status(bg); err != nil || !st.Paused {
 		t.Fatalf("status with the new token: %+v %v", st.Paused, err)
 	}
 	if m := metrics(t, ctl.Base(), token); !strings.Contains(m, `erpconnector_config_reloads_total{result="ok"} 1`) {
@@ -128,23 +79,87 @@ func TestRunReloadsWithRollback(t *testing.T) {
 	}
 
 	// A one-shot session finds the daemon, then, once it stopped, the state.
-	f2 := load(t, path)
-	f2.Admin.Listen = addr
-	s := Open(bg, f2, slog.New(slog.DiscardHandler), "test")
-	if _, ok := s.Control.(*adminclient.Client); !ok || s.Daemon != "http://"+addr {
+	f := load(t, path)
+	f.Admin.Listen = d.addr
+	s := Open(bg, f, slog.New(slog.DiscardHandler), "test")
+	if _, ok := s.Control.(*adminclient.Client); !ok || s.Daemon != "http://"+d.addr {
 		t.Fatalf("session with a daemon: %T %q", s.Control, s.Daemon)
 	}
 	if _, err := s.Restore(path); err == nil || !strings.Contains(err.Error(), "stop it before restoring") {
 		t.Fatalf("restore under a daemon: %v", err)
 	}
-	stop()
-	s = Open(bg, f2, slog.New(slog.DiscardHandler), "test")
+	d.stop()
+	s = Open(bg, f, slog.New(slog.DiscardHandler), "test")
 	defer s.Close()
 	if st, err := s.Status(bg); s.Daemon != "" || err != nil || !st.Paused {
 		t.Fatalf("session without a daemon: %q %+v %v", s.Daemon, st.Paused, err)
 	}
-	if strings.Contains(logs.String(), token) {
+	if strings.Contains(d.logs.String(), token) {
 		t.Fatal("the admin token appears in the logs")
+	}
+}
+
+// runningDaemon is a daemon Run by a test.
+type runningDaemon struct {
+	t      *testing.T
+	addr   string // the admin API's host:port
+	logs   *syncBuffer
+	reload chan os.Signal
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startDaemon runs the daemon on the configuration at path until the test
+// ends (or stop), and waits for its admin API.
+func startDaemon(t *testing.T, path string) *runningDaemon {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &runningDaemon{t: t, logs: &syncBuffer{}, reload: make(chan os.Signal, 1), cancel: cancel, done: make(chan error, 1)}
+	addrs := make(chan string, 1)
+	go func() {
+		d.done <- Run(ctx, load(t, path), Options{
+			Load:      func() (*config.File, error) { return config.LoadValid(path, os.Environ()) },
+			Logger:    slog.New(slog.NewTextHandler(d.logs, nil)),
+			Reload:    d.reload,
+			Listening: func(addr string) { addrs <- addr },
+			Version:   "test",
+		})
+	}()
+	t.Cleanup(d.stop)
+	select {
+	case d.addr = <-addrs:
+	case err := <-d.done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the admin API did not listen")
+	}
+	return d
+}
+
+// reloadWith writes content to the configuration file at path, signals a
+// reload and waits for the log line that says how it went.
+func (d *runningDaemon) reloadWith(path, content, logged string) {
+	d.t.Helper()
+	before := d.logs.count(logged)
+	writeFile(d.t, path, content)
+	d.reload <- os.Interrupt
+	waitFor(d.t, 30*time.Second, "the log line "+logged, func() bool { return d.logs.count(logged) > before })
+}
+
+// stop ends the daemon's context and waits for Run to return (once).
+func (d *runningDaemon) stop() {
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	d.cancel = nil
+	select {
+	case err := <-d.done:
+		if err != nil {
+			d.t.Errorf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		d.t.Error("the daemon did not stop")
 	}
 }
 

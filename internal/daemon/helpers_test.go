@@ -15,8 +15,8 @@ import (
 // demoConfig copies the shipped demo configuration into a work directory
 // (its state and ERP land in that directory's data/), with every server on
 // a free port, a smaller ERP and no storefront registrations, and returns
-// its path. extra is appended to the file.
-func demoConfig(t *testing.T, extra string) string {
+// its path.
+func demoConfig(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "configs"), 0o755); err != nil {
@@ -27,7 +27,7 @@ func demoConfig(t *testing.T, extra string) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "configs", "demo.yaml")
-	writeFile(t, path, string(demo)+extra)
+	writeFile(t, path, string(demo))
 	t.Setenv("ERPCONNECTOR_ADMIN_LISTEN", "127.0.0.1:0")
 	t.Setenv("ERPCONNECTOR_REFERENCE_ONE_LISTEN", "127.0.0.1:0")
 	t.Setenv("ERPCONNECTOR_REFERENCE_CUSTOMER_LISTEN", "127.0.0.1:0")
