@@ -135,13 +135,12 @@ func (c *Connector) adminRuns(mux *http.ServeMux, auth authed) {
 	}))
 	mux.Handle("GET /api/v1/plan", auth(func(w http.ResponseWriter, r *http.Request) {
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		targets, err := c.Targets(r.URL.Query().Get("platform"))
-		if err != nil {
+		rep, err := c.PlanTarget(r.Context(), r.URL.Query().Get("platform"), limit)
+		switch {
+		case errors.Is(err, ErrTarget):
 			writeError(w, http.StatusBadRequest, err)
 			return
-		}
-		rep, err := c.Plan(r.Context(), limit, targets...)
-		if err != nil {
+		case err != nil:
 			writeError(w, http.StatusInternalServerError, err)
 			return
 		}
@@ -189,7 +188,7 @@ func (c *Connector) adminDeadLetters(mux *http.ServeMux, auth authed) {
 			writeError(w, http.StatusBadRequest, errors.New("id: want a job id"))
 			return
 		}
-		j, err := c.store.DeadLetter(r.Context(), id)
+		d, err := c.DeadLetter(r.Context(), id)
 		if errors.Is(err, queue.ErrNotFound) {
 			writeError(w, http.StatusNotFound, err)
 			return
@@ -198,19 +197,18 @@ func (c *Connector) adminDeadLetters(mux *http.ServeMux, auth authed) {
 			writeError(w, http.StatusInternalServerError, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, deadLetter(j, true))
+		writeJSON(w, http.StatusOK, d)
 	}))
 	mux.Handle("POST /api/v1/dlq/replay", auth(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := readFilter(w, r, false)
 		if !ok {
 			return
 		}
-		res, err := c.store.Replay(r.Context(), f)
+		res, err := c.ReplayDeadLetters(r.Context(), f)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err)
 			return
 		}
-		c.log.Info("dead letters replayed", "replayed", res.Replayed, "superseded", res.Superseded)
 		writeJSON(w, http.StatusOK, res)
 	}))
 	mux.Handle("POST /api/v1/dlq/purge", auth(func(w http.ResponseWriter, r *http.Request) {
@@ -218,12 +216,11 @@ func (c *Connector) adminDeadLetters(mux *http.ServeMux, auth authed) {
 		if !ok {
 			return
 		}
-		n, err := c.store.Purge(r.Context(), f)
+		n, err := c.PurgeDeadLetters(r.Context(), f)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err)
 			return
 		}
-		c.log.Warn("dead letters purged", "purged", n)
 		writeJSON(w, http.StatusOK, map[string]int{"purged": n})
 	}))
 }
@@ -248,29 +245,21 @@ func (c *Connector) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	jobs, next, err := c.store.DeadLetters(r.Context(), f)
+	page, err := c.DeadLetters(r.Context(), f)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	out := make([]DeadLetter, 0, len(jobs))
-	for _, j := range jobs {
-		out = append(out, deadLetter(j, false))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": out, "next": next})
+	writeJSON(w, http.StatusOK, page)
 }
 
 // adminCursors serves the cursor routes.
 func (c *Connector) adminCursors(mux *http.ServeMux, auth authed) {
 	mux.Handle("GET /api/v1/cursors", auth(func(w http.ResponseWriter, r *http.Request) {
-		out := map[string]string{}
-		for _, name := range CursorNames {
-			v, err := c.Cursor(r.Context(), name)
-			if err != nil {
-				writeError(w, http.StatusInternalServerError, err)
-				return
-			}
-			out[name] = v
+		out, err := c.Cursors(r.Context())
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
 		}
 		writeJSON(w, http.StatusOK, out)
 	}))

@@ -30,11 +30,10 @@ type StateCheck struct {
 func (c *Connector) StateHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/state/check", func(w http.ResponseWriter, r *http.Request) {
-		rep, err := c.store.Check(r.Context())
+		rep, err := c.CheckState(r.Context())
 		out := StateCheck{OK: err == nil, Report: rep}
 		if err != nil {
 			out.Error = err.Error()
-			c.log.Error("state file check failed", "err", err)
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

@@ -63,7 +63,8 @@ func (r *ResyncReport) add(o ResyncReport) {
 // "customer_api", or "all".
 var ResyncTargets = []string{"one", "customer_api", "all"}
 
-// Targets turns a resync target into the configured platforms it names.
+// Targets turns a resync target into the configured platforms it names;
+// a target that names none is an ErrTarget.
 func (c *Connector) Targets(target string) ([]mapping.Platform, error) {
 	var want []mapping.Platform
 	switch target {
@@ -77,10 +78,10 @@ func (c *Connector) Targets(target string) ([]mapping.Platform, error) {
 	case "customer_api", string(mapping.PlatformCustomerAPI):
 		want = []mapping.Platform{mapping.PlatformCustomerAPI}
 	default:
-		return nil, fmt.Errorf("connector: unknown resync target %q (want one of %s)", target, strings.Join(ResyncTargets, ", "))
+		return nil, &targetError{fmt.Sprintf("connector: unknown resync target %q (want one of %s)", target, strings.Join(ResyncTargets, ", "))}
 	}
 	if c.site(want[0]) == nil {
-		return nil, fmt.Errorf("connector: resync target %q: the platform is not configured", target)
+		return nil, &targetError{fmt.Sprintf("connector: resync target %q: the platform is not configured", target)}
 	}
 	return want, nil
 }

@@ -162,6 +162,26 @@ func BackupFile(ctx context.Context, path, dst string, lockTimeout time.Duration
 	})
 }
 
+// CopyFile writes a consistent copy of the state file at path, which no
+// process may hold for writing, to w. It takes a shared lock (waiting up
+// to lockTimeout for a writer, then failing with a *LockedError) and
+// checks the file's pages first, as Open does: a damaged file is not
+// copied. Cancelling ctx stops the copy.
+func CopyFile(ctx context.Context, path string, w io.Writer, lockTimeout time.Duration) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	db, err := openBolt(path, openMode{readOnly: true, timeout: lockTimeout}, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(ctxWriter{ctx, w})
+		return err
+	})
+}
+
 // SaveBackup writes a backup to dst atomically: write fills a temporary
 // file in dst's directory, which is synced, checked like CheckFile, and
 // only then renamed to dst (replacing an older file). A copy that fails the

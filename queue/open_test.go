@@ -382,6 +382,32 @@ func TestOpenLockedFile(t *testing.T) {
 	if _, err := BackupFile(context.Background(), path, filepath.Join(t.TempDir(), "b.db"), 100*time.Millisecond); !errors.Is(err, ErrLocked) {
 		t.Fatalf("BackupFile: %v", err)
 	}
+	if err := CopyFile(context.Background(), path, io.Discard, 100*time.Millisecond); !errors.Is(err, ErrLocked) {
+		t.Fatalf("CopyFile: %v", err)
+	}
+}
+
+// TestCopyFile: a copy of a state file written to a writer is the state
+// (it passes the check, with every record); a damaged or missing file is
+// not copied.
+func TestCopyFile(t *testing.T) {
+	path := makeState(t, t.TempDir(), 500)
+	dst := filepath.Join(t.TempDir(), "copy.db")
+	rep, err := SaveBackup(dst, func(w io.Writer) error { return CopyFile(context.Background(), path, w, time.Second) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Jobs != 498 || rep.Dead != 2 || rep.Path != dst {
+		t.Fatalf("report of the copy %+v", rep)
+	}
+	damages[0].apply(t, path)
+	var out bytes.Buffer
+	if err := CopyFile(context.Background(), path, &out, time.Second); !errors.Is(err, ErrDamaged) || out.Len() != 0 {
+		t.Fatalf("copy of a damaged file: %v, %d bytes", err, out.Len())
+	}
+	if err := CopyFile(context.Background(), filepath.Join(t.TempDir(), "none.db"), &out, time.Second); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("copy of a missing file: %v", err)
+	}
 }
 
 func TestCheckFileReport(t *testing.T) {

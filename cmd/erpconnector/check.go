@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/erpconnector/erpconnector/internal/check"
+	"github.com/erpconnector/erpconnector/internal/daemon"
 )
 
 // exitError carries a command's own exit code.
@@ -61,12 +61,12 @@ the credentials. With ERP and platform problems both, 4.`,
 				return err
 			}
 			ctx := cmd.Context()
-			log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: f.Level()}))
-			refs, err := startReferences(f, log)
+			log := g.logger(f)
+			refs, err := daemon.StartReferences(f, log)
 			if err != nil {
 				return err
 			}
-			defer refs.close(context.WithoutCancel(ctx))
+			defer refs.Close(context.WithoutCancel(ctx))
 			rep, err := check.Run(ctx, check.Options{File: f, Sample: sample, Version: buildVersion(), Logger: log})
 			if err != nil {
 				return err

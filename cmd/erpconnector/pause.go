@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/spf13/cobra"
 )
@@ -39,26 +38,19 @@ func pauseCmd(g *globals, paused bool, use, short, long string) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			t, err := g.open(ctx, false)
+			s, err := g.session(ctx)
 			if err != nil {
 				return err
 			}
-			defer t.close()
-			if t.remote != nil {
-				var out struct {
-					Paused bool `json:"paused"`
-				}
-				if err := t.remote.do(ctx, http.MethodPost, "/api/v1/"+use, nil, &out); err != nil {
-					return err
-				}
-				paused = out.Paused
-			} else if err := t.local.conn.SetPaused(ctx, paused); err != nil {
+			defer s.Close()
+			if err := s.SetPaused(ctx, paused); err != nil {
 				return err
 			}
-			res := map[string]any{"paused": paused, "daemon": t.remote != nil}
+			daemon := s.Daemon != ""
+			res := map[string]any{"paused": paused, "daemon": daemon}
 			return g.print(res, func(w io.Writer) {
-				where := "in the state file " + t.file.Connector().StatePath + " (no daemon running)"
-				if t.remote != nil {
+				where := "in the state file " + s.StatePath + " (no daemon running)"
+				if daemon {
 					where = "in the running daemon"
 				}
 				if paused {

@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
-	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
+	"github.com/erpconnector/erpconnector/internal/daemon"
 )
 
 type referenceFlags struct {
@@ -84,7 +80,9 @@ func redactPair(v string) string {
 	return name + "=[REDACTED]"
 }
 
-func runReference(ctx context.Context, f referenceFlags, log *slog.Logger, out interface{ Write([]byte) (int, error) }) error {
+// runReference serves the reference APIs the flags ask for until ctx
+// ends, printing each server's address on out.
+func runReference(ctx context.Context, f referenceFlags, log *slog.Logger, out io.Writer) error {
 	tenants, err := parsePairs("one-tenant", f.oneTenants)
 	if err != nil {
 		return err
@@ -93,67 +91,9 @@ func runReference(ctx context.Context, f referenceFlags, log *slog.Logger, out i
 	if err != nil {
 		return err
 	}
-	one, err := oneapitest.NewServer(oneapitest.Options{Tenants: tenants, Seed: f.seed, StatePath: f.state, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := one.Close(); err != nil {
-			log.Error("save reference state", "err", err)
-		}
-	}()
-	var servers []*http.Server
-	defer func() {
-		for _, s := range servers {
-			_ = s.Close()
-		}
-	}()
-	errc := make(chan error, 2)
-	serve := func(name, addr string, h http.Handler) error {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("reference: listen %s: %w", name, err)
-		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-		servers = append(servers, srv)
-		fmt.Fprintf(out, "%s reference API on http://%s\n", name, ln.Addr())
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("reference: %s: %w", name, err)
-			}
-		}()
-		return nil
-	}
-	if f.oneListen != "" {
-		if err := serve("ONe", f.oneListen, one); err != nil {
-			return err
-		}
-	}
-	if f.customerListen != "" {
-		cust, err := customerapitest.Open(customerapitest.Options{Users: users, Seed: f.seed, StatePath: f.customerState, Logger: log})
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := cust.Close(); err != nil {
-				log.Error("save Customer API reference state", "err", err)
-			}
-		}()
-		if err := serve("Customer", f.customerListen, cust); err != nil {
-			return err
-		}
-	}
-	log.Info("reference servers running", "one_tenants", strings.Join(one.TenantNames(), ","), "customer_users", len(users))
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		return err
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var errs []error
-	for _, s := range servers {
-		errs = append(errs, s.Shutdown(sctx))
-	}
-	return errors.Join(errs...)
+	return daemon.ServeReferences(ctx, daemon.ReferenceOptions{
+		ONeListen: f.oneListen, CustomerListen: f.customerListen, ONeTenants: tenants, CustomerUsers: users,
+		Seed: f.seed, ONeState: f.state, CustomerState: f.customerState,
+		Listening: func(name, addr string) { fmt.Fprintf(out, "%s reference API on http://%s\n", name, addr) },
+	}, log)
 }

@@ -1,12 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,12 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/erpconnector/erpconnector/connector"
+	"github.com/erpconnector/erpconnector/internal/daemon"
 	"github.com/erpconnector/erpconnector/queue"
 )
-
-// stateLockTimeout is how long the state commands wait for a state file
-// another process holds (the daemon's own wait, queue.Options.LockTimeout).
-const stateLockTimeout = 5 * time.Second
 
 func newStateCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -55,28 +51,6 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
-// stateTarget is the state file of the configuration and the running
-// daemon's admin API when it answers.
-type stateTarget struct {
-	path   string
-	remote *adminClient
-}
-
-func (g *globals) stateTarget(ctx context.Context) (*stateTarget, error) {
-	f, err := g.load()
-	if err != nil {
-		return nil, err
-	}
-	t := &stateTarget{path: f.Connector().Defaults().StatePath}
-	if abs, err := filepath.Abs(t.path); err == nil {
-		t.path = abs
-	}
-	if c := newAdminClient(f); c.up(ctx) {
-		t.remote = c
-	}
-	return t, nil
-}
-
 func newStateCheckCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check [FILE]",
@@ -94,40 +68,9 @@ Prints "state file PATH: ok" and what it found, exit 0; or "state file
 PATH: damaged" and the problem with the recovery steps, exit 1.`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			var res connector.StateCheck
-			var err error
-			by, target := "", ""
-			if len(args) == 1 {
-				target = args[0]
-				res.Report, err = queue.CheckFile(target, stateLockTimeout)
-			} else {
-				t, terr := g.stateTarget(ctx)
-				if terr != nil {
-					return terr
-				}
-				target = t.path
-				if t.remote != nil {
-					if err := t.remote.do(ctx, http.MethodGet, "/api/v1/state/check", nil, &res); err != nil {
-						return err
-					}
-					if !res.OK {
-						err = errors.New(res.Error)
-					}
-					by = "checked by the running daemon (" + t.remote.base + ")"
-				} else {
-					res.Report, err = queue.CheckFile(t.path, stateLockTimeout)
-					if errors.Is(err, os.ErrNotExist) {
-						err = fmt.Errorf("state file %s does not exist (the first start creates it): nothing to check: %w", t.path, os.ErrNotExist)
-					}
-				}
-			}
-			res.OK = err == nil
-			if err != nil {
-				res.Error = err.Error()
-			}
-			if res.Report.Path == "" {
-				res.Report.Path = target
+			res, by, err := g.checkState(cmd.Context(), args)
+			if err != nil && res.Report.Path == "" {
+				return err
 			}
 			perr := g.print(res, func(w io.Writer) {
 				if !res.OK {
@@ -143,6 +86,31 @@ PATH: damaged" and the problem with the recovery steps, exit 1.`,
 			return errors.Join(err, perr)
 		},
 	}
+}
+
+// checkState checks FILE when args names one, otherwise the state file of
+// the configuration (through the daemon when it runs: by says so).
+func (g *globals) checkState(ctx context.Context, args []string) (res connector.StateCheck, by string, err error) {
+	if len(args) == 1 {
+		res.Report, err = queue.CheckFile(args[0], daemon.StateLockTimeout)
+		res.Report.Path = cmp.Or(res.Report.Path, args[0])
+	} else {
+		s, serr := g.session(ctx)
+		if serr != nil {
+			return res, "", serr
+		}
+		defer s.Close()
+		res.Report, err = s.CheckState(ctx)
+		res.Report.Path = cmp.Or(res.Report.Path, s.StatePath)
+		if s.Daemon != "" {
+			by = "checked by the running daemon (" + s.Daemon + ")"
+		}
+	}
+	res.OK = err == nil
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res, by, err
 }
 
 // verdict names what a failed check found.
@@ -207,27 +175,20 @@ Restore a backup with "erpconnector state restore FILE" (daemon stopped).`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			t, err := g.stateTarget(ctx)
+			s, err := g.session(ctx)
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			dst := args[0]
 			if fi, err := os.Stat(dst); err == nil && fi.IsDir() {
 				dst = filepath.Join(dst, "state-"+time.Now().UTC().Format("20060102T150405Z")+".db")
 			}
-			if sameFile(dst, t.path) {
+			if sameFile(dst, s.StatePath) {
 				return &usageError{fmt.Errorf("backup: %s is the state file itself", dst)}
 			}
-			res := backupResult{State: t.path, Backup: dst, Daemon: t.remote != nil}
-			if t.remote != nil {
-				res.Report, err = queue.SaveBackup(dst, func(w io.Writer) error { return t.remote.download(ctx, "/api/v1/state/backup", w) })
-			} else {
-				res.Report, err = queue.BackupFile(ctx, t.path, dst, stateLockTimeout)
-				if errors.Is(err, os.ErrNotExist) {
-					err = fmt.Errorf("state file %s does not exist: nothing to back up", t.path)
-				}
-			}
-			if err != nil {
+			res := backupResult{State: s.StatePath, Backup: dst, Daemon: s.Daemon != ""}
+			if res.Report, err = s.Backup(ctx, dst); err != nil {
 				return err
 			}
 			return g.print(res, func(w io.Writer) {
@@ -240,42 +201,6 @@ Restore a backup with "erpconnector state restore FILE" (daemon stopped).`,
 			})
 		},
 	}
-}
-
-// download streams a GET response body into w and fails unless all of it
-// (its Content-Length) arrived.
-func (a *adminClient) download(ctx context.Context, path string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+path, nil)
-	if err != nil {
-		return err
-	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	// No overall timeout: a large file takes what it takes (ctx ends it).
-	resp, err := (&http.Client{Transport: a.hc.Transport}).Do(req)
-	if err != nil {
-		return fmt.Errorf("admin API: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = string(b)
-		}
-		return fmt.Errorf("admin API: GET %s: %d %s", path, resp.StatusCode, e.Error)
-	}
-	n, err := io.Copy(w, resp.Body)
-	if err != nil {
-		return fmt.Errorf("admin API: GET %s: after %d bytes: %w", path, n, err)
-	}
-	if resp.ContentLength >= 0 && n != resp.ContentLength {
-		return fmt.Errorf("admin API: GET %s: %d bytes of %d", path, n, resp.ContentLength)
-	}
-	return nil
 }
 
 func newStateRestoreCmd(g *globals) *cobra.Command {
@@ -295,22 +220,17 @@ daemon, then run a full resync (erpconnector resync) so that the records
 changed since then are compared again.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := g.stateTarget(cmd.Context())
+			s, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if t.remote != nil {
-				return fmt.Errorf("a daemon is running on this state (admin API %s): stop it before restoring", t.remote.base)
-			}
-			if err := os.MkdirAll(filepath.Dir(t.path), 0o750); err != nil {
-				return err
-			}
-			res, err := queue.Restore(args[0], t.path, stateLockTimeout)
+			defer s.Close()
+			res, err := s.Restore(args[0])
 			if err != nil {
 				return err
 			}
 			return g.print(res, func(w io.Writer) {
-				fmt.Fprintf(w, "state file %s restored from %s, checked: %d jobs, %d dead letters\n", t.path, args[0], res.State.Jobs, res.State.Dead)
+				fmt.Fprintf(w, "state file %s restored from %s, checked: %d jobs, %d dead letters\n", s.StatePath, args[0], res.State.Jobs, res.State.Dead)
 				if res.Previous != "" {
 					fmt.Fprintf(w, "the file it replaced is kept as %s\n", res.Previous)
 				}
@@ -337,35 +257,22 @@ first (ONe: by external id). Run a full resync (erpconnector resync) once
 the daemon runs to compare every platform record at once.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := g.stateTarget(cmd.Context())
+			s, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
-			out := map[string]any{"state": t.path}
-			if fi, err := os.Stat(t.path); err == nil && fi.Size() > 0 {
-				if t.remote == nil {
-					if _, err := queue.CheckFile(t.path, stateLockTimeout); err != nil {
-						return err
-					}
-				}
-				out["initialised"] = false
-				return g.print(out, func(w io.Writer) {
-					fmt.Fprintf(w, "state file %s already holds a state; left as it is\n", t.path)
-				})
-			}
-			if err := os.MkdirAll(filepath.Dir(t.path), 0o750); err != nil {
-				return err
-			}
-			s, err := queue.Open(t.path, queue.Options{InitEmpty: true, LockTimeout: stateLockTimeout})
+			defer s.Close()
+			initialised, err := s.InitState(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if err := s.Close(); err != nil {
-				return err
-			}
-			out["initialised"] = true
+			out := map[string]any{"state": s.StatePath, "initialised": initialised}
 			return g.print(out, func(w io.Writer) {
-				fmt.Fprintf(w, "state file %s initialised, empty; if the connector ran before, start it and run a full resync (erpconnector resync)\n", t.path)
+				if !initialised {
+					fmt.Fprintf(w, "state file %s already holds a state; left as it is\n", s.StatePath)
+					return
+				}
+				fmt.Fprintf(w, "state file %s initialised, empty; if the connector ran before, start it and run a full resync (erpconnector resync)\n", s.StatePath)
 			})
 		},
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/internal/config"
+	"github.com/erpconnector/erpconnector/internal/daemon"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -421,17 +422,18 @@ func TestStateThroughAdminAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := startEngine(context.Background(), f, slog.New(slog.DiscardHandler), false)
+	local := daemon.NewLocal(f, slog.New(slog.DiscardHandler), "test")
+	defer local.Close()
+	conn, err := local.Connector(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.close(context.Background())
-	if err := eng.conn.SetCursor(context.Background(), "one.feed", "4242"); err != nil {
+	if err := conn.SetCursor(context.Background(), "one.feed", "4242"); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", eng.conn.AdminHandler(connector.AdminOptions{}))
-	mux.Handle("GET /api/v1/state/", eng.conn.StateHandler())
+	mux.Handle("/", conn.AdminHandler(connector.AdminOptions{}))
+	mux.Handle("GET /api/v1/state/", conn.StateHandler())
 	ln, err := net.Listen("tcp", e.adminAt)
 	if err != nil {
 		t.Fatal(err)

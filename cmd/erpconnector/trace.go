@@ -2,19 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/erpconnector/erpconnector/connector"
-	"github.com/erpconnector/erpconnector/mapping"
 )
 
 func newTraceCmd(g *globals) *cobra.Command {
@@ -46,34 +41,16 @@ Exit codes: 0 found, 1 no record of KEY (or the state could not be read),
 	}
 }
 
-// trace reads the trail of key through the daemon or from the state file.
+// trace reads the trail of key through the daemon or from the state file;
+// it reports whether the daemon answered.
 func (g *globals) trace(ctx context.Context, key string) (connector.Trace, bool, error) {
-	f, err := g.load()
+	s, err := g.session(ctx)
 	if err != nil {
 		return connector.Trace{}, false, err
 	}
-	if c := newAdminClient(f); c.up(ctx) {
-		var tr connector.Trace
-		err := c.do(ctx, http.MethodGet, "/api/v1/trace/"+url.PathEscape(key), nil, &tr)
-		if ae := (*adminError)(nil); errors.As(err, &ae) && ae.status == http.StatusNotFound {
-			err = fmt.Errorf("%w of %s", connector.ErrNoRecord, key)
-		}
-		return tr, true, err
-	}
-	cfg := f.Connector().Defaults()
-	var configured []mapping.Platform
-	if cfg.ONe != nil {
-		configured = append(configured, mapping.PlatformONe)
-	}
-	if cfg.CustomerAPI != nil {
-		configured = append(configured, mapping.PlatformCustomerAPI)
-	}
-	path := cfg.StatePath
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
-	}
-	tr, err := connector.TraceFile(ctx, path, key, configured, stateLockTimeout)
-	return tr, false, err
+	defer s.Close()
+	tr, err := s.Trace(ctx, key)
+	return tr, s.Daemon != "", err
 }
 
 // printTrace prints a trail as text, platform by platform.

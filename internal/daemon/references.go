@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -11,10 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/customerapi"
 	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
 	"github.com/erpconnector/erpconnector/erp"
@@ -23,44 +19,46 @@ import (
 	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
 )
 
-// references are the embedded reference servers of a demo configuration.
-type references struct {
+// References are the embedded reference servers of a demo configuration.
+type References struct {
 	one     *oneapitest.Server
 	cust    *customerapitest.Server
 	servers []*http.Server
 }
 
-// startReferences serves the reference servers a configuration asks for and
-// points the configuration at their bound addresses.
-func startReferences(f *config.File, log *slog.Logger) (*references, error) {
-	r := &references{}
+// StartReferences serves the reference servers a configuration asks for
+// (reference.enabled) and points the configuration at their bound
+// addresses. Without them it returns References that hold nothing.
+func StartReferences(f *config.File, log *slog.Logger) (*References, error) {
+	r := &References{}
 	if !f.Reference.Enabled {
 		return r, nil
 	}
 	ref := f.Reference
+	dir := filepath.Dir(f.Connector().StatePath)
 	var oneURL, custURL string
 	if ref.ONeListen != "" {
 		one, err := oneapitest.NewServer(oneapitest.Options{Tenants: map[string]string{ref.ONeTenant: ref.ONeAPIKey},
-			Seed: ref.Seed, StatePath: filepath.Join(filepath.Dir(f.Connector().StatePath), "reference-one.json"), Logger: log})
+			Seed: ref.Seed, StatePath: filepath.Join(dir, "reference-one.json"), Logger: log})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ONe reference API: %w", err)
 		}
 		r.one = one
 		if oneURL, err = r.serve("ONe reference API", ref.ONeListen, one, log); err != nil {
-			r.close(context.Background())
+			r.Close(context.Background())
 			return nil, err
 		}
 	}
 	if ref.CustomerListen != "" {
 		cust, err := customerapitest.Open(customerapitest.Options{Users: map[string]string{ref.CustomerUser: ref.CustomerPassword},
-			Seed: ref.Seed, StatePath: filepath.Join(filepath.Dir(f.Connector().StatePath), "reference-customer.json"), Logger: log})
+			Seed: ref.Seed, StatePath: filepath.Join(dir, "reference-customer.json"), Logger: log})
 		if err != nil {
-			r.close(context.Background())
-			return nil, err
+			r.Close(context.Background())
+			return nil, fmt.Errorf("Customer reference API: %w", err)
 		}
 		r.cust = cust
 		if custURL, err = r.serve("Customer reference API", ref.CustomerListen, r.cust, log); err != nil {
-			r.close(context.Background())
+			r.Close(context.Background())
 			return nil, err
 		}
 	}
@@ -68,7 +66,7 @@ func startReferences(f *config.File, log *slog.Logger) (*references, error) {
 	return r, nil
 }
 
-func (r *references) serve(name, addr string, h http.Handler, log *slog.Logger) (string, error) {
+func (r *References) serve(name, addr string, h http.Handler, log *slog.Logger) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("%s: listen %s: %w", name, addr, err)
@@ -85,30 +83,8 @@ func (r *references) serve(name, addr string, h http.Handler, log *slog.Logger) 
 	return url, nil
 }
 
-// registerStorefrontClients registers n demo clients through the reference
-// storefront, so the demo shows customers flowing from ONe into the ERP.
-func (r *references) registerStorefrontClients(tenant string, n int, log *slog.Logger) {
-	if r.one == nil || n <= 0 {
-		return
-	}
-	names := []string{"Sklep Ogrodniczy Zielony Zakątek", "Hurtownia Budowlana Mur-Bud", "Piekarnia Pod Lipami",
-		"Kwiaciarnia Różany Ogród", "Apteka Pod Orłem"}
-	for i := range n {
-		name := names[i%len(names)]
-		w := oneapi.ClientWrite{CustomerType: oneapi.CustomerCompany, Name: name, Tin: fmt.Sprintf("52130172%02d", i%100), TinCode: "PL",
-			Phone: "+48 22 100 20 " + fmt.Sprintf("%02d", i%100),
-			Address: &oneapi.Address{City: "Warszawa", Country: "Polska", ExternalID: fmt.Sprintf("web-%d", i), Name: name,
-				Phone: "+48 22 100 20 " + fmt.Sprintf("%02d", i%100), Street: fmt.Sprintf("Marszałkowska %d", 10+i), ZipCode: "00-590"}}
-		resp, err := r.one.StorefrontCreate(tenant, oneapi.ContextApplication, w)
-		if err != nil {
-			log.Error("demo storefront registration", "err", err)
-			continue
-		}
-		log.Info("demo: a customer registered in the ONe storefront", "client_id", resp.ClientID, "name", name)
-	}
-}
-
-func (r *references) close(ctx context.Context) {
+// Close stops the servers and saves their data.
+func (r *References) Close(ctx context.Context) {
 	for _, s := range r.servers {
 		_ = s.Shutdown(ctx)
 	}
@@ -120,69 +96,34 @@ func (r *references) close(ctx context.Context) {
 	}
 }
 
-// engine is one generation of the connector with its ERP adapter and metrics.
-type engine struct {
-	conn *connector.Connector
-	erp  erp.Adapter
-	reg  *prometheus.Registry
-}
-
-// startEngine opens the ERP (seeding a demo ERP) and builds the connector;
-// start also starts it.
-func startEngine(ctx context.Context, f *config.File, log *slog.Logger, start bool) (*engine, error) {
-	adapter, err := f.OpenERP(ctx, log)
-	switch {
-	case err != nil && !start:
-		// A command that reads or changes only the connector's own state
-		// works while the ERP is down.
-		log.Warn("the ERP is unavailable; showing the connector's own state", "err", err)
-		adapter = erp.Unavailable(err)
-	case err != nil:
-		return nil, err
+// registerStorefrontClients registers n demo clients through the reference
+// storefront, so the demo shows customers flowing from ONe into the ERP.
+func (r *References) registerStorefrontClients(tenant string, n int, log *slog.Logger) {
+	if r.one == nil || n <= 0 {
+		return
 	}
-	if f.IsDemo() {
-		n, err := f.SeedDemo(ctx, adapter)
+	names := []string{"Sklep Ogrodniczy Zielony Zakątek", "Hurtownia Budowlana Mur-Bud", "Piekarnia Pod Lipami",
+		"Kwiaciarnia Różany Ogród", "Apteka Pod Orłem"}
+	for i := range n {
+		name := names[i%len(names)]
+		phone := "+48 22 100 20 " + fmt.Sprintf("%02d", i%100)
+		w := oneapi.ClientWrite{CustomerType: oneapi.CustomerCompany, Name: name, Tin: fmt.Sprintf("52130172%02d", i%100), TinCode: "PL",
+			Phone: phone,
+			Address: &oneapi.Address{City: "Warszawa", Country: "Polska", ExternalID: fmt.Sprintf("web-%d", i), Name: name,
+				Phone: phone, Street: fmt.Sprintf("Marszałkowska %d", 10+i), ZipCode: "00-590"}}
+		resp, err := r.one.StorefrontCreate(tenant, oneapi.ContextApplication, w)
 		if err != nil {
-			closeERP(adapter)
-			return nil, err
+			log.Error("demo storefront registration", "err", err)
+			continue
 		}
-		if n > 0 {
-			log.Info("demo ERP seeded", "customers", n)
-		}
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	conn, err := connector.New(connector.Options{Config: f.Connector(), ERP: adapter, Logger: log, Registerer: reg, Version: buildVersion()})
-	if err != nil {
-		closeERP(adapter)
-		return nil, err
-	}
-	e := &engine{conn: conn, erp: adapter, reg: reg}
-	if start {
-		if err := conn.Start(ctx); err != nil {
-			e.close(context.Background())
-			return nil, err
-		}
-	}
-	return e, nil
-}
-
-func (e *engine) close(ctx context.Context) error {
-	err := e.conn.Stop(ctx)
-	closeERP(e.erp)
-	return err
-}
-
-func closeERP(a erp.Adapter) {
-	if c, ok := a.(erp.Closer); ok {
-		_ = c.Close()
+		log.Info("demo: a customer registered in the ONe storefront", "client_id", resp.ClientID, "name", name)
 	}
 }
 
 // publishFarmCertificates publishes Red Tractor certificates on the reference
 // Customer API for two of every three demo farms, so the demo shows
 // certificate status flowing into the ERP (the others come back Expired).
-func (r *references) publishFarmCertificates(ctx context.Context, a erp.Adapter, log *slog.Logger) {
+func (r *References) publishFarmCertificates(ctx context.Context, a erp.Adapter, log *slog.Logger) {
 	lister, ok := a.(erp.KeyLister)
 	if r.cust == nil || !ok {
 		return

@@ -1,0 +1,219 @@
+// Package daemon runs the connector as a long-lived process and opens the
+// connector for a one-shot command.
+//
+// Run is the daemon: it starts the embedded reference servers when the
+// configuration asks for them, opens the ERP and the connector, serves the
+// admin API, reloads the configuration on a signal (keeping, or restarting,
+// the running configuration when the new one fails) and stops gracefully
+// when its context ends.
+//
+// Open is a one-shot command's way in: the running daemon's admin API when
+// it answers (internal/adminclient), otherwise the connector's state opened
+// in this process (Local). Both are a connector.Control, so each command is
+// written once.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/erpconnector/erpconnector/connector"
+	"github.com/erpconnector/erpconnector/internal/config"
+)
+
+// StopTimeout bounds a graceful stop: in-flight deliveries get this long.
+const StopTimeout = 8 * time.Second
+
+// Options configure the daemon.
+type Options struct {
+	// Load reads and validates the configuration file again, for a reload.
+	Load func() (*config.File, error)
+	// Logger is the daemon's one logger.
+	Logger *slog.Logger
+	// Reload delivers a signal for each reload asked for (SIGHUP).
+	Reload <-chan os.Signal
+	// Listening, when set, is told the admin API's address (host:port)
+	// once it listens.
+	Listening func(addr string)
+	// Version is the build's version, shown in the metrics.
+	Version string
+}
+
+// daemon holds the running generation and serves the admin API for it.
+type daemon struct {
+	opts    Options
+	log     *slog.Logger
+	refs    *References
+	cur     atomic.Pointer[engine]
+	reloads *prometheus.CounterVec
+	reg     *prometheus.Registry // the daemon's own series (reloads)
+	handler atomic.Pointer[http.Handler]
+}
+
+func (d *daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := d.handler.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "starting", http.StatusServiceUnavailable)
+}
+
+// install makes e, started from f, the generation the admin API serves.
+func (d *daemon) install(f *config.File, e *engine) {
+	gath := prometheus.Gatherers{e.reg, d.reg}
+	h := e.conn.AdminHandler(connector.AdminOptions{Token: f.Admin.Token, Gatherer: gath, Listen: f.Admin.Listen})
+	d.cur.Store(e)
+	d.handler.Store(&h)
+}
+
+// Run runs the daemon on the configuration f until ctx ends, reloading
+// the configuration (opts.Load) on each opts.Reload signal. It returns an
+// error when it cannot start; a failed reload is logged and the daemon
+// goes on with the running configuration.
+func Run(ctx context.Context, f *config.File, opts Options) error {
+	d := &daemon{opts: opts, log: opts.Logger}
+	d.warnUnknownEnv(f)
+	d.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "erpconnector_config_reloads_total",
+		Help: "Configuration reloads, by result."}, []string{"result"})
+	d.reg = prometheus.NewRegistry()
+	d.reg.MustRegister(d.reloads)
+
+	refs, err := StartReferences(f, d.log)
+	if err != nil {
+		return err
+	}
+	d.refs = refs
+	defer refs.Close(context.Background())
+
+	e, err := openEngine(ctx, f, d.log, opts.Version, true)
+	if err != nil {
+		return err
+	}
+	d.install(f, e)
+	defer d.stop()
+
+	stopAdmin, err := d.serveAdmin(f)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+
+	if f.IsDemo() {
+		refs.registerStorefrontClients(f.Reference.ONeTenant, f.Demo.StorefrontRegistrations, d.log)
+		refs.publishFarmCertificates(ctx, e.erp, d.log)
+	}
+	// A first pass right away, then the schedules take over.
+	go func() {
+		if err := e.conn.SyncOnce(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Warn("first sync", "err", err)
+		}
+	}()
+
+	for {
+		select {
+		case <-ctx.Done():
+			d.log.Info("stopping")
+			return nil
+		case <-opts.Reload:
+			f = d.reload(ctx, f)
+		}
+	}
+}
+
+// warnUnknownEnv logs the ERPCONNECTOR_ variables that match no key.
+func (d *daemon) warnUnknownEnv(f *config.File) {
+	for _, name := range f.UnknownEnv() {
+		if near := config.NearestEnv(name); near != "" {
+			d.log.Warn("environment variable matches no configuration key; ignored", "name", name, "did_you_mean", near)
+		} else {
+			d.log.Warn("environment variable matches no configuration key; ignored", "name", name)
+		}
+	}
+}
+
+// serveAdmin listens on admin.listen and serves the admin API of the
+// installed generation; the returned function closes it.
+func (d *daemon) serveAdmin(f *config.File) (func(), error) {
+	ln, err := net.Listen("tcp", f.Admin.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("admin API: listen %s: %w", f.Admin.Listen, err)
+	}
+	admin := &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("admin API stopped", "err", err)
+		}
+	}()
+	d.log.Info("admin API listening", "url", "http://"+ln.Addr().String())
+	if d.opts.Listening != nil {
+		d.opts.Listening(ln.Addr().String())
+	}
+	return func() { _ = admin.Close() }, nil
+}
+
+// stop stops the running generation gracefully (StopTimeout).
+func (d *daemon) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), StopTimeout)
+	defer cancel()
+	if cur := d.cur.Load(); cur != nil {
+		if err := cur.close(ctx); err != nil {
+			d.log.Error("stop", "err", err)
+		}
+	}
+}
+
+// reload builds and validates the new configuration before touching the
+// running one; an invalid file is reported and the old configuration
+// kept. A valid file that fails to start is reported and the old
+// configuration started again. It returns the configuration now running.
+func (d *daemon) reload(ctx context.Context, old *config.File) *config.File {
+	f, err := d.opts.Load()
+	if err != nil {
+		d.reloads.WithLabelValues("error").Inc()
+		d.log.Error("configuration reload failed; keeping the running configuration", "err", err)
+		return old
+	}
+	if old.Reference.Enabled {
+		// The reference servers keep running; point the new file at them.
+		oc := old.Connector()
+		var oneURL, custURL string
+		if oc.ONe != nil {
+			oneURL = oc.ONe.BaseURL
+		}
+		if oc.CustomerAPI != nil {
+			custURL = oc.CustomerAPI.BaseURL
+		}
+		f.SetReferenceURLs(oneURL, custURL)
+	}
+	// The state file admits one owner: the running connector stops first.
+	sctx, cancel := context.WithTimeout(ctx, StopTimeout)
+	defer cancel()
+	if err := d.cur.Load().close(sctx); err != nil {
+		d.log.Error("stop for reload", "err", err)
+	}
+	e, err := openEngine(ctx, f, d.log, d.opts.Version, true)
+	if err != nil {
+		d.reloads.WithLabelValues("error").Inc()
+		d.log.Error("configuration reload failed to start; restarting the previous configuration", "err", err)
+		prev, perr := openEngine(ctx, old, d.log, d.opts.Version, true)
+		if perr != nil {
+			d.log.Error("restart of the previous configuration failed", "err", perr)
+			return old
+		}
+		d.install(old, prev)
+		return old
+	}
+	d.install(f, e)
+	d.reloads.WithLabelValues("ok").Inc()
+	d.log.Info("configuration reloaded", "file", f.Path())
+	return f
+}
