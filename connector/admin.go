@@ -126,11 +126,10 @@ func (c *Connector) adminRuns(mux *http.ServeMux, auth authed) {
 		writeJSON(w, http.StatusOK, st)
 	}))
 	mux.Handle("POST /api/v1/sync", auth(func(w http.ResponseWriter, r *http.Request) {
-		if c.Paused() {
-			writeError(w, http.StatusConflict, ErrPaused)
+		if err := c.startSync(); err != nil {
+			writeError(w, http.StatusConflict, err)
 			return
 		}
-		c.background("sync", func(ctx context.Context) error { return c.SyncOnce(ctx) })
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
 	}))
 	mux.Handle("GET /api/v1/plan", auth(func(w http.ResponseWriter, r *http.Request) {
@@ -148,12 +147,10 @@ func (c *Connector) adminRuns(mux *http.ServeMux, auth authed) {
 		writeJSON(w, http.StatusOK, rep)
 	}))
 	mux.Handle("POST /api/v1/resync", auth(func(w http.ResponseWriter, r *http.Request) {
-		targets, err := c.Targets(r.URL.Query().Get("target"))
-		if err != nil {
+		if err := c.startResync(r.URL.Query().Get("target")); err != nil {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		c.background("resync", func(ctx context.Context) error { _, err := c.Resync(ctx, targets...); return err })
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
 	}))
 	mux.Handle("GET /api/v1/resync", auth(func(w http.ResponseWriter, r *http.Request) {
@@ -205,12 +202,11 @@ func (c *Connector) adminDeadLetters(mux *http.ServeMux, auth authed) {
 		if !ok {
 			return
 		}
-		res, err := c.store.Replay(r.Context(), f)
+		res, err := c.replayDeadLetters(r.Context(), f)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err)
 			return
 		}
-		c.log.Info("dead letters replayed", "replayed", res.Replayed, "superseded", res.Superseded)
 		writeJSON(w, http.StatusOK, res)
 	}))
 	mux.Handle("POST /api/v1/dlq/purge", auth(func(w http.ResponseWriter, r *http.Request) {
