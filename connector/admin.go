@@ -60,6 +60,7 @@ const RequestHeader = "X-Erpconnector-Request"
 //	GET  /api/v1/state/backup      a consistent copy of the state file (application/octet-stream)
 //	GET  /api/v1/cursors           every cursor
 //	PUT  /api/v1/cursors/{name}    set a cursor by hand ({"value":"…"}), logged
+//	GET  /                         the status page (HTML; page.go), with its forms under /ui/
 //
 // Browser protections. The API has no token by default (it then listens on
 // loopback only), so a web page the operator opens must not be able to use
@@ -112,7 +113,7 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 	c.adminCursors(mux, auth)
 	c.adminTrace(mux, auth)
 	mux.Handle("GET /api/v1/state/", requireToken(opts.Token, c.StateHandler()))
-	return newAdminGuard(opts, mux)
+	return c.withPage(opts, newAdminGuard(opts, mux))
 }
 
 // adminRuns serves status, sync, plan, resync, pause and resume.
