@@ -58,7 +58,7 @@ const (
 
 const (
 	runHistoryAge         = 7 * 24 * time.Hour
-	runHistoryPerPipeline = 100
+	runHistoryPerPipeline = 50
 	runFlushEvery         = 2 * time.Second
 	// maxReplayMarks bounds the dead letters one replay marks as its own.
 	maxReplayMarks = 10000

@@ -9,6 +9,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
+	"github.com/erpconnector/erpconnector/internal/fault"
 )
 
 // refusedWorld is a ONe world of n records of which the first `refused`
@@ -111,5 +112,24 @@ func TestRunHistoryCountsOutcomesPerRun(t *testing.T) {
 	}
 	if found != 2 {
 		t.Fatalf("after a restart the run history is %+v", st.RunHistory)
+	}
+}
+
+// TestRunHistoryCountsExhaustedRetriesAsRejected: a record whose last
+// attempt fails (the platform keeps answering 500) goes to the dead
+// letters and counts as rejected for its run; the others are created.
+func TestRunHistoryCountsExhaustedRetriesAsRejected(t *testing.T) {
+	w := newWorld(t, worldOpts{records: 6, configure: func(c *connector.Config) {
+		c.Queue.MaxAttempts = 1
+		c.ONe.Upstream.BreakerFailures = 100
+	}})
+	if _, err := w.one.Faults().Add(fault.Rule{Operation: oneHarness.createOp, Status: 500, Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	one := latestRun(t, w, connector.RunNewCustomers).Platforms["one"]
+	dead := deadLetters(t, w, oneHarness)
+	if len(dead) != 2 || one.Rejected != 2 || one.Created == 0 || one.Created+one.Rejected != one.Queued {
+		t.Fatalf("scan counts %+v with %d dead letters\n%s", one, len(dead), w.logLines())
 	}
 }

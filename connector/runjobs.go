@@ -138,23 +138,21 @@ func (c *Connector) delivering(ctx context.Context, job queue.Job, run uint64) c
 	return withRun(ctx, run)
 }
 
-// delivered counts a delivery's refusal (the job goes to the dead letters)
-// and ends a replay's claim on the job's key once its outcome is final.
+// delivered counts a delivery's refusal (the job goes to the dead letters:
+// refused for good, or its last attempt failed) and ends a replay's claim
+// on the job's key once its outcome is final.
 func (c *Connector) delivered(ctx context.Context, s *site, job queue.Job, err error) {
-	dead := false
 	switch apierr.Classify(err) {
-	case apierr.Canceled, apierr.Unauthorized:
-		return // the job is kept as it was
+	case apierr.Success:
 	case apierr.Permanent:
-		dead = true
-	case apierr.Retryable, apierr.OutcomeUnknown:
-		dead = job.Attempts >= c.cfg.Queue.MaxAttempts
-		if !dead {
-			return
-		}
-	}
-	if dead {
 		c.book.tally(runOf(ctx), string(s.name), func(rc *RunCounts) { rc.Rejected++ })
+	case apierr.Retryable, apierr.OutcomeUnknown:
+		if job.Attempts < c.cfg.Queue.MaxAttempts {
+			return // tried again
+		}
+		c.book.tally(runOf(ctx), string(s.name), func(rc *RunCounts) { rc.Rejected++ })
+	default: // cancelled, or the credentials refused: the job is kept as it was
+		return
 	}
 	c.book.mu.Lock()
 	delete(c.book.replays, job.Key)
