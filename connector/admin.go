@@ -60,6 +60,7 @@ const RequestHeader = "X-Erpconnector-Request"
 //	GET  /api/v1/state/backup      a consistent copy of the state file (application/octet-stream)
 //	GET  /api/v1/cursors           every cursor
 //	PUT  /api/v1/cursors/{name}    set a cursor by hand ({"value":"…"}), logged
+//	GET  /                         the status page (HTML; page.go), with its forms under /ui/
 //
 // Browser protections. The API has no token by default (it then listens on
 // loopback only), so a web page the operator opens must not be able to use
@@ -112,7 +113,7 @@ func (c *Connector) AdminHandler(opts AdminOptions) http.Handler {
 	c.adminCursors(mux, auth)
 	c.adminTrace(mux, auth)
 	mux.Handle("GET /api/v1/state/", requireToken(opts.Token, c.StateHandler()))
-	return newAdminGuard(opts, mux)
+	return c.withPage(opts, newAdminGuard(opts, mux))
 }
 
 // adminRuns serves status, sync, plan, resync, pause and resume.
@@ -126,11 +127,10 @@ func (c *Connector) adminRuns(mux *http.ServeMux, auth authed) {
 		writeJSON(w, http.StatusOK, st)
 	}))
 	mux.Handle("POST /api/v1/sync", auth(func(w http.ResponseWriter, r *http.Request) {
-		if c.Paused() {
-			writeError(w, http.StatusConflict, ErrPaused)
+		if err := c.startSync(); err != nil {
+			writeError(w, http.StatusConflict, err)
 			return
 		}
-		c.background("sync", func(ctx context.Context) error { return c.SyncOnce(ctx) })
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
 	}))
 	mux.Handle("GET /api/v1/plan", auth(func(w http.ResponseWriter, r *http.Request) {
@@ -147,12 +147,10 @@ func (c *Connector) adminRuns(mux *http.ServeMux, auth authed) {
 		writeJSON(w, http.StatusOK, rep)
 	}))
 	mux.Handle("POST /api/v1/resync", auth(func(w http.ResponseWriter, r *http.Request) {
-		targets, err := c.Targets(r.URL.Query().Get("target"))
-		if err != nil {
+		if err := c.startResync(r.URL.Query().Get("target")); err != nil {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		c.background("resync", func(ctx context.Context) error { _, err := c.Resync(ctx, targets...); return err })
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
 	}))
 	mux.Handle("GET /api/v1/resync", auth(func(w http.ResponseWriter, r *http.Request) {

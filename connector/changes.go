@@ -113,6 +113,7 @@ func (c *Connector) drainFeed(ctx context.Context, s *site, f platform.Feed) (in
 		for _, id := range b.IDs {
 			jobs = append(jobs, s.pullJob(id, 0, queue.LaneLive))
 		}
+		stampRun(ctx, jobs)
 		err := c.state.Update(ctx, func(tx *state.Tx) error {
 			if err := tx.Enqueue(jobs...); err != nil {
 				return err
@@ -122,6 +123,8 @@ func (c *Connector) drainFeed(ctx context.Context, s *site, f platform.Feed) (in
 		if err != nil {
 			return queued, fmt.Errorf("connector: queue feed batch: %w", err)
 		}
+		c.noteRead(ctx, s, len(b.IDs))
+		c.noteQueued(ctx, jobs)
 		queued += len(jobs)
 		c.m.queued.WithLabelValues(s.dirPull()).Add(float64(len(jobs)))
 		if n, err := strconv.ParseInt(b.Cursor, 10, 64); err == nil {
@@ -254,11 +257,14 @@ func (c *Connector) walk(ctx context.Context, s *site, o walkOpts) (queued, boun
 			if l, err = planListed(tx, s, page, o); err != nil {
 				return err
 			}
+			stampRun(ctx, l.jobs)
 			return tx.Enqueue(l.jobs...)
 		})
 		if err != nil {
 			return queued, bound, fmt.Errorf("connector: queue %s changes: %w", s.name, err)
 		}
+		c.noteRead(ctx, s, len(page.Records))
+		c.noteQueued(ctx, l.jobs)
 		queued, bound = queued+len(l.jobs), bound+l.bound
 		c.m.queued.WithLabelValues(s.dirPull()).Add(float64(len(l.jobs)))
 		if page.Next == "" {
@@ -308,6 +314,7 @@ func (c *Connector) queueUnseen(ctx context.Context, s *site, platformSet, erpSe
 	if err != nil {
 		return 0, err
 	}
+	stampRun(ctx, jobs)
 	for start := 0; start < len(jobs); start += maxHeld / 2 {
 		if err := c.awaitRoom(ctx); err != nil {
 			return start, err
@@ -316,6 +323,7 @@ func (c *Connector) queueUnseen(ctx context.Context, s *site, platformSet, erpSe
 		if err := c.state.Update(ctx, func(tx *state.Tx) error { return tx.Enqueue(part...) }); err != nil {
 			return start, err
 		}
+		c.noteQueued(ctx, part)
 	}
 	return len(jobs), nil
 }

@@ -77,6 +77,9 @@ type Connector struct {
 	stopOnce sync.Once
 
 	st *statusTracker
+	// book is the run history; rhDone closes when its flush loop ends.
+	book   *runBook
+	rhDone chan struct{}
 }
 
 // New validates the configuration, opens the state file and builds the
@@ -98,7 +101,7 @@ func New(opts Options) (*Connector, error) {
 		now = time.Now
 	}
 	c := &Connector{cfg: cfg, log: log.With("component", "connector"), erp: opts.ERP, now: now, st: newStatusTracker(),
-		wbWake: make(chan struct{}, 1), wbDone: make(chan struct{})}
+		wbWake: make(chan struct{}, 1), wbDone: make(chan struct{}), book: newRunBook(now), rhDone: make(chan struct{})}
 	c.m = newMetrics(opts.Registerer)
 	c.terms = mapping.Terms{Own: cfg.ownership(), Held: mapping.HoldsAll()}
 	if h, ok := opts.ERP.(erp.Holder); ok {
@@ -120,6 +123,10 @@ func New(opts Options) (*Connector, error) {
 	if c.state, err = state.Open(context.Background(), store, now); err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("connector: %w", err)
+	}
+	if err := c.loadRunHistory(context.Background()); err != nil {
+		_ = store.Close()
+		return nil, err
 	}
 	c.registerGauges(opts.Registerer)
 	if err := c.buildSites(opts, c.terms); err != nil {
@@ -155,6 +162,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	}
 	c.sched.start(runCtx)
 	go c.runWriteBacks(runCtx)
+	go c.keepRunHistory(runCtx, c.rhDone)
 	c.started = true
 	c.log.Info("connector started", "state", c.cfg.StatePath, "one", c.cfg.ONe != nil, "customer_api", c.cfg.CustomerAPI != nil)
 	return nil
@@ -233,6 +241,7 @@ func (c *Connector) Stop(ctx context.Context) error {
 			}
 			c.cancel()
 			<-c.wbDone
+			<-c.rhDone
 			// 3. Nothing delivers any more: write back what is pending now,
 			// within the budget; the rest waits in the state file.
 			wctx, wcancel := context.WithDeadline(ctx, begin.Add(stopWriteBacks))
@@ -247,6 +256,10 @@ func (c *Connector) Stop(ctx context.Context) error {
 					break
 				}
 			}
+		}
+		// Nothing counts any more: the run history's last changes.
+		if err := c.flushRunHistory(context.WithoutCancel(ctx)); err != nil {
+			c.log.Warn("run history not written at the stop", "err", err)
 		}
 		for _, s := range c.sites {
 			if s.closeIdle != nil {
@@ -273,7 +286,9 @@ func (c *Connector) run(ctx context.Context, name string, fn func(ctx context.Co
 	c.mu.Unlock()
 	defer c.runs.Done()
 	start := c.now()
-	err := fn(ctx)
+	id := c.book.begin(name)
+	err := fn(withRun(ctx, id))
+	c.book.end(id, err)
 	c.st.finish(name, start, c.now(), err)
 	c.m.runFinished(name, err)
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -184,11 +184,20 @@ func (c *Connector) DeadLetter(ctx context.Context, id uint64) (DeadLetter, erro
 	return DeadLetterOf(j), nil
 }
 
-// ReplayDeadLetters puts dead letters back in the queue, and logs it.
+// ReplayDeadLetters puts dead letters back in the queue, and logs it (the
+// admin API's and the status page's replay): the replayed records count
+// for a new "replay" record of the run history until their outcome is final.
 func (c *Connector) ReplayDeadLetters(ctx context.Context, f queue.DeadFilter) (queue.ReplayResult, error) {
+	keys, err := c.deadKeys(ctx, f)
+	if err != nil {
+		return queue.ReplayResult{}, err
+	}
 	res, err := c.store.Replay(ctx, f)
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("connector: replay: %w", err)
+	}
+	if res.Replayed+res.Superseded > 0 {
+		c.markReplayed(keys)
 	}
 	c.log.Info("dead letters replayed", "replayed", res.Replayed, "superseded", res.Superseded)
 	return res, nil

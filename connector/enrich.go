@@ -53,9 +53,12 @@ func (c *Connector) refreshEnrichment(ctx context.Context, s *site) (int, error)
 			payload, _ := json.Marshal(enrichPayload{ERPKey: k})
 			jobs = append(jobs, queue.Job{Type: s.enrichType(), Key: s.enrichKey(k), Payload: payload, Lane: queue.LaneBackfill})
 		}
+		stampRun(ctx, jobs)
 		if err := c.state.Update(ctx, func(tx *state.Tx) error { return tx.Enqueue(jobs...) }); err != nil {
 			return queued, fmt.Errorf("connector: queue enrichment: %w", err)
 		}
+		c.noteRead(ctx, s, len(keys))
+		c.noteQueued(ctx, jobs)
 		queued += len(jobs)
 		c.m.queued.WithLabelValues(s.dirEnrich()).Add(float64(len(jobs)))
 	}
@@ -81,7 +84,7 @@ func (c *Connector) enrich(ctx context.Context, s *site, key string) error {
 		return err
 	}
 	if sameERPRecord(change(it.Customer), it.Customer) {
-		c.st.count(s.dirEnrich(), "unchanged")
+		c.count(ctx, s, s.dirEnrich(), "unchanged")
 		return nil
 	}
 	// Read the record again just before writing, so the write carries the
@@ -96,13 +99,13 @@ func (c *Connector) enrich(ctx context.Context, s *site, key string) error {
 	cur.Normalize()
 	next := change(cur)
 	if cur.Deleted || sameERPRecord(next, cur) {
-		c.st.count(s.dirEnrich(), "unchanged")
+		c.count(ctx, s, s.dirEnrich(), "unchanged")
 		return nil
 	}
 	c.log.Info("enrichment changed an ERP customer", "platform", s.name, "erp_key", key)
 	if _, err := c.erp.Upsert(ctx, next); err != nil {
 		return erpWriteErr("write the enrichment to the ERP", err)
 	}
-	c.st.count(s.dirEnrich(), "updated")
+	c.count(ctx, s, s.dirEnrich(), "updated")
 	return nil
 }

@@ -61,7 +61,7 @@ func (c *Connector) pull(ctx context.Context, s *site, p pullPayload) error {
 	case rec.Inactive:
 		return c.unbindByPlatform(ctx, s, key, id, "deactivated")
 	case b.SeenHash == rec.Seen && !p.Force:
-		c.st.count(s.dirPull(), "unchanged")
+		c.count(ctx, s, s.dirPull(), "unchanged")
 		return nil // nothing changed on the platform since the connector last took this in
 	}
 	it, err := c.erp.Get(ctx, key)
@@ -177,7 +177,7 @@ func (c *Connector) apply(ctx context.Context, s *site, b state.Binding, cur map
 // values differ from the ERP's only in a notation the ERP normalises.
 func (c *Connector) takeIn(ctx context.Context, s *site, id string, cur, merged mapping.Customer) (stored mapping.Customer, notation bool, err error) {
 	if sameERPRecord(cur, merged) {
-		c.st.count(s.dirPull(), "unchanged")
+		c.count(ctx, s, s.dirPull(), "unchanged")
 		return cur, false, nil
 	}
 	key := cur.ERPKey
@@ -193,12 +193,12 @@ func (c *Connector) takeIn(ctx context.Context, s *site, id string, cur, merged 
 	stored.Normalize()
 	if sameERPRecord(stored, cur) {
 		c.log.Debug("the ERP holds the platform's values in its own notation", "platform", s.name, "erp_key", key)
-		c.st.count(s.dirPull(), "unchanged")
+		c.count(ctx, s, s.dirPull(), "unchanged")
 		return stored, true, nil
 	}
 	fields := s.p.Carrier().Differences(cur, stored)
 	c.log.Info("took a platform change into the ERP", "platform", s.name, "erp_key", key, "platform_id", id, "fields", fields)
-	c.st.count(s.dirPull(), "updated")
+	c.count(ctx, s, s.dirPull(), "updated")
 	return stored, false, c.trail(ctx, s, key, state.Event{Outcome: "pulled", ID: id,
 		Reason: "took the platform's change into the ERP: " + strings.Join(fields, ", ")})
 }
@@ -233,7 +233,7 @@ func (c *Connector) importRecord(ctx context.Context, s *site, rec platform.Reco
 	}); err != nil {
 		return err
 	}
-	c.st.count(s.dirPull(), "created")
+	c.count(ctx, s, s.dirPull(), "created")
 	c.log.Info("a platform record became a new ERP customer", "platform", s.name, "platform_id", rec.Ref.ID, "erp_key", key)
 	if err := c.trail(ctx, s, key, state.Event{Outcome: "imported", ID: rec.Ref.ID,
 		Reason: "a platform record the ERP did not know became a new ERP customer"}); err != nil {

@@ -126,6 +126,7 @@ func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPa
 		return nil
 	}
 	if bound && s.pushed(b, p.Hash, cust) {
+		c.count(ctx, s, s.dirPush(), "unchanged")
 		if err := c.trail(ctx, s, key, state.Event{Outcome: "unchanged", ID: b.ID}); err != nil {
 			return err
 		}
@@ -137,7 +138,7 @@ func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPa
 		err := c.update(ctx, s, b, cust, want, nil)
 		if !platform.IsGone(err) {
 			if err == nil {
-				c.st.count(s.dirPush(), "updated")
+				c.count(ctx, s, s.dirPush(), "updated")
 				log.Info("updated on the platform", "platform_id", b.ID)
 				if err = c.trail(ctx, s, key, state.Event{Outcome: "updated", ID: b.ID}); err == nil {
 					err = c.ensureWrittenBack(ctx, s, cust, b.ID)
@@ -243,11 +244,11 @@ func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust map
 		return createErr
 	}
 	if !adopted {
-		c.st.count(s.dirPush(), "created")
+		c.count(ctx, s, s.dirPush(), "created")
 		log.Info("created on the platform", "platform_id", ref.ID)
 		return c.trail(ctx, s, key, state.Event{Outcome: "created", ID: ref.ID})
 	}
-	c.st.count(s.dirPush(), "adopted")
+	c.count(ctx, s, s.dirPush(), "adopted")
 	log.Info("adopted on the platform", "platform_id", ref.ID)
 	if err := c.trail(ctx, s, key, state.Event{Outcome: "adopted", ID: ref.ID, Reason: why}); err != nil {
 		return err

@@ -250,9 +250,12 @@ func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, 
 		if page.Next == "" {
 			position = "erp:"
 		}
+		stampRun(ctx, l.jobs)
 		if _, err := c.store.Advance(ctx, s.resyncName(), queue.Chunk{Position: position, Records: len(page.Records), Jobs: l.jobs}); err != nil {
 			return err
 		}
+		c.noteRead(ctx, s, len(page.Records))
+		c.noteQueued(ctx, l.jobs)
 		rep.PlatformRecords += len(page.Records)
 		rep.Queued += len(l.jobs)
 		if page.Next == "" {
@@ -281,7 +284,7 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 		final := listed < c.cfg.ERP.PageSize
 		var jobs []queue.Job
 		if err := c.state.Update(ctx, func(tx *state.Tx) error {
-			jobs, err = c.planResyncPage(tx, s, its, rep)
+			jobs, err = c.planResyncPage(ctx, tx, s, its, rep)
 			return err
 		}); err != nil {
 			return err
@@ -290,9 +293,12 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 		if final {
 			position = "deletes:"
 		}
+		stampRun(ctx, jobs)
 		if _, err := c.store.Advance(ctx, s.resyncName(), queue.Chunk{Position: position, Records: listed, Jobs: jobs}); err != nil {
 			return err
 		}
+		c.noteRead(ctx, s, listed)
+		c.noteQueued(ctx, jobs)
 		rep.ERPRecords += listed
 		rep.Queued += len(jobs)
 		if final {
@@ -305,12 +311,13 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 // planResyncPage plans the pushes of one page of ERP customers, stamped
 // with the binding version they were read against, and records the keys
 // listed in the ERP walk's set.
-func (c *Connector) planResyncPage(tx *state.Tx, s *site, its []erp.Item, rep *ResyncReport) ([]queue.Job, error) {
+func (c *Connector) planResyncPage(ctx context.Context, tx *state.Tx, s *site, its []erp.Item, rep *ResyncReport) ([]queue.Job, error) {
 	rejected, err := reject(tx, its)
 	if err != nil {
 		return nil, err
 	}
 	c.m.countRejected(rejected)
+	c.noteUnreadable(ctx, rejected)
 	var jobs []queue.Job
 	for _, it := range its {
 		if it.Key == "" {

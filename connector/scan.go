@@ -93,6 +93,7 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 		}
 		n := 0
 		var rejected map[string]int
+		var queuedJobs []queue.Job
 		err = c.state.Update(ctx, func(tx *state.Tx) error {
 			var jobs []queue.Job
 			var err error
@@ -110,10 +111,11 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 					}
 				}
 			}
+			stampRun(ctx, jobs)
 			if err := tx.Enqueue(jobs...); err != nil {
 				return err
 			}
-			n = len(jobs)
+			n, queuedJobs = len(jobs), jobs
 			return tx.SetCursor(cursorName, page.Cursor)
 		})
 		if err != nil {
@@ -122,6 +124,9 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 		queued += n
 		c.m.queued.WithLabelValues("erp").Add(float64(n))
 		c.m.countRejected(rejected)
+		c.noteUnreadable(ctx, rejected)
+		c.noteRead(ctx, nil, len(page.Items)-countKeyless(page.Items))
+		c.noteQueued(ctx, queuedJobs)
 		if !page.More || len(page.Items) == 0 {
 			return queued, nil
 		}

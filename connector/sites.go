@@ -100,6 +100,9 @@ const (
 
 // pushPayload is the payload of a push job.
 type pushPayload struct {
+	// Run is the run the job counts for in the run history (stampRun
+	// writes it first in the payload; absent in jobs of earlier versions).
+	Run      uint64           `json:"run,omitempty"`
 	Op       string           `json:"op"`
 	Customer mapping.Customer `json:"customer"`
 	// Hash is the mapping.Digest of what the platform receives.
@@ -113,6 +116,8 @@ type pushPayload struct {
 
 // pullPayload is the payload of a pull job.
 type pullPayload struct {
+	// Run: see pushPayload.Run.
+	Run uint64 `json:"run,omitempty"`
 	// ID is the platform id ("clientId" and "organisationId" in jobs of
 	// earlier versions).
 	ID             string `json:"id,omitempty"`
@@ -138,6 +143,8 @@ func (p pullPayload) id() string {
 
 // enrichPayload is the payload of an enrichment job.
 type enrichPayload struct {
+	// Run: see pushPayload.Run.
+	Run    uint64 `json:"run,omitempty"`
 	ERPKey string `json:"erpKey"`
 }
 
@@ -173,24 +180,31 @@ func (c *Connector) handle(s *site) queue.Handler {
 			if err := decode(&p); err != nil {
 				return err
 			}
+			ctx := c.delivering(ctx, job, p.Run)
 			err := c.push(ctx, s, job, p)
 			c.m.outcome(s.dirPush(), p.Op, err)
-			return c.refused(ctx, s, p.Customer.ERPKey, err)
+			err = c.refused(ctx, s, p.Customer.ERPKey, err)
+			c.delivered(ctx, s, job, err)
+			return err
 		case s.pullType():
 			var p pullPayload
 			if err := decode(&p); err != nil {
 				return err
 			}
+			ctx := c.delivering(ctx, job, p.Run)
 			err := c.pull(ctx, s, p)
 			c.m.outcome(s.dirPull(), "pull", err)
+			c.delivered(ctx, s, job, err)
 			return err
 		case s.enrichType():
 			var p enrichPayload
 			if err := decode(&p); err != nil {
 				return err
 			}
+			ctx := c.delivering(ctx, job, p.Run)
 			err := c.enrich(ctx, s, p.ERPKey)
 			c.m.outcome(s.dirEnrich(), "certificate", err)
+			c.delivered(ctx, s, job, err)
 			return err
 		}
 		return apierr.Permanently(fmt.Errorf("connector: unknown job type %q", job.Type))

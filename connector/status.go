@@ -42,6 +42,8 @@ type Status struct {
 	Bindings map[string]int `json:"bindings"`
 	// WriteBacksPending counts platform ids not yet written to the ERP.
 	WriteBacksPending int `json:"write_backs_pending"`
+	// RunHistory is the kept run history, newest first (see runhistory.go).
+	RunHistory []RunRecord `json:"run_history"`
 }
 
 type statusTracker struct {
@@ -147,6 +149,7 @@ func (c *Connector) Status(ctx context.Context) (Status, error) {
 		return st, err
 	}
 	st.Paused = c.Paused()
+	st.RunHistory = c.book.snapshot()
 	return st, nil
 }
 

@@ -49,7 +49,12 @@ func (c *Connector) putBinding(ctx context.Context, s *site, b state.Binding) er
 // deferJobs queues jobs with the handler's bindings, never before them: a
 // job must find the binding this handler wrote.
 func (c *Connector) deferJobs(ctx context.Context, jobs ...queue.Job) error {
-	return c.state.Defer(ctx, func(tx *state.Tx) error { return tx.Enqueue(jobs...) })
+	stampRun(ctx, jobs)
+	if err := c.state.Defer(ctx, func(tx *state.Tx) error { return tx.Enqueue(jobs...) }); err != nil {
+		return err
+	}
+	c.noteQueued(ctx, jobs)
+	return nil
 }
 
 // enqueuePush queues a push of the ERP's values (after a pull or an
@@ -90,7 +95,7 @@ func (c *Connector) unbindByERP(ctx context.Context, s *site, key string, gone b
 			return fmt.Errorf("connector: unlink ERP customer: %w", err)
 		}
 	}
-	c.st.count(s.dirPush(), outcome)
+	c.count(ctx, s, s.dirPush(), outcome)
 	log.Info("the ERP no longer sends the customer; "+outcome, "policy", s.onUnflag, "erp_row_gone", gone)
 	why := "the ERP no longer flags the customer for the platform"
 	if gone {
@@ -120,7 +125,7 @@ func (c *Connector) unbindByPlatform(ctx context.Context, s *site, key, id, why 
 	if err != nil && !errors.Is(err, erp.ErrNotFound) {
 		return fmt.Errorf("connector: apply a platform delete to the ERP: %w", err)
 	}
-	c.st.count(s.dirPull(), outcome)
+	c.count(ctx, s, s.dirPull(), outcome)
 	c.log.Info("the platform record is "+why+"; "+outcome+" in the ERP", "platform", s.name, "erp_key", key,
 		"platform_id", id, "policy", s.onDelete)
 	if err := c.trail(ctx, s, key, state.Event{Outcome: outcome, ID: id, Reason: "the platform record is " + why}); err != nil {
