@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,9 +37,12 @@ func runDaemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 	if err != nil {
 		return err
 	}
+	level := new(slog.LevelVar)
+	level.Set(f.Level())
 	return daemon.Run(ctx, f, daemon.Options{
 		Load:    g.load,
-		Logger:  f.NewLogger(g.stderr),
+		Logger:  f.NewLoggerAt(g.stderr, level),
+		Level:   level,
 		Reload:  hup,
 		Version: buildVersion(),
 		Listening: func(addr string) {
