@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,9 +12,6 @@ import (
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = ""
-
-// defaultConfig is the embedded demo: reference servers and a SQLite ERP.
-const defaultConfig = "configs/demo.yaml"
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	g := &globals{stdout: stdout, stderr: stderr}
@@ -26,6 +24,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 			if g.output != "text" && g.output != "json" {
 				return &usageError{fmt.Errorf("--output: want text or json, got %q", g.output)}
 			}
+			if g.dataDir != "" && g.configPath != "" {
+				return &usageError{errors.New("--data-dir is the embedded demo's data directory; a configuration file names its own paths")}
+			}
 			return nil
 		},
 	}
@@ -33,7 +34,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.configPath, "config", defaultConfig, "configuration file (env ERPCONNECTOR_CONFIG)")
+	pf.StringVar(&g.configPath, "config", "", "configuration file (env ERPCONNECTOR_CONFIG); without one, the embedded demo (configs/demo.yaml)")
+	pf.StringVar(&g.dataDir, "data-dir", "", "the embedded demo's data directory (env ERPCONNECTOR_DATA_DIR; default $XDG_DATA_HOME/erpconnector/demo or ~/.local/share/erpconnector/demo)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	if v := os.Getenv("ERPCONNECTOR_CONFIG"); v != "" {
 		g.configPath = v

@@ -91,6 +91,9 @@ func (d *daemon) install(f *config.File, e *engine) {
 func Run(ctx context.Context, f *config.File, opts Options) error {
 	d := &daemon{opts: opts, log: opts.Logger, logFormat: f.LogFormat}
 	d.warnUnknownEnv(f)
+	if dir := f.DataDir(); dir != "" {
+		d.log.Info("running the embedded demo", "data_dir", dir, "state", f.StatePath)
+	}
 	d.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "erpconnector_config_reloads_total",
 		Help: "Configuration reloads, by result."}, []string{"result"})
 	d.reg = prometheus.NewRegistry()
@@ -261,7 +264,7 @@ func (d *daemon) reload(ctx context.Context, old *config.File) *config.File {
 	d.install(f, e)
 	d.reloads.WithLabelValues("ok").Inc()
 	d.warnLogFormat(f)
-	d.log.Info("configuration reloaded", "file", f.Path())
+	d.log.Info("configuration reloaded", "file", f.Name())
 	d.firstPass(ctx, e)
 	return f
 }
