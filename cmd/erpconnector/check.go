@@ -71,7 +71,7 @@ the credentials. With ERP and platform problems both, 4.`,
 			if err != nil {
 				return err
 			}
-			if err := g.print(rep, func(w io.Writer) { printCheck(w, g.configPath, rep) }); err != nil {
+			if err := g.print(rep, func(w io.Writer) { printCheck(w, g.configName(), rep) }); err != nil {
 				return err
 			}
 			switch {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -20,8 +19,12 @@ func newConfigCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				path = args[0]
 			}
-			f, err := config.LoadValid(path, os.Environ())
-			res := validation{File: path, Valid: err == nil, Problems: []problem{}}
+			f, err := g.loadFrom(path, true)
+			name := path
+			if name == "" {
+				name = config.EmbeddedDemoName
+			}
+			res := validation{File: name, Valid: err == nil, Problems: []problem{}}
 			var ce *config.Error
 			if errors.As(err, &ce) {
 				for _, p := range ce.Problems {
@@ -50,7 +53,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 				return &configError{err}
 			}
 			if !g.json() {
-				fmt.Fprintf(g.stdout, "%s: configuration is valid\n", path)
+				fmt.Fprintf(g.stdout, "%s: configuration is valid\n", name)
 			}
 			return nil
 		},
@@ -62,7 +65,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				path = args[0]
 			}
-			f, err := config.Load(path, os.Environ())
+			f, err := g.loadFrom(path, false)
 			if err != nil {
 				return &configError{err}
 			}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -15,10 +17,14 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
+	// configPath is the configuration file; "" runs the embedded demo.
 	configPath string
-	output     string
-	stdout     io.Writer
-	stderr     io.Writer
+	// dataDir is the embedded demo's data directory (--data-dir); ""
+	// takes ERPCONNECTOR_DATA_DIR or the default (config.DemoDataDir).
+	dataDir string
+	output  string
+	stdout  io.Writer
+	stderr  io.Writer
 }
 
 // configError marks an invalid configuration (exit code 3).
@@ -27,12 +33,62 @@ type configError struct{ err error }
 func (c *configError) Error() string { return c.err.Error() }
 func (c *configError) Unwrap() error { return c.err }
 
+// load loads and validates the configuration the command runs on.
 func (g *globals) load() (*config.File, error) {
-	f, err := config.LoadValid(g.configPath, os.Environ())
+	f, err := g.loadFrom(g.configPath, true)
 	if err != nil {
 		return nil, &configError{err}
 	}
 	return f, nil
+}
+
+// loadFrom loads the configuration file at path or, when path is "", the
+// embedded demo in the data directory (demoDataDir), and validates it when
+// validate is set.
+func (g *globals) loadFrom(path string, validate bool) (*config.File, error) {
+	env := os.Environ()
+	if path != "" {
+		if validate {
+			return config.LoadValid(path, env)
+		}
+		return config.Load(path, env)
+	}
+	dir, err := g.demoDataDir()
+	if err != nil {
+		return nil, err
+	}
+	f, err := config.LoadDemo(dir, env)
+	if err != nil {
+		return nil, err
+	}
+	if validate {
+		if err := f.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// demoDataDir is the embedded demo's data directory: --data-dir, else
+// ERPCONNECTOR_DATA_DIR, else the user's data directory.
+func (g *globals) demoDataDir() (string, error) {
+	if g.dataDir != "" {
+		dir, err := filepath.Abs(g.dataDir)
+		if err != nil {
+			return "", fmt.Errorf("--data-dir: %w", err)
+		}
+		return dir, nil
+	}
+	return config.DemoDataDir(os.Environ())
+}
+
+// configName names the configuration for messages: the file, or the
+// embedded demo.
+func (g *globals) configName() string {
+	if g.configPath == "" {
+		return config.EmbeddedDemoName
+	}
+	return g.configPath
 }
 
 // logger is a one-shot command's logger: text on stderr at log_level.

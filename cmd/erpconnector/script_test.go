@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"go.yaml.in/yaml/v3"
@@ -47,6 +50,39 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// freeport NAME: set NAME to a free loopback address
+			// (127.0.0.1:PORT), for a server a script starts in the
+			// background and finds again from its other commands.
+			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: freeport NAME")
+				}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				ts.Check(err)
+				addr := ln.Addr().String()
+				ts.Check(ln.Close())
+				ts.Setenv(args[0], addr)
+			},
+			// waithttp URL: wait, a minute at most, until URL answers 200.
+			"waithttp": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: waithttp URL")
+				}
+				deadline := time.Now().Add(time.Minute)
+				last := "no answer"
+				for time.Now().Before(deadline) {
+					resp, err := http.Get(args[0])
+					if err == nil {
+						resp.Body.Close()
+						if resp.StatusCode == http.StatusOK {
+							return
+						}
+						last = resp.Status
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				ts.Fatalf("waithttp %s: %s after a minute", args[0], last)
+			},
 			// exitcode N CMD...: run erpconnector in-process and check its exact exit code.
 			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) < 2 {

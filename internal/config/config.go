@@ -94,6 +94,7 @@ type File struct {
 	Demo Demo `mapstructure:"demo"`
 
 	path       string   // the file loaded ("" for environment only)
+	dataDir    string   // the embedded demo's data directory ("" for a file)
 	unknownEnv []string // ERPCONNECTOR_ variables that matched no key
 	refBound   bool     // SetReferenceURLs was called
 }
@@ -190,6 +191,15 @@ type Demo struct {
 // Path returns the file the configuration was loaded from ("" when it came
 // from the environment only).
 func (f *File) Path() string { return f.path }
+
+// Name names where the configuration came from, for messages: the file's
+// path, or EmbeddedDemoName.
+func (f *File) Name() string {
+	if f.dataDir != "" {
+		return EmbeddedDemoName
+	}
+	return f.path
+}
 
 // UnknownEnv returns the names of ERPCONNECTOR_ environment variables that
 // match no key (probably misspelt; they were ignored). Values are never kept.

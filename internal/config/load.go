@@ -97,7 +97,7 @@ func load(data []byte, dir string, env []string) (f *File, err error) {
 		}
 		path, ok := byEnv[name]
 		if !ok {
-			if name != EnvConfigFile && !slices.Contains(unknown, name) {
+			if name != EnvConfigFile && name != EnvDataDir && !slices.Contains(unknown, name) {
 				unknown = append(unknown, name)
 			}
 			continue

@@ -16,9 +16,16 @@ func (f *File) Level() slog.Level {
 }
 
 // NewLogger returns a logger writing to w in log_format (json or text) at
-// log_level. The daemon builds its one logger with it and passes it down.
-func (f *File) NewLogger(w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: f.Level()}
+// log_level.
+func (f *File) NewLogger(w io.Writer) *slog.Logger { return f.NewLoggerAt(w, f.Level()) }
+
+// NewLoggerAt returns a logger writing to w in log_format (json or text)
+// whose handler asks level for the minimum level on each record. The
+// daemon builds its one logger with a *slog.LevelVar set to log_level and
+// passes both down: a reload sets the variable to the new log_level, and
+// every logger derived from this one follows at once.
+func (f *File) NewLoggerAt(w io.Writer, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if f.LogFormat == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}

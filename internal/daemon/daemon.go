@@ -5,7 +5,10 @@
 // configuration asks for them, opens the ERP and the connector, serves the
 // admin API, reloads the configuration on a signal (keeping, or restarting,
 // the running configuration when the new one fails) and stops gracefully
-// when its context ends.
+// when its context ends. Each generation it starts, at start and after a
+// reload, begins with a first pass, so that it is ready (each upstream
+// polled once) without waiting for the schedules; a reload sets the
+// logger's level to the new log_level.
 //
 // Open is a one-shot command's way in: the running daemon's admin API when
 // it answers (internal/adminclient), otherwise the connector's state opened
@@ -39,6 +42,11 @@ type Options struct {
 	Load func() (*config.File, error)
 	// Logger is the daemon's one logger.
 	Logger *slog.Logger
+	// Level, when set, is the minimum level Logger's handler reads
+	// (config.File.NewLoggerAt): a reload sets it to the new log_level.
+	// log_format is read once, at start: a reload that changes it logs a
+	// warning and the format changes at the next start.
+	Level *slog.LevelVar
 	// Reload delivers a signal for each reload asked for (SIGHUP).
 	Reload <-chan os.Signal
 	// Listening, when set, is told the admin API's address (host:port)
@@ -50,13 +58,14 @@ type Options struct {
 
 // daemon holds the running generation and serves the admin API for it.
 type daemon struct {
-	opts    Options
-	log     *slog.Logger
-	refs    *References
-	cur     atomic.Pointer[engine]
-	reloads *prometheus.CounterVec
-	reg     *prometheus.Registry // the daemon's own series (reloads)
-	handler atomic.Pointer[http.Handler]
+	opts      Options
+	log       *slog.Logger
+	logFormat string // the log_format the logger was built with
+	refs      *References
+	cur       atomic.Pointer[engine]
+	reloads   *prometheus.CounterVec
+	reg       *prometheus.Registry // the daemon's own series (reloads)
+	handler   atomic.Pointer[http.Handler]
 }
 
 func (d *daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -80,8 +89,11 @@ func (d *daemon) install(f *config.File, e *engine) {
 // error when it cannot start; a failed reload is logged and the daemon
 // goes on with the running configuration.
 func Run(ctx context.Context, f *config.File, opts Options) error {
-	d := &daemon{opts: opts, log: opts.Logger}
+	d := &daemon{opts: opts, log: opts.Logger, logFormat: f.LogFormat}
 	d.warnUnknownEnv(f)
+	if dir := f.DataDir(); dir != "" {
+		d.log.Info("running the embedded demo", "data_dir", dir, "state", f.StatePath)
+	}
 	d.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "erpconnector_config_reloads_total",
 		Help: "Configuration reloads, by result."}, []string{"result"})
 	d.reg = prometheus.NewRegistry()
@@ -111,12 +123,7 @@ func Run(ctx context.Context, f *config.File, opts Options) error {
 		refs.registerStorefrontClients(f.Reference.ONeTenant, f.Demo.StorefrontRegistrations, d.log)
 		refs.publishFarmCertificates(ctx, e.erp, d.log)
 	}
-	// A first pass right away, then the schedules take over.
-	go func() {
-		if err := e.conn.SyncOnce(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			d.log.Warn("first sync", "err", err)
-		}
-	}()
+	d.firstPass(ctx, e)
 
 	for {
 		select {
@@ -126,6 +133,43 @@ func Run(ctx context.Context, f *config.File, opts Options) error {
 		case <-opts.Reload:
 			f = d.reload(ctx, f)
 		}
+	}
+}
+
+// firstPass runs a first pass of e right away (the ERP scans, each
+// platform's change source, the enrichment) in the background; then the
+// schedules take over. Readiness waits for the first success of each
+// upstream's poll, so a generation that polled only on its schedules
+// would stay not ready until then (minutes with the default schedules).
+// Stopping e cancels the pass.
+func (d *daemon) firstPass(ctx context.Context, e *engine) {
+	go func() {
+		err := e.conn.SyncOnce(ctx)
+		switch {
+		case errors.Is(err, connector.ErrPaused):
+			d.log.Info("no first pass: the schedules are paused; readiness waits for each upstream's first poll after resume")
+		case err != nil && !errors.Is(err, context.Canceled):
+			d.log.Warn("first sync", "err", err)
+		}
+	}()
+}
+
+// setLevel makes the logger log at f's log_level from now on (when the
+// daemon was given a Level).
+func (d *daemon) setLevel(f *config.File) {
+	if lv := d.opts.Level; lv != nil && lv.Level() != f.Level() {
+		from := lv.Level()
+		lv.Set(f.Level())
+		d.log.Info("log level changed", "from", from.String(), "to", f.Level().String())
+	}
+}
+
+// warnLogFormat says that a log_format change waits for the next start:
+// the handler is built once, at start.
+func (d *daemon) warnLogFormat(f *config.File) {
+	if f.LogFormat != d.logFormat {
+		d.log.Warn("log_format changes at the next start; the running daemon keeps its format",
+			"running", d.logFormat, "configured", f.LogFormat)
 	}
 }
 
@@ -194,6 +238,9 @@ func (d *daemon) reload(ctx context.Context, old *config.File) *config.File {
 		}
 		f.SetReferenceURLs(oneURL, custURL)
 	}
+	// The new level applies from here, so that the new configuration's
+	// start is logged at it; a rollback sets the old one again.
+	d.setLevel(f)
 	// The state file admits one owner: the running connector stops first.
 	sctx, cancel := context.WithTimeout(ctx, StopTimeout)
 	defer cancel()
@@ -204,16 +251,20 @@ func (d *daemon) reload(ctx context.Context, old *config.File) *config.File {
 	if err != nil {
 		d.reloads.WithLabelValues("error").Inc()
 		d.log.Error("configuration reload failed to start; restarting the previous configuration", "err", err)
+		d.setLevel(old)
 		prev, perr := openEngine(ctx, old, d.log, d.opts.Version, true)
 		if perr != nil {
 			d.log.Error("restart of the previous configuration failed", "err", perr)
 			return old
 		}
 		d.install(old, prev)
+		d.firstPass(ctx, prev)
 		return old
 	}
 	d.install(f, e)
 	d.reloads.WithLabelValues("ok").Inc()
-	d.log.Info("configuration reloaded", "file", f.Path())
+	d.warnLogFormat(f)
+	d.log.Info("configuration reloaded", "file", f.Name())
+	d.firstPass(ctx, e)
 	return f
 }

@@ -113,13 +113,27 @@ type runningDaemon struct {
 // ends (or stop), and waits for its admin API.
 func startDaemon(t *testing.T, path string) *runningDaemon {
 	t.Helper()
+	return startDaemonAt(t, path, nil)
+}
+
+// startDaemonAt is startDaemon with a logger whose level is lv (set to the
+// file's log_level, as the command does), nil for a fixed info level.
+func startDaemonAt(t *testing.T, path string, lv *slog.LevelVar) *runningDaemon {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &runningDaemon{t: t, logs: &syncBuffer{}, reload: make(chan os.Signal, 1), cancel: cancel, done: make(chan error, 1)}
 	addrs := make(chan string, 1)
+	f := load(t, path)
+	logger := slog.New(slog.NewTextHandler(d.logs, nil))
+	if lv != nil {
+		lv.Set(f.Level())
+		logger = slog.New(slog.NewTextHandler(d.logs, &slog.HandlerOptions{Level: lv}))
+	}
 	go func() {
-		d.done <- Run(ctx, load(t, path), Options{
+		d.done <- Run(ctx, f, Options{
 			Load:      func() (*config.File, error) { return config.LoadValid(path, os.Environ()) },
-			Logger:    slog.New(slog.NewTextHandler(d.logs, nil)),
+			Logger:    logger,
+			Level:     lv,
 			Reload:    d.reload,
 			Listening: func(addr string) { addrs <- addr },
 			Version:   "test",
