@@ -1,7 +1,6 @@
 package connector_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +23,7 @@ import (
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
 	"github.com/erpconnector/erpconnector/internal/contract"
+	"github.com/erpconnector/erpconnector/internal/syncbuf"
 	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/oneapi"
 	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
@@ -71,23 +70,6 @@ func (c *countingERP) CountFlagged(ctx context.Context) (int, error) {
 }
 func (c *countingERP) HeldFields() []string { return c.Adapter.(erp.Holder).HeldFields() }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // world is the end-to-end test world: the SQLite demo ERP, both reference
 // servers on real sockets (every exchange checked against its contract),
 // and a connector configured for the platforms a test asks for.
@@ -102,7 +84,7 @@ type world struct {
 	erp   *countingERP
 	conn  *connector.Connector
 	cfg   connector.Config
-	logs  *syncBuf
+	logs  *syncbuf.Buffer
 	vOne  *contract.Validator
 	vCAPI *contract.Validator
 	// reg holds the running connector's metrics.
@@ -144,7 +126,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	w := &world{t: t, one: one, hs: hs, srv: srv, ts: ts, cl: cl, logs: &syncBuf{}, clock: time.Now().Add(-time.Hour),
+	w := &world{t: t, one: one, hs: hs, srv: srv, ts: ts, cl: cl, logs: &syncbuf.Buffer{}, clock: time.Now().Add(-time.Hour),
 		dbPath: filepath.Join(dir, "erp.db")}
 	erpCfg := sqlerp.DemoConfig("sqlite", w.dbPath, sqlerp.DemoTable)
 	erpCfg.IncludeUnflagged = true // the connector applies its unflag policy

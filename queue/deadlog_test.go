@@ -6,30 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/internal/syncbuf"
 )
 
-// lockedBuffer is a log sink the pool's workers and the store share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// logLines decodes the JSON log lines the pool's workers and the store wrote.
+func logLines(t *testing.T, l *syncbuf.Buffer) []map[string]any {
 	var out []map[string]any
-	for _, line := range bytes.Split(bytes.TrimSpace(l.b.Bytes()), []byte("\n")) {
+	for _, line := range bytes.Split(bytes.TrimSpace(l.Bytes()), []byte("\n")) {
 		var m map[string]any
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
@@ -42,7 +29,7 @@ func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
 // TestDeadLetterLoggedOnce: a job that reaches the dead letters, refused at
 // once or out of attempts, is logged once, at warn, with its key.
 func TestDeadLetterLoggedOnce(t *testing.T) {
-	var buf lockedBuffer
+	var buf syncbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := openTest(t, Options{MaxAttempts: 2, Backoff: Backoff{Initial: time.Millisecond, Max: time.Millisecond}, Logger: log})
 	ctx := context.Background()
@@ -59,7 +46,7 @@ func TestDeadLetterLoggedOnce(t *testing.T) {
 	stopPool(t, p)
 
 	warns, keys := map[float64]int{}, map[string]int{}
-	for _, l := range buf.lines(t) {
+	for _, l := range logLines(t, &buf) {
 		if l["level"] == "WARN" {
 			id, _ := l["job_id"].(float64)
 			warns[id]++

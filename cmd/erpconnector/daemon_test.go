@@ -15,6 +15,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/internal/config"
+	"github.com/erpconnector/erpconnector/internal/syncbuf"
 )
 
 // TestDemoDaemon runs the daemon on the shipped demo configuration, in
@@ -39,7 +40,7 @@ func TestDemoDaemon(t *testing.T) {
 	t.Setenv("ERPCONNECTOR_REFERENCE_CUSTOMER_LISTEN", "127.0.0.1:0")
 	t.Setenv("ERPCONNECTOR_QUEUE_MAX_ATEMPTS", "3") // mistyped: warned about, with the key it means
 
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	g := &globals{configPath: cfgPath, output: "text", stdout: stdout, stderr: stderr}
 	ctx, cancel := context.WithCancel(context.Background())
 	hup := make(chan os.Signal, 1)

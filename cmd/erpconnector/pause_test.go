@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector"
+	"github.com/erpconnector/erpconnector/internal/syncbuf"
 )
 
 // TestPauseThroughTheDaemon: `erpconnector pause` reaches the running
@@ -37,9 +38,9 @@ func TestPauseThroughTheDaemon(t *testing.T) {
 
 	// daemon starts the daemon and returns its admin address and a stop
 	// function that reports how long the daemon took to exit.
-	daemon := func() (addr string, logs *syncBuffer, stop func() time.Duration) {
+	daemon := func() (addr string, logs *syncbuf.Buffer, stop func() time.Duration) {
 		t.Setenv("ERPCONNECTOR_ADMIN_LISTEN", "127.0.0.1:0")
-		stdout, stderr := &syncBuffer{}, &syncBuffer{}
+		stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 		g := &globals{configPath: cfgPath, output: "text", stdout: stdout, stderr: stderr}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

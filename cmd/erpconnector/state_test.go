@@ -21,6 +21,7 @@ import (
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/internal/config"
 	"github.com/erpconnector/erpconnector/internal/daemon"
+	"github.com/erpconnector/erpconnector/internal/syncbuf"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -336,7 +337,7 @@ func TestStateBinary(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		daemon := e.command(ctx, e.adminAt, "run")
-		out := &syncBuffer{}
+		out := &syncbuf.Buffer{}
 		daemon.Stdout, daemon.Stderr = out, io.Discard
 		if err := daemon.Start(); err != nil {
 			t.Fatal(err)

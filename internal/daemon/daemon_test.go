@@ -15,6 +15,7 @@ import (
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/internal/adminclient"
 	"github.com/erpconnector/erpconnector/internal/config"
+	"github.com/erpconnector/erpconnector/internal/syncbuf"
 )
 
 // TestRunReloadsWithRollback runs the daemon on a demo configuration and
@@ -103,7 +104,7 @@ func TestRunReloadsWithRollback(t *testing.T) {
 type runningDaemon struct {
 	t      *testing.T
 	addr   string // the admin API's host:port
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	reload chan os.Signal
 	cancel context.CancelFunc
 	done   chan error
@@ -121,7 +122,7 @@ func startDaemon(t *testing.T, path string) *runningDaemon {
 func startDaemonAt(t *testing.T, path string, lv *slog.LevelVar) *runningDaemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &runningDaemon{t: t, logs: &syncBuffer{}, reload: make(chan os.Signal, 1), cancel: cancel, done: make(chan error, 1)}
+	d := &runningDaemon{t: t, logs: &syncbuf.Buffer{}, reload: make(chan os.Signal, 1), cancel: cancel, done: make(chan error, 1)}
 	addrs := make(chan string, 1)
 	f := load(t, path)
 	logger := slog.New(slog.NewTextHandler(d.logs, nil))
@@ -154,10 +155,10 @@ func startDaemonAt(t *testing.T, path string, lv *slog.LevelVar) *runningDaemon 
 // reload and waits for the log line that says how it went.
 func (d *runningDaemon) reloadWith(path, content, logged string) {
 	d.t.Helper()
-	before := d.logs.count(logged)
+	before := count(d.logs, logged)
 	writeFile(d.t, path, content)
 	d.reload <- os.Interrupt
-	waitFor(d.t, 30*time.Second, "the log line "+logged, func() bool { return d.logs.count(logged) > before })
+	waitFor(d.t, 30*time.Second, "the log line "+logged, func() bool { return count(d.logs, logged) > before })
 }
 
 // stop ends the daemon's context and waits for Run to return (once).

@@ -1,15 +1,14 @@
 package daemon
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/erpconnector/erpconnector/internal/config"
+	"github.com/erpconnector/erpconnector/internal/syncbuf"
 )
 
 // demoConfig copies the shipped demo configuration into a work directory
@@ -52,27 +51,9 @@ func load(t *testing.T, path string) *config.File {
 	return f
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// count counts the lines of the buffer that hold s.
-func (s *syncBuffer) count(sub string) int {
-	return strings.Count(s.String(), sub)
+// count counts the occurrences of sub in the log.
+func count(logs *syncbuf.Buffer, sub string) int {
+	return strings.Count(logs.String(), sub)
 }
 
 func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {

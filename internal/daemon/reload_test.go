@@ -28,7 +28,7 @@ func TestReloadChangesTheLogLevel(t *testing.T) {
 	waitReady(t, d.addr, 30*time.Second)
 	// The connector's start logs debug lines (the schedules it set up);
 	// at info there are none.
-	if n := d.logs.count("level=DEBUG"); n != 0 {
+	if n := count(d.logs, "level=DEBUG"); n != 0 {
 		t.Fatalf("%d debug lines at log_level info:\n%s", n, d.logs)
 	}
 
@@ -36,7 +36,7 @@ func TestReloadChangesTheLogLevel(t *testing.T) {
 	if !strings.Contains(d.logs.String(), `msg="log level changed" from=INFO to=DEBUG`) {
 		t.Errorf("the level change is not logged:\n%s", d.logs)
 	}
-	waitFor(t, 20*time.Second, "debug lines after the reload", func() bool { return d.logs.count("level=DEBUG") > 0 })
+	waitFor(t, 20*time.Second, "debug lines after the reload", func() bool { return count(d.logs, "level=DEBUG") > 0 })
 
 	// Back to info, with a format the running logger was not built with.
 	back := strings.Replace(info, "log_format: text\n", "log_format: json\n", 1)
@@ -82,7 +82,7 @@ func TestReadyRightAfterAReload(t *testing.T) {
 	d.reloadWith(path, strings.Replace(string(good), "state_path: ../data/demo-state.db", "state_path: empty-state.db", 1),
 		"restarting the previous configuration")
 	waitFor(t, 10*time.Second, "the previous configuration", func() bool {
-		return d.logs.count("connector started") >= 3
+		return count(d.logs, "connector started") >= 3
 	})
 	waitReady(t, d.addr, 10*time.Second)
 }
