@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// finishCommands completes the command tree built by newRootCmd: it adds
+// the hidden docs command and cobra's completion command, and makes every
+// bad command line a usage error (exit 2), whatever the command:
+//
+//   - a wrong number of arguments (every runnable command's Args);
+//   - an unknown subcommand, at the root or under a group (dlq, cursor,
+//     config, demo, state, completion), which cobra would otherwise report
+//     as a plain failure or answer with the group's help and exit 0.
+//
+// A group named alone (erpconnector dlq) prints its help and exits 0.
+// Unknown flags and unparsable flag values are usage errors through the
+// root's flag error function.
+func finishCommands(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	strictArgs(root)
+}
+
+// strictArgs makes the argument errors of cmd and every command under it
+// usage errors.
+func strictArgs(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		strictArgs(c)
+	}
+	if !cmd.Runnable() && cmd.HasSubCommands() {
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = groupRun
+		if !strings.Contains(cmd.Use, " ") {
+			cmd.Use += " COMMAND"
+		}
+		return
+	}
+	if !cmd.Runnable() {
+		return
+	}
+	check := cmd.Args
+	if check == nil {
+		check = cobra.NoArgs
+	}
+	cmd.Args = usageArgs(check)
+}
+
+// usageArgs makes the errors of check usage errors (exit 2) that name the
+// command and show its usage line.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		err := check(cmd, args)
+		var ue *usageError
+		switch {
+		case err == nil || errors.As(err, &ue):
+			return err
+		case len(args) > 0 && strings.HasPrefix(err.Error(), "unknown command"):
+			err = fmt.Errorf("takes no arguments, got %q", args)
+		}
+		name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+		return &usageError{fmt.Errorf("%s: %w (usage: %s)", name, err, cmd.UseLine())}
+	}
+}
+
+// groupRun is the run of a command that only groups others: its help when
+// named alone, a usage error naming the unknown subcommand otherwise.
+func groupRun(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return &usageError{fmt.Errorf("%s (see %s --help)", msg, cmd.CommandPath())}
+}
