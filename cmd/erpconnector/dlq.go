@@ -61,6 +61,7 @@ func newDLQListCmd(g *globals) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&typ, "type", "", "only this job type (one.push, one.pull, capi.push, …)")
+	_ = list.RegisterFlagCompletionFunc("type", g.completeDeadTypes)
 	list.Flags().IntVar(&limit, "limit", 100, "page size")
 	list.Flags().Uint64Var(&after, "after", 0, "start after this id")
 	return list
@@ -69,6 +70,7 @@ func newDLQListCmd(g *globals) *cobra.Command {
 func newDLQShowCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "show ID", Short: "Show one dead letter with its payload and attempt history", Args: cobra.ExactArgs(1),
+		ValidArgsFunction: g.completeDeadLetters(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids, err := parseIDs(args)
 			if err != nil {
@@ -135,6 +137,7 @@ type deadSelection struct {
 func (sel *deadSelection) flags(g *globals, c *cobra.Command) {
 	c.Flags().BoolVar(&sel.all, "all", false, "every dead letter")
 	c.Flags().StringVar(&sel.ftype, "type", "", "only dead letters of this job type (one.push, one.pull, capi.push, …)")
+	_ = c.RegisterFlagCompletionFunc("type", g.completeDeadTypes)
 	c.Flags().UintSliceVar(&sel.flagIDs, "id", nil, "dead letter id (repeatable)")
 	_ = c.Flags().MarkDeprecated("id", "give the ids as arguments, as to dlq show")
 }
@@ -197,7 +200,8 @@ dead letters ID... (as dlq show takes an id), every one of job type --type
 A dead letter whose record has a newer job queued is dropped instead (the
 newer job wins: superseded). One whose ERP record could not be read stays:
 fix the record in the ERP, then purge it.`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: g.completeDeadLetters(-1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := sel.filter("replay", args)
 			if err != nil {
@@ -259,7 +263,8 @@ every one with --all. Their records are not delivered, unless they change in
 the ERP again.
 
 On a terminal purge asks first; otherwise it needs --yes.`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: g.completeDeadLetters(-1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := sel.filter("purge", args)
 			if err != nil {

@@ -187,6 +187,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&limit, "limit", 200, "most items to list per platform")
 	cmd.Flags().StringVar(&target, "platform", "all", "platform to plan: "+strings.Join(connector.ResyncTargets, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("platform", g.completePlatforms)
 	return cmd
 }
 
@@ -245,5 +246,6 @@ func newResyncCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&target, "target", "all", "platform to resync: "+strings.Join(connector.ResyncTargets, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("target", g.completePlatforms)
 	return cmd
 }
