@@ -21,6 +21,7 @@ import (
 // Unknown flags and unparsable flag values are usage errors through the
 // root's flag error function.
 func finishCommands(root *cobra.Command) {
+	root.AddCommand(newDocsCmd())
 	root.InitDefaultCompletionCmd()
 	strictArgs(root)
 }
