@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -26,10 +27,12 @@ type resyncProgress struct {
 	tty   bool
 	every time.Duration
 
-	platform string // of the pass shown
-	shown    bool   // a pass is shown: its bar drawn or a line printed
-	ended    bool   // and its line ended
-	done     int    // records read, as last told
+	mu       sync.Mutex // update, end and the logs come from several goroutines
+	line     string     // the bar's text, as last drawn
+	platform string     // of the pass shown
+	shown    bool       // a pass is shown: its bar drawn or a line printed
+	ended    bool       // and its line ended
+	done     int        // records read, as last told
 	bar      *progressbar.ProgressBar
 	known    bool // the bar counts up to a known total
 	last     time.Time
@@ -45,8 +48,10 @@ func (g *globals) newResyncProgress() *resyncProgress {
 
 // update shows rs; it is the progress callback of ResyncTarget.
 func (p *resyncProgress) update(rs connector.ResyncStatus) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.shown && (rs.Platform != p.platform || rs.RecordsDone < p.done || p.ended && rs.Progress < 1) {
-		p.end() // another pass begins
+		p.endLine() // another pass begins
 		p.shown, p.ended, p.bar = false, false, nil
 	}
 	if p.ended {
@@ -65,7 +70,7 @@ func (p *resyncProgress) update(rs connector.ResyncStatus) {
 		p.print(rs)
 	}
 	if rs.Progress >= 1 {
-		p.end()
+		p.endLine()
 	}
 }
 
@@ -85,7 +90,8 @@ func (p *resyncProgress) draw(rs connector.ResyncStatus) {
 	if p.known && rs.RecordsDone > p.bar.GetMax() {
 		p.bar.ChangeMax(rs.RecordsDone) // more records than the plan counted
 	}
-	p.bar.Describe(progressLine(rs))
+	p.line = progressLine(rs)
+	p.bar.Describe(p.line)
 	switch {
 	case rs.Progress >= 1 && p.known:
 		_ = p.bar.Finish()
@@ -112,10 +118,38 @@ func (p *resyncProgress) print(rs connector.ResyncStatus) {
 // resync returns, done or interrupted, so that what follows starts on a
 // line of its own.
 func (p *resyncProgress) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.endLine()
+}
+
+func (p *resyncProgress) endLine() {
 	if p.shown && !p.ended && p.tty {
 		fmt.Fprintln(p.w)
 	}
 	p.ended = p.shown
+}
+
+// logs is where the logs go while the resync runs: on a terminal a log
+// line clears the bar first and the bar is drawn again under it, so that no
+// log line starts in the middle of the bar.
+func (p *resyncProgress) logs() io.Writer { return progressLogs{p} }
+
+type progressLogs struct{ p *resyncProgress }
+
+func (l progressLogs) Write(b []byte) (int, error) {
+	p := l.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	drawn := p.bar != nil && !p.ended
+	if drawn {
+		_ = p.bar.Clear()
+	}
+	n, err := p.w.Write(b)
+	if drawn {
+		p.bar.Describe(p.line)
+	}
+	return n, err
 }
 
 // progressLine says how many records a resync pass has read.

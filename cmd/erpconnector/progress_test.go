@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/erpconnector/erpconnector/connector"
 )
@@ -87,5 +91,63 @@ func TestResyncProgressOffTerminal(t *testing.T) {
 	}
 	if regexp.MustCompile(`[\r\x1b]`).MatchString(b.String()) {
 		t.Fatal("terminal control characters off a terminal")
+	}
+}
+
+// A log line written while the bar is drawn clears the bar first (it never
+// starts in the middle of the bar) and the bar is drawn again under it.
+func TestResyncBarAndLogs(t *testing.T) {
+	var b bytes.Buffer
+	p := &resyncProgress{w: &b, tty: true, every: time.Hour}
+	logs := p.logs()
+	p.update(connector.ResyncStatus{Progress: 0.5, RecordsDone: 20, RecordsTotal: 40, Platform: "one"})
+	if _, err := logs.Write([]byte("time=now level=WARN msg=\"job moved to dead letters\"\n")); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	i := strings.Index(out, "time=now")
+	if before := out[strings.LastIndexAny(out[:i], "\r\n")+1 : i]; strings.TrimSpace(before) != "" {
+		t.Fatalf("the log line starts after %q on the screen:\n%q", before, out)
+	}
+	if got := lastScreenLine(out); !strings.Contains(got, "resync one: 20/40 records read") {
+		t.Fatalf("the bar is not drawn again under the log line: %q", got)
+	}
+	p.end()
+	// Once the bar's line is ended, logs pass as they are.
+	b.Reset()
+	_, _ = logs.Write([]byte("after\n"))
+	if b.String() != "after\n" {
+		t.Fatalf("after the bar: %q", b.String())
+	}
+}
+
+// The bar is drawn only when stderr is a terminal and the output is text.
+func TestResyncBarOnlyOnATerminal(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skip("no pseudo-terminal:", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	for _, c := range []struct {
+		stderr io.Writer
+		output string
+		bar    bool
+	}{
+		{tty, "text", true},
+		{tty, "json", false},
+		{w, "text", false},
+		{&bytes.Buffer{}, "text", false},
+	} {
+		g := &globals{stderr: c.stderr, output: c.output}
+		if got := g.newResyncProgress().tty; got != c.bar {
+			t.Errorf("stderr %T, -o %s: bar %v, want %v", c.stderr, c.output, got, c.bar)
+		}
 	}
 }

@@ -225,13 +225,15 @@ func newResyncCmd(g *globals) *cobra.Command {
 			if !slices.Contains(connector.ResyncTargets, target) {
 				return &usageError{fmt.Errorf("--target %q: want one of %s", target, strings.Join(connector.ResyncTargets, ", "))}
 			}
+			p := g.newResyncProgress()
+			logged := *g // the logs of the session keep off the bar
+			logged.stderr = p.logs()
 			ctx := cmd.Context()
-			s, err := g.session(ctx)
+			s, err := logged.session(ctx)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			p := g.newResyncProgress()
 			run, err := s.ResyncTarget(ctx, target, p.update)
 			p.end()
 			if err != nil {
