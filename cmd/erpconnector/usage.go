@@ -23,7 +23,38 @@ import (
 func finishCommands(root *cobra.Command) {
 	root.AddCommand(newDocsCmd())
 	root.InitDefaultCompletionCmd()
+	root.SetHelpCommand(newHelpCmd())
 	strictArgs(root)
+}
+
+// newHelpCmd is cobra's help command, except that a topic that names no
+// command is a usage error (the root's help would be printed otherwise:
+// the groups take arguments now).
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help provides help for any command in the application.",
+		Args:  cobra.ArbitraryArgs,
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cmd, _, err := c.Root().Find(args)
+			var out []cobra.Completion
+			for _, sub := range cmd.Commands() {
+				if err == nil && sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					out = append(out, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return &usageError{fmt.Errorf("unknown help topic %q (see erpconnector help)", strings.Join(args, " "))}
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // strictArgs makes the argument errors of cmd and every command under it
