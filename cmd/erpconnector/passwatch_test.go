@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +91,38 @@ func TestPassWatchWaitsForRunsAndWriteBacks(t *testing.T) {
 	w = newPassWatch(status(nil, 0))
 	if p := w.progress(status(nil, 0)); p.Delivered() {
 		t.Fatalf("delivered before any run: %+v", p)
+	}
+}
+
+// oldDaemon answers Status and Sync as a daemon without the run history
+// would.
+type oldDaemon struct {
+	connector.Control
+	syncs int
+}
+
+func (d *oldDaemon) Status(context.Context) (connector.Status, error) {
+	return connector.Status{Runs: map[string]connector.RunStatus{"feed": {}}}, nil
+}
+
+func (d *oldDaemon) Sync(context.Context) (connector.RunResult, error) {
+	d.syncs++
+	return connector.RunResult{}, nil
+}
+
+// A daemon that reports no run history has the pass started and sync says
+// it does not wait, rather than wait for ever.
+func TestSyncDoesNotWaitWithoutRunHistory(t *testing.T) {
+	var stdout, stderr strings.Builder
+	g := &globals{output: "text", stdout: &stdout, stderr: &stderr}
+	d := &oldDaemon{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.syncDaemon(ctx, d, true); err != nil {
+		t.Fatal(err)
+	}
+	if d.syncs != 1 || !strings.Contains(stdout.String(), "sync started on the running daemon; not waiting for delivery") ||
+		!strings.Contains(stderr.String(), "reports no run history") {
+		t.Fatalf("%d syncs\n%s%s", d.syncs, stdout.String(), stderr.String())
 	}
 }

@@ -82,6 +82,11 @@ func (g *globals) syncDaemon(ctx context.Context, c connector.Control, wait bool
 	if _, err := c.Sync(ctx); err != nil {
 		return err
 	}
+	if wait && before.RunHistory == nil {
+		// A daemon of a version without the run history: nothing to go by.
+		fmt.Fprintln(g.stderr, "sync: the running daemon reports no run history to wait by")
+		wait = false
+	}
 	if !wait {
 		res := map[string]any{"started": true, "delivered": false}
 		return g.print(res, func(w io.Writer) {
