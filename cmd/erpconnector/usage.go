@@ -69,6 +69,11 @@ func strictArgs(cmd *cobra.Command) {
 		if !strings.Contains(cmd.Use, " ") {
 			cmd.Use += " COMMAND"
 		}
+		// Its help shows "erpconnector dlq [command]" alone, as before it ran.
+		const runnable = "{{if .Runnable}}"
+		if t := cmd.UsageTemplate(); strings.Contains(t, runnable) {
+			cmd.SetUsageTemplate(strings.Replace(t, runnable, "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
+		}
 		return
 	}
 	if !cmd.Runnable() {
