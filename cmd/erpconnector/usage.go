@@ -9,13 +9,15 @@ import (
 )
 
 // finishCommands completes the command tree built by newRootCmd: it adds
-// the hidden docs command and cobra's completion command, and makes every
-// bad command line a usage error (exit 2), whatever the command:
+// the hidden docs command, cobra's completion command and a help command,
+// and makes every bad command line a usage error (exit 2), whatever the
+// command:
 //
 //   - a wrong number of arguments (every runnable command's Args);
 //   - an unknown subcommand, at the root or under a group (dlq, cursor,
 //     config, demo, state, completion), which cobra would otherwise report
-//     as a plain failure or answer with the group's help and exit 0.
+//     as a plain failure or answer with the group's help and exit 0;
+//   - a help topic that names no command.
 //
 // A group named alone (erpconnector dlq) prints its help and exits 0.
 // Unknown flags and unparsable flag values are usage errors through the
