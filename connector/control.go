@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/erpconnector/erpconnector/queue"
@@ -78,9 +79,18 @@ type ResyncStatus struct {
 	Progress float64 `json:"progress"`
 	// RecordsDone counts the records the resync has read.
 	RecordsDone int `json:"records_done"`
+	// RecordsTotal is how many records the resync will read, as its plan
+	// counted them (0 when the plan does not know).
+	RecordsTotal int `json:"records_total,omitempty"`
+	// Platform is the platform being resynced (a resync of all goes
+	// through them one at a time, each counting its own records).
+	Platform string `json:"platform,omitempty"`
 	// Queued counts the jobs in the queue.
 	Queued int `json:"queued"`
 }
+
+// ResyncPlatform is the platform of a resync's migration name.
+func ResyncPlatform(migration string) string { return strings.TrimPrefix(migration, "resync.") }
 
 // DeadLetterPage is one page of dead letters, as GET /api/v1/dlq answers.
 type DeadLetterPage struct {
@@ -157,7 +167,8 @@ func (c *Connector) ResyncTarget(ctx context.Context, target string, progress fu
 				continue
 			}
 			st, _ := c.Status(ctx)
-			progress(ResyncStatus{Progress: m.Progress(), RecordsDone: m.RecordsDone, Queued: st.Queue.Counts.Total()})
+			progress(ResyncStatus{Progress: m.Progress(), RecordsDone: m.RecordsDone, RecordsTotal: m.Plan.TotalRecords,
+				Platform: ResyncPlatform(m.Name), Queued: st.Queue.Counts.Total()})
 		}
 	}
 }

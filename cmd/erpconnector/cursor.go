@@ -15,6 +15,7 @@ func newCursorCmd(g *globals) *cobra.Command {
 		Long: connector.CursorHelp}
 	get := &cobra.Command{
 		Use: "get [NAME]", Short: "Print one cursor, or all", Args: cobra.MaximumNArgs(1),
+		ValidArgsFunction: g.completeCursors(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			s, err := g.session(ctx)
@@ -42,7 +43,7 @@ func newCursorCmd(g *globals) *cobra.Command {
 	}
 	set := &cobra.Command{
 		Use: "set NAME VALUE", Short: "Set a cursor by hand (logged with the old value)", Long: connector.CursorHelp,
-		Args: cobra.ExactArgs(2),
+		Args: cobra.ExactArgs(2), ValidArgsFunction: g.completeCursors(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			s, err := g.session(ctx)

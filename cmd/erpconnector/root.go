@@ -49,6 +49,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newStateCmd(g))
 	root.AddCommand(newPauseCmd(g), newResumeCmd(g))
 	root.AddCommand(newFieldsCmd(g), newCheckCmd(g), newTraceCmd(g))
+	finishCommands(root)
 	return root
 }
 

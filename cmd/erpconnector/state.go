@@ -41,16 +41,6 @@ line, 3 invalid configuration.`,
 	return cmd
 }
 
-// usageArgs turns cobra's argument count errors into usage errors (exit 2).
-func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return &usageError{err}
-		}
-		return nil
-	}
-}
-
 func newStateCheckCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check [FILE]",

@@ -4,25 +4,36 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/erpconnector/erpconnector/connector"
 )
 
+// statusRuns is how many records of the run history status prints by
+// default.
+const statusRuns = 10
+
 func newStatusCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var runs int
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show what the connector is doing: runs, outcomes, cursors, queue, breakers",
-		Args:  cobra.NoArgs,
+		Long: `Show what the connector is doing: whether it is paused, the queue, the
+breakers, the cursors, the bindings, each run's last run and next run, the
+outcomes counted since the start, and the run history, newest first: each
+run (or several idle runs in a row) with its start, how long it took, its
+result and what its records came to on each platform. --runs sets how many
+records of the history the text shows (-o json gives all that are kept).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runs < 0 {
+				return &usageError{fmt.Errorf("--runs: want 0 or more, got %d", runs)}
+			}
 			s, err := g.session(cmd.Context())
 			if err != nil {
 				return err
@@ -32,9 +43,14 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(st, func(w io.Writer) { printStatus(w, st, s.Daemon != "") })
+			return g.print(st, func(w io.Writer) {
+				printStatus(w, st, s.Daemon != "")
+				printRunHistory(w, st.RunHistory, runs, time.Now())
+			})
 		},
 	}
+	cmd.Flags().IntVar(&runs, "runs", statusRuns, "records of the run history to show, newest first (0: none)")
+	return cmd
 }
 
 func printStatus(w io.Writer, st connector.Status, daemon bool) {
@@ -72,40 +88,65 @@ func printStatus(w io.Writer, st connector.Status, daemon bool) {
 	_ = tw.Flush()
 }
 
-func newSyncCmd(g *globals) *cobra.Command {
-	var once bool
-	cmd := &cobra.Command{
-		Use:   "sync --once",
-		Short: "Run the ERP scans and the platform polls now and wait until their work is delivered",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !once {
-				return &usageError{errors.New("sync needs --once (the daemon is `erpconnector run`)")}
-			}
-			ctx := cmd.Context()
-			s, err := g.session(ctx)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			run, syncErr := s.Sync(ctx)
-			if !run.Delivered {
-				if syncErr != nil {
-					return syncErr
-				}
-				fmt.Fprintln(g.stdout, "sync started in the running daemon; see `erpconnector status`")
-				return nil
-			}
-			st, err := s.Status(ctx)
-			if err != nil {
-				return errors.Join(syncErr, err)
-			}
-			perr := g.print(st, func(w io.Writer) { printStatus(w, st, s.Daemon != "") })
-			return errors.Join(syncErr, perr)
-		},
+// printRunHistory prints the newest n records of the run history (given
+// newest first), one line each, and the error of a failed run under it.
+func printRunHistory(w io.Writer, recs []connector.RunRecord, n int, now time.Time) {
+	if n == 0 || len(recs) == 0 {
+		return
 	}
-	cmd.Flags().BoolVar(&once, "once", false, "run one pass and exit")
-	return cmd
+	shown := recs[:min(n, len(recs))]
+	fmt.Fprintf(w, "\nrun history, newest first (%d of %d kept):\n", len(shown), len(recs))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "started\trun\ttook\tresult\trecords")
+	for _, r := range shown {
+		result, took := "ok", "-"
+		switch {
+		case r.End.IsZero():
+			result, took = "running", now.Sub(r.Start).Round(time.Second).String()
+		case r.Error != "":
+			result = "failed"
+		}
+		if !r.End.IsZero() && r.Runs <= 1 {
+			took = r.End.Sub(r.Start).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ts(r.Start), r.Pipeline, took, result, runRecords(r))
+		if r.Error != "" {
+			fmt.Fprintf(tw, "\t\t\t\terror: %s\n", oneLine(r.Error))
+		}
+	}
+	_ = tw.Flush()
+}
+
+// runRecords says compactly what a run's records came to, platform by
+// platform; counts of 0 are left out.
+func runRecords(r connector.RunRecord) string {
+	var parts []string
+	if r.Runs > 1 {
+		parts = append(parts, fmt.Sprintf("%d idle runs", r.Runs))
+	}
+	for _, name := range sortedKeys(r.Platforms) {
+		c := r.Platforms[name]
+		var counts []string
+		for _, kv := range []struct {
+			what string
+			n    int
+		}{{"read", c.Read}, {"queued", c.Queued}, {"created", c.Created}, {"updated", c.Updated}, {"adopted", c.Adopted},
+			{"deleted", c.Deleted}, {"unchanged", c.Unchanged}, {"rejected", c.Rejected}} {
+			if kv.n != 0 {
+				counts = append(counts, fmt.Sprintf("%d %s", kv.n, kv.what))
+			}
+		}
+		if len(counts) > 0 {
+			parts = append(parts, name+": "+strings.Join(counts, ", "))
+		}
+	}
+	if r.Unreadable > 0 {
+		parts = append(parts, fmt.Sprintf("%d unreadable", r.Unreadable))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // targetError makes a target that names no configured platform a usage
@@ -128,6 +169,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if !slices.Contains(connector.ResyncTargets, target) {
 				return &usageError{fmt.Errorf("--platform %q: want one of %s", target, strings.Join(connector.ResyncTargets, ", "))}
 			}
+			if limit < 0 {
+				return &usageError{fmt.Errorf("--limit: want 0 or more, got %d", limit)}
+			}
 			ctx := cmd.Context()
 			s, err := g.session(ctx)
 			if err != nil {
@@ -143,6 +187,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&limit, "limit", 200, "most items to list per platform")
 	cmd.Flags().StringVar(&target, "platform", "all", "platform to plan: "+strings.Join(connector.ResyncTargets, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("platform", g.completePlatforms)
 	return cmd
 }
 
@@ -180,20 +225,20 @@ func newResyncCmd(g *globals) *cobra.Command {
 			if !slices.Contains(connector.ResyncTargets, target) {
 				return &usageError{fmt.Errorf("--target %q: want one of %s", target, strings.Join(connector.ResyncTargets, ", "))}
 			}
+			p := g.newResyncProgress()
+			logged := *g // the logs of the session keep off the bar
+			logged.stderr = p.logs()
 			ctx := cmd.Context()
-			s, err := g.session(ctx)
+			s, err := logged.session(ctx)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			p := g.newProgress()
-			run, err := s.ResyncTarget(ctx, target, func(rs connector.ResyncStatus) {
-				p.set(rs.Progress, fmt.Sprintf("(%d records read, %d jobs queued)", rs.RecordsDone, rs.Queued))
-			})
+			run, err := s.ResyncTarget(ctx, target, p.update)
+			p.end()
 			if err != nil {
 				return targetError(err)
 			}
-			p.set(1, "done")
 			if !run.Delivered {
 				fmt.Fprintln(g.stdout, "resync queued in the running daemon; its workers deliver it (see `erpconnector status`)")
 				return nil
@@ -203,31 +248,6 @@ func newResyncCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&target, "target", "all", "platform to resync: "+strings.Join(connector.ResyncTargets, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("target", g.completePlatforms)
 	return cmd
-}
-
-// progress shows a bar on a terminal and log lines otherwise.
-type progress struct {
-	bar  *progressbar.ProgressBar
-	w    io.Writer
-	last time.Time
-}
-
-func (g *globals) newProgress() *progress {
-	if f, ok := g.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !g.json() {
-		return &progress{bar: progressbar.NewOptions(1000, progressbar.OptionSetWriter(g.stderr),
-			progressbar.OptionSetDescription("resync"), progressbar.OptionShowCount())}
-	}
-	return &progress{w: g.stderr}
-}
-
-func (p *progress) set(frac float64, line string) {
-	if p.bar != nil {
-		_ = p.bar.Set(int(frac * 1000))
-		return
-	}
-	if time.Since(p.last) >= time.Second {
-		fmt.Fprintf(p.w, "resync: %.0f%% %s\n", frac*100, line)
-		p.last = time.Now()
-	}
 }

@@ -69,7 +69,8 @@ func (c *Client) ResyncTarget(ctx context.Context, target string, progress func(
 			return connector.RunResult{}, err
 		}
 		if progress != nil {
-			rs := connector.ResyncStatus{Progress: r.Progress, RecordsDone: r.Migration.RecordsDone}
+			rs := connector.ResyncStatus{Progress: r.Progress, RecordsDone: r.Migration.RecordsDone,
+				RecordsTotal: r.Migration.Plan.TotalRecords, Platform: connector.ResyncPlatform(r.Migration.Name)}
 			if st, err := c.Status(ctx); err == nil {
 				rs.Queued = st.Queue.Counts.Total()
 			}
