@@ -88,6 +88,23 @@ func TestAdminAPI(t *testing.T) {
 			t.Errorf("metrics lack %s", series)
 		}
 	}
+	if got := testutil.ToFloat64(mustGauge(t, reg, "erpconnector_paused")); got != 0 {
+		t.Fatalf("erpconnector_paused = %v while running", got)
+	}
+	if err := c.SetPaused(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(mustGauge(t, reg, "erpconnector_paused")); got != 1 {
+		t.Fatalf("erpconnector_paused = %v while paused", got)
+	}
+	if err := c.SetPaused(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	// Every dead-letter type of the configured platform has its series,
+	// at 0 while it has no dead letters.
+	if !strings.Contains(body, `erpconnector_queue_dead_letters{type="one.pull"} 0`) {
+		t.Errorf("no zero dead-letter series for one.pull:\n%s", body)
+	}
 	if n, err := testutil.GatherAndCount(reg, "erpconnector_records_total"); err != nil || n == 0 {
 		t.Fatalf("records_total series: %d %v", n, err)
 	}

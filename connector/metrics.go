@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -22,7 +23,25 @@ func (c *Connector) registerGauges(reg prometheus.Registerer) {
 	if reg == nil {
 		return
 	}
-	reg.MustRegister(queue.NewStatsCollector(c.store))
+	// Every job type the configured platforms use, and the ERP's rejected
+	// rows, has a dead-letter series from the start.
+	deadTypes := []string{rejectType}
+	if c.cfg.ONe != nil {
+		s := site{prefix: platformPrefixes[mapping.PlatformONe]}
+		deadTypes = append(deadTypes, s.pushType(), s.pullType())
+	}
+	if c.cfg.CustomerAPI != nil {
+		s := site{prefix: platformPrefixes[mapping.PlatformCustomerAPI]}
+		deadTypes = append(deadTypes, s.pushType(), s.pullType(), s.enrichType())
+	}
+	reg.MustRegister(queue.NewStatsCollector(c.store, deadTypes...))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "erpconnector_paused",
+		Help: "1 while the scheduled runs are paused (erpconnector pause), 0 otherwise."}, func() float64 {
+		if c.Paused() {
+			return 1
+		}
+		return 0
+	}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "erpconnector_feed_lag_seconds",
 		Help: "Seconds since the ONe feed was last read to its end (0 before the first read)."}, func() float64 {
 		c.st.mu.Lock()

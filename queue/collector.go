@@ -14,16 +14,21 @@ type statsCollector struct {
 	jobs    *prometheus.Desc
 	dead    *prometheus.Desc
 	oldest  *prometheus.Desc
-	errors  *prometheus.Desc
+	// deadTypes always have a dead-letter series (0 without any).
+	deadTypes []string
+	errors    *prometheus.Desc
 }
 
 // NewStatsCollector returns a collector that reads the store's Stats on each
 // scrape: jobs by lane and state, dead letters by type and the age of the
-// oldest ready job. Register it on the daemon's own registry.
-func NewStatsCollector(s *Store) prometheus.Collector {
+// oldest ready job. Each of deadTypes has its dead-letter series from the
+// first scrape on, at 0 while it has none (an alert compares it with an
+// hour ago). Register it on the daemon's own registry.
+func NewStatsCollector(s *Store, deadTypes ...string) prometheus.Collector {
 	return &statsCollector{
-		s:       s,
-		timeout: 5 * time.Second,
+		s:         s,
+		deadTypes: deadTypes,
+		timeout:   5 * time.Second,
 		jobs: prometheus.NewDesc("erpconnector_queue_jobs", "Jobs held by the queue, by lane and state.",
 			[]string{"lane", "state"}, nil),
 		dead: prometheus.NewDesc("erpconnector_queue_dead_letters", "Dead letters, by job type.",
@@ -58,6 +63,11 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for typ, n := range st.DeadByType {
 		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(n), typ)
+	}
+	for _, typ := range c.deadTypes {
+		if _, ok := st.DeadByType[typ]; !ok {
+			ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, 0, typ)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, st.OldestReady.Seconds())
 }

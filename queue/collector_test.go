@@ -21,10 +21,11 @@ func TestStatsCollector(t *testing.T) {
 	}
 	_ = mustLease(t, s, 1)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewStatsCollector(s))
+	reg.MustRegister(NewStatsCollector(s, "one.upsert", "one.pull"))
 	want := `
 # HELP erpconnector_queue_dead_letters Dead letters, by job type.
 # TYPE erpconnector_queue_dead_letters gauge
+erpconnector_queue_dead_letters{type="one.pull"} 0
 erpconnector_queue_dead_letters{type="one.upsert"} 1
 # HELP erpconnector_queue_jobs Jobs held by the queue, by lane and state.
 # TYPE erpconnector_queue_jobs gauge

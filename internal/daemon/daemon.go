@@ -64,8 +64,10 @@ type daemon struct {
 	refs      *References
 	cur       atomic.Pointer[engine]
 	reloads   *prometheus.CounterVec
-	reg       *prometheus.Registry // the daemon's own series (reloads)
-	handler   atomic.Pointer[http.Handler]
+	// lastReload is 0 after a failed reload, 1 after a good one and at start.
+	lastReload prometheus.Gauge
+	reg        *prometheus.Registry // the daemon's own series (reloads)
+	handler    atomic.Pointer[http.Handler]
 }
 
 func (d *daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -96,8 +98,14 @@ func Run(ctx context.Context, f *config.File, opts Options) error {
 	}
 	d.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "erpconnector_config_reloads_total",
 		Help: "Configuration reloads, by result."}, []string{"result"})
+	d.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{Name: "erpconnector_config_last_reload_successful",
+		Help: "0 after a configuration reload failed (the daemon runs the configuration it had), 1 after one succeeded and at start."})
+	d.lastReload.Set(1)
+	// Both results have a series from the start (an alert compares them).
+	d.reloads.WithLabelValues("ok")
+	d.reloads.WithLabelValues("error")
 	d.reg = prometheus.NewRegistry()
-	d.reg.MustRegister(d.reloads)
+	d.reg.MustRegister(d.reloads, d.lastReload)
 
 	refs, err := StartReferences(f, d.log)
 	if err != nil {
@@ -223,6 +231,7 @@ func (d *daemon) reload(ctx context.Context, old *config.File) *config.File {
 	f, err := d.opts.Load()
 	if err != nil {
 		d.reloads.WithLabelValues("error").Inc()
+		d.lastReload.Set(0)
 		d.log.Error("configuration reload failed; keeping the running configuration", "err", err)
 		return old
 	}
@@ -250,6 +259,7 @@ func (d *daemon) reload(ctx context.Context, old *config.File) *config.File {
 	e, err := openEngine(ctx, f, d.log, d.opts.Version, true)
 	if err != nil {
 		d.reloads.WithLabelValues("error").Inc()
+		d.lastReload.Set(0)
 		d.log.Error("configuration reload failed to start; restarting the previous configuration", "err", err)
 		d.setLevel(old)
 		prev, perr := openEngine(ctx, old, d.log, d.opts.Version, true)
@@ -263,6 +273,7 @@ func (d *daemon) reload(ctx context.Context, old *config.File) *config.File {
 	}
 	d.install(f, e)
 	d.reloads.WithLabelValues("ok").Inc()
+	d.lastReload.Set(1)
 	d.warnLogFormat(f)
 	d.log.Info("configuration reloaded", "file", f.Name())
 	d.firstPass(ctx, e)

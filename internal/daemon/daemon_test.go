@@ -61,7 +61,8 @@ func TestRunReloadsWithRollback(t *testing.T) {
 		st, err := ctl.Status(bg)
 		return err == nil && st.Paused // the pause is in the previous state file
 	})
-	if m := metrics(t, ctl.Base(), ""); !strings.Contains(m, `erpconnector_config_reloads_total{result="error"} 2`) {
+	if m := metrics(t, ctl.Base(), ""); !strings.Contains(m, `erpconnector_config_reloads_total{result="error"} 2`) ||
+		!strings.Contains(m, "erpconnector_config_last_reload_successful 0") {
 		t.Fatalf("the failed reloads are not in the metrics:\n%s", m)
 	}
 
@@ -75,7 +76,8 @@ func TestRunReloadsWithRollback(t *testing.T) {
 	if st, err := adminclient.New("http://"+d.addr, token).Status(bg); err != nil || !st.Paused {
 		t.Fatalf("status with the new token: %+v %v", st.Paused, err)
 	}
-	if m := metrics(t, ctl.Base(), token); !strings.Contains(m, `erpconnector_config_reloads_total{result="ok"} 1`) {
+	if m := metrics(t, ctl.Base(), token); !strings.Contains(m, `erpconnector_config_reloads_total{result="ok"} 1`) ||
+		!strings.Contains(m, "erpconnector_config_last_reload_successful 1") {
 		t.Fatalf("the reload is not in the metrics:\n%s", m)
 	}
 
