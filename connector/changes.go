@@ -71,15 +71,18 @@ func (c *Connector) withRetries(ctx context.Context, what string, read func() er
 	}
 }
 
-// list reads one listing page, again after a passing failure.
-func (c *Connector) list(ctx context.Context, s *site, cursor string, known func(string) (platform.Ref, bool)) (platform.Page, error) {
+// list reads one listing page, again after a passing failure, and returns
+// when the read that answered began.
+func (c *Connector) list(ctx context.Context, s *site, cursor string, known func(string) (platform.Ref, bool)) (platform.Page, time.Time, error) {
 	var page platform.Page
+	var began time.Time
 	err := c.withRetries(ctx, string(s.name)+" listing", func() error {
 		var err error
+		began = c.now()
 		page, err = s.p.List(ctx, cursor, known)
 		return err
 	})
-	return page, err
+	return page, began, err
 }
 
 // pollFeed drains a platform's feed from the stored cursor, queueing one
@@ -171,8 +174,9 @@ func (c *Connector) known(ctx context.Context, s *site) func(string) (platform.R
 	}
 }
 
-// planListed plans the pulls one listing page needs, in tx.
-func planListed(tx *state.Tx, s *site, page platform.Page, o walkOpts) (listed, error) {
+// planListed plans the pulls one listing page needs, in tx; the read of
+// the page began at began.
+func planListed(tx *state.Tx, s *site, page platform.Page, began time.Time, o walkOpts) (listed, error) {
 	var out listed
 	imp, importer := s.p.(platform.Importer)
 	for _, rec := range page.Records {
@@ -197,6 +201,12 @@ func planListed(tx *state.Tx, s *site, page platform.Page, o walkOpts) (listed, 
 		}
 		if !ok || b.SeenHash != "" && b.SeenHash == rec.Seen {
 			continue // unchanged since the connector last took it in
+		}
+		if rec.Seen == "" && b.SeenHash != "" && b.Updated.After(began) {
+			// The listing did not read the record (it was not bound when
+			// listed) and the connector wrote or read it since: the page
+			// has nothing newer to tell (the next walk compares it).
+			continue
 		}
 		var version uint64
 		if o.watermark {
@@ -247,14 +257,14 @@ func (c *Connector) walk(ctx context.Context, s *site, o walkOpts) (queued, boun
 		if err := c.awaitRoom(ctx); err != nil {
 			return queued, bound, err
 		}
-		page, err := c.list(ctx, s, cursor, known)
+		page, began, err := c.list(ctx, s, cursor, known)
 		if err != nil {
 			return queued, bound, fmt.Errorf("connector: list %s: %w", s.name, err)
 		}
 		var l listed
 		err = c.state.Update(ctx, func(tx *state.Tx) error {
 			var err error
-			if l, err = planListed(tx, s, page, o); err != nil {
+			if l, err = planListed(tx, s, page, began, o); err != nil {
 				return err
 			}
 			stampRun(ctx, l.jobs)

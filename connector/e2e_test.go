@@ -48,7 +48,7 @@ func converged(t *testing.T, w *world, h harness) {
 		t.Fatalf("%d records read again in a quiet cycle: %+v", n, h.faults(w).Counts())
 	}
 	if n := w.erp.writes.Load() - erpWrites; n != 0 {
-		t.Fatalf("%d ERP writes after convergence", n)
+		t.Fatalf("%d ERP writes after convergence\n%s", n, w.logLines())
 	}
 }
 

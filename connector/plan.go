@@ -135,7 +135,7 @@ func (c *Connector) planPlatformSide(ctx context.Context, s *site, rep *PlanRepo
 	imp, importer := s.p.(platform.Importer)
 	known := c.known(ctx, s)
 	for cursor := ""; ; {
-		page, err := c.list(ctx, s, cursor, known)
+		page, _, err := c.list(ctx, s, cursor, known)
 		if err != nil {
 			return side, fmt.Errorf("connector: plan: list %s: %w", s.name, err)
 		}

@@ -153,9 +153,10 @@ func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPa
 }
 
 // update sends what changed of a bound customer and records what the
-// platform now holds. When the platform must be read first (a full write
-// carries over what the ERP does not hold or own), the engine reads it,
-// and takes in what the platform owns and shows differently.
+// platform now holds, and the Seen its listing will show. When the platform
+// must be read first (a full write carries over what the ERP does not hold
+// or own), the engine reads it, and takes in what the platform owns and
+// shows differently.
 func (c *Connector) update(ctx context.Context, s *site, b state.Binding, cust mapping.Customer, want mapping.Digest, cur *platform.Record) error {
 	ref := platform.Ref{ID: b.ID, Extra: b.Extra}
 	if cur == nil && s.p.Carrier().CarriesOver(c.terms) {
@@ -165,12 +166,15 @@ func (c *Connector) update(ctx context.Context, s *site, b state.Binding, cust m
 		}
 		cur = &rec
 	}
-	nref, have, err := s.p.Update(ctx, ref, cust, want, mapping.Digest(b.PushedHash), cur)
+	w, err := s.p.Update(ctx, ref, cust, want, mapping.Digest(b.PushedHash), cur)
 	if platform.IsGone(err) {
 		return err
 	}
-	if have != mapping.Digest(b.PushedHash) {
-		b.ID, b.Extra, b.PushedHash = nref.ID, nref.Extra, string(have)
+	if cur == nil {
+		cur = w.Read
+	}
+	if err == nil || w.Have != mapping.Digest(b.PushedHash) {
+		b.ID, b.Extra, b.PushedHash, b.SeenHash = w.Ref.ID, w.Ref.Extra, string(w.Have), w.Seen
 		if err != nil {
 			b.SeenHash = "" // partly sent: the next read is taken in again
 		}
@@ -203,10 +207,11 @@ func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust map
 		return err
 	}
 	var have mapping.Digest
+	var seen string
 	var createErr error
 	adopted := ref != nil
 	if ref == nil {
-		r, done, err := s.p.Create(ctx, cust, want)
+		wr, err := s.p.Create(ctx, cust, want)
 		switch {
 		case apierr.IsConflict(err):
 			found, ferr := c.find(ctx, s, cust, time.Now())
@@ -220,15 +225,18 @@ func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust map
 			}
 			adopted, why = true, "the platform holds this customer already"
 			log.Info(why+"; adopting it", "platform_id", ref.ID)
-		case err != nil && r.ID == "":
+		case err != nil && wr.Ref.ID == "":
 			return err
+		case err != nil:
+			ref, have, createErr = &wr.Ref, wr.Have, err
 		default:
-			ref, have, createErr = &r, done, err
+			ref, have, seen = &wr.Ref, wr.Have, wr.Seen
 		}
 	}
 	// Bind at once: whatever fails below, a retry updates this record
-	// instead of creating another.
-	b := state.Binding{ERPKey: key, ID: ref.ID, Extra: ref.Extra, PushedHash: string(have)}
+	// instead of creating another. The Seen of what was created: a walk of
+	// the platform's listing finds it unchanged without reading it.
+	b := state.Binding{ERPKey: key, ID: ref.ID, Extra: ref.Extra, PushedHash: string(have), SeenHash: seen}
 	if err := c.putBinding(ctx, s, b); err != nil {
 		return err
 	}

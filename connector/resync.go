@@ -234,14 +234,14 @@ func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, 
 		if err := c.awaitRoom(ctx); err != nil {
 			return err
 		}
-		page, err := c.list(ctx, s, cursor, known)
+		page, began, err := c.list(ctx, s, cursor, known)
 		if err != nil {
 			return fmt.Errorf("connector: resync: list %s: %w", s.name, err)
 		}
 		var l listed
 		if err := c.state.Update(ctx, func(tx *state.Tx) error {
 			var err error
-			l, err = planListed(tx, s, page, o)
+			l, err = planListed(tx, s, page, began, o)
 			return err
 		}); err != nil {
 			return fmt.Errorf("connector: resync: %w", err)

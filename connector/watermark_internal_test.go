@@ -94,10 +94,11 @@ func TestWatermark(t *testing.T) {
 			}
 			cust := it.Customer
 			s := c.site(tc.platform)
-			ref, _, err := s.p.Create(ctx, cust, "")
+			wr, err := s.p.Create(ctx, cust, "")
 			if err != nil {
 				t.Fatal(err)
 			}
+			ref := wr.Ref
 			// The live path has pushed twice since: binding version 2.
 			b := state.Binding{ERPKey: rec.Key, ID: ref.ID, Extra: ref.Extra, PushedHash: "p:live"}
 			for range 2 {

@@ -130,60 +130,81 @@ type raw struct {
 }
 
 // Create implements platform.Platform: the organisation, then, for a farm,
-// its farm business unit.
-func (p *Platform) Create(ctx context.Context, c mapping.Customer, want mapping.Digest) (platform.Ref, mapping.Digest, error) {
+// its farm business unit. Both answers hold the record as the platform now
+// shows it: the Seen comes from them.
+func (p *Platform) Create(ctx context.Context, c mapping.Customer, want mapping.Digest) (platform.Written, error) {
 	org, err := p.api.CreateOrganisation(ctx, mapping.ToCustomerAPIOrganisation(c))
 	if err != nil {
-		return platform.Ref{}, "", err
+		return platform.Written{}, err
 	}
 	ref := platform.Ref{ID: org.ID, Extra: map[string]string{}}
-	done := mapping.Digest("").With(want, partOrganisation)
 	if !mapping.HasFarm(c) {
-		return ref, want, nil
+		return platform.Written{Ref: ref, Have: want, Seen: seenOf(*org, nil)}, nil
 	}
-	buID, err := p.pushFarm(ctx, org.ID, nil, c)
+	farm, err := p.pushFarm(ctx, org.ID, nil, c)
 	if err != nil {
-		return ref, done, err
+		return platform.Written{Ref: ref, Have: mapping.Digest("").With(want, partOrganisation)}, err
 	}
-	ref.Extra[ExtraBusinessUnitID], ref.Extra[ExtraFarm] = buID, "1"
-	return ref, want, nil
+	ref.Extra[ExtraBusinessUnitID], ref.Extra[ExtraFarm] = farm.ID, "1"
+	return platform.Written{Ref: ref, Have: want, Seen: seenOf(*org, farm)}, nil
 }
 
 // Update implements platform.Platform: the organisation when its part
 // changed (or it is inactive: the ERP wants it again), the farm business
 // unit when its part changed, each carrying over what the platform holds
-// beside the connector's fields.
-func (p *Platform) Update(ctx context.Context, ref platform.Ref, c mapping.Customer, want, have mapping.Digest, cur *platform.Record) (platform.Ref, mapping.Digest, error) {
+// beside the connector's fields. The Seen comes from the answers, and from
+// what was read for what was not written.
+func (p *Platform) Update(ctx context.Context, ref platform.Ref, c mapping.Customer, want, have mapping.Digest, cur *platform.Record) (platform.Written, error) {
+	out := platform.Written{Ref: ref, Have: have}
 	if cur == nil {
 		rec, err := p.Fetch(ctx, ref)
 		if err != nil {
-			return ref, have, err
+			return out, err
 		}
-		cur = &rec
+		cur, out.Read = &rec, &rec
 	}
-	r, _ := cur.Raw.(raw)
-	out := platform.Ref{ID: ref.ID, Extra: maps.Clone(cur.Ref.Extra)}
-	if out.Extra == nil {
-		out.Extra = map[string]string{}
+	r, known := cur.Raw.(raw)
+	out.Ref = platform.Ref{ID: ref.ID, Extra: maps.Clone(cur.Ref.Extra)}
+	if out.Ref.Extra == nil {
+		out.Ref.Extra = map[string]string{}
 	}
 	changed := want.Changed(have)
-	done := have
 	body := mapping.CustomerAPICarrier.Overlay(c, cur.Customer, cur.Partial, p.opts.Terms)
 	if changed[partOrganisation] || cur.Inactive {
-		patch := organisationPatch(body, r.org, cur.Inactive)
-		if _, err := p.api.UpdateOrganisation(ctx, ref.ID, patch); err != nil {
-			return ref, have, p.gone(ctx, err, ref.ID)
+		org, err := p.api.UpdateOrganisation(ctx, ref.ID, organisationPatch(body, r.org, cur.Inactive))
+		if err != nil {
+			return platform.Written{Ref: ref, Have: have, Read: out.Read}, p.gone(ctx, err, ref.ID)
 		}
-		done = done.With(want, partOrganisation)
+		out.Have = out.Have.With(want, partOrganisation)
+		if org != nil && org.ID == ref.ID {
+			r.org = *org
+		} else {
+			known = false // an answer without the organisation: the Seen is not known
+		}
 	}
 	if changed[partFarm] && mapping.HasFarm(c) {
-		buID, err := p.pushFarm(ctx, ref.ID, r.farm, body)
+		farm, err := p.pushFarm(ctx, ref.ID, r.farm, body)
 		if err != nil {
-			return out, done, err
+			return out, err
 		}
-		out.Extra[ExtraBusinessUnitID], out.Extra[ExtraFarm] = buID, "1"
+		out.Ref.Extra[ExtraBusinessUnitID], out.Ref.Extra[ExtraFarm] = farm.ID, "1"
+		r.farm = farm
 	}
-	return out, want, nil
+	out.Have = want
+	if known {
+		out.Seen = seenOf(r.org, r.farm)
+	}
+	return out, nil
+}
+
+// seenOf is the Seen of an organisation and its farm business unit (nil
+// when it has none), as a List or Fetch reports it.
+func seenOf(org capi.Organisation, farm *capi.BusinessUnit) string {
+	rec, err := record(org, farm)
+	if err != nil {
+		return ""
+	}
+	return rec.Seen
 }
 
 // organisationPatch is the organisation update for c: the connector's

@@ -49,10 +49,11 @@ type Options struct {
 
 // Platform is ONe.
 type Platform struct {
-	api  *oneapi.API
-	opts Options
-	log  *slog.Logger
-	idx  index
+	api   *oneapi.API
+	opts  Options
+	log   *slog.Logger
+	idx   index
+	fills *fills
 }
 
 // New returns the ONe platform over api.
@@ -64,7 +65,7 @@ func New(api *oneapi.API, opts Options) *Platform {
 	if opts.PageSize <= 0 {
 		opts.PageSize = 200
 	}
-	return &Platform{api: api, opts: opts, log: log}
+	return &Platform{api: api, opts: opts, log: log, fills: newFills()}
 }
 
 // Name implements platform.Platform.
@@ -92,51 +93,62 @@ func (p *Platform) Prepare(c mapping.Customer) (mapping.Digest, error) {
 
 // Create implements platform.Platform: the client, then the finance data
 // (trade credit cannot be set on create).
-func (p *Platform) Create(ctx context.Context, c mapping.Customer, want mapping.Digest) (platform.Ref, mapping.Digest, error) {
-	resp, err := p.api.CreateClient(ctx, mapping.ToONeWrite(c))
+func (p *Platform) Create(ctx context.Context, c mapping.Customer, want mapping.Digest) (platform.Written, error) {
+	body := mapping.ToONeWrite(c)
+	resp, err := p.api.CreateClient(ctx, body)
 	if err != nil {
-		return platform.Ref{}, "", err
+		return platform.Written{}, err
 	}
 	ref := platform.Ref{ID: resp.ClientID, Extra: map[string]string{ExtraAddressID: resp.AddressID}}
-	done := mapping.Digest("").With(want, partClient)
-	if fin := mapping.ToONeFinance(c); fin != (oneapi.FinanceData{}) {
-		if err := p.api.UpdateFinanceData(ctx, ref.ID, fin); err != nil {
-			return ref, done, err
+	out := platform.Written{Ref: ref, Have: mapping.Digest("").With(want, partClient)}
+	var fin *oneapi.FinanceData
+	if f := mapping.ToONeFinance(c); f != (oneapi.FinanceData{}) {
+		if err := p.api.UpdateFinanceData(ctx, ref.ID, f); err != nil {
+			return out, err
 		}
+		fin = &f
 	}
-	return ref, want, nil
+	out.Have, out.Seen = want, p.seenOfNew(ctx, ref, body, fin)
+	return out, nil
 }
 
 // Update implements platform.Platform: the full PUT when the client body
 // changed (carrying over what the ERP does not hold or own, from cur or
-// from a read), the finance data when it changed.
-func (p *Platform) Update(ctx context.Context, ref platform.Ref, c mapping.Customer, want, have mapping.Digest, cur *platform.Record) (platform.Ref, mapping.Digest, error) {
+// from a read: a full PUT may replace the whole client), the finance data
+// when it changed (its own write, which touches nothing else: no read).
+func (p *Platform) Update(ctx context.Context, ref platform.Ref, c mapping.Customer, want, have mapping.Digest, cur *platform.Record) (platform.Written, error) {
 	changed := want.Changed(have)
-	done := have
+	out := platform.Written{Ref: ref, Have: have}
+	var body *oneapi.ClientWrite
 	if changed[partClient] {
 		if cur == nil && mapping.ONeCarrier.CarriesOver(p.opts.Terms) {
 			rec, err := p.Fetch(ctx, ref)
 			if err != nil {
-				return ref, have, err
+				return out, err
 			}
-			cur = &rec
+			cur, out.Read = &rec, &rec
 		}
-		body := c
+		sent := c
 		if cur != nil {
-			body = mapping.ONeCarrier.Overlay(c, cur.Customer, cur.Partial, p.opts.Terms)
-			ref = cur.Ref
+			sent = mapping.ONeCarrier.Overlay(c, cur.Customer, cur.Partial, p.opts.Terms)
+			out.Ref = cur.Ref
 		}
-		if err := p.api.UpdateClient(ctx, ref.ID, mapping.ToONeWrite(body)); err != nil {
-			return ref, have, gone(err, ref.ID)
+		w := mapping.ToONeWrite(sent)
+		if err := p.api.UpdateClient(ctx, out.Ref.ID, w); err != nil {
+			return out, gone(err, out.Ref.ID)
 		}
-		done = done.With(want, partClient)
+		out.Have, body = out.Have.With(want, partClient), &w
 	}
+	var fin *oneapi.FinanceData
 	if changed[partFinance] {
-		if err := p.api.UpdateFinanceData(ctx, ref.ID, mapping.ToONeFinance(c)); err != nil {
-			return ref, done, gone(err, ref.ID)
+		f := mapping.ToONeFinance(c)
+		if err := p.api.UpdateFinanceData(ctx, out.Ref.ID, f); err != nil {
+			return out, gone(err, out.Ref.ID)
 		}
+		fin = &f
 	}
-	return ref, want, nil
+	out.Have, out.Seen = want, p.seenAfter(out.Ref, body, fin, cur)
+	return out, nil
 }
 
 // gone turns a 404 into platform.ErrGone.

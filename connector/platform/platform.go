@@ -45,11 +45,29 @@ type Record struct {
 	Inactive bool
 	// Seen is the content hash of what was read: a record read twice with
 	// nothing changed in between has the same Seen, whether it was read
-	// by Fetch or in a List page. Empty means unknown (never equal).
+	// by Fetch or in a List page, and the same as the Written.Seen of the
+	// write that left it so. Empty means unknown (never equal).
 	Seen string
 	// Raw is the platform's own form of what was read, for the platform's
 	// use only (a full write carries over what the canonical form lacks).
 	Raw any
+}
+
+// Written is what a create or an update left on the platform.
+type Written struct {
+	// Ref identifies the record.
+	Ref Ref
+	// Have is the digest of what the platform now holds, part by part (the
+	// parts sent, when a write failed part way).
+	Have mapping.Digest
+	// Seen is the Seen a List or Fetch reports for the record as long as
+	// nobody else changes it: taken from the platform's answers or from
+	// what was sent and the values the platform keeps. Empty when the
+	// platform cannot tell (the record is then read once to find out).
+	Seen string
+	// Read is the record as Update read it before a full write (nil when
+	// it read nothing).
+	Read *Record
 }
 
 // Page is one page of a listing.
@@ -114,16 +132,17 @@ type Platform interface {
 	Identity(c mapping.Customer) string
 
 	// Create creates the record of c and what goes with it (ONe's finance
-	// data, the Customer API's farm business unit). It returns the digest
-	// parts it sent; when the record was created but a follow-up write
-	// failed, it returns the record's Ref with the error.
-	Create(ctx context.Context, c mapping.Customer, want mapping.Digest) (Ref, mapping.Digest, error)
+	// data, the Customer API's farm business unit). It returns what it
+	// wrote; when the record was created but a follow-up write failed, it
+	// returns the record's Ref and the digest parts sent with the error.
+	Create(ctx context.Context, c mapping.Customer, want mapping.Digest) (Written, error)
 	// Update sends what changed between have (what the platform holds) and
 	// want: only the writes whose digest parts differ. A full write
 	// carries over what the platform holds and the ERP does not hold or
-	// does not own, from cur (read first when nil and needed). It returns
-	// the Ref (secondary ids may change) and the digest parts now held.
-	Update(ctx context.Context, ref Ref, c mapping.Customer, want, have mapping.Digest, cur *Record) (Ref, mapping.Digest, error)
+	// does not own, from cur (read first when nil and needed: Written.Read).
+	// It returns what it wrote (the Ref: secondary ids may change; the
+	// digest parts now held).
+	Update(ctx context.Context, ref Ref, c mapping.Customer, want, have mapping.Digest, cur *Record) (Written, error)
 	// Find looks for the record an earlier attempt may have created for c
 	// (after an outcome-unknown create or a duplicate refusal). taken
 	// reports ids bound to another ERP customer: never adopted. A lookup

@@ -1,0 +1,144 @@
+package connector
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/erpconnector/erpconnector/connector/platform"
+	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/erp/erpgen"
+	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/mapping"
+)
+
+// TestBindingsWithoutSeenHash: bindings an earlier version wrote after a
+// create hold no seen hash. A resync reads each of their records once and
+// writes nothing; the next resync reads none.
+func TestBindingsWithoutSeenHash(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c := iw.c
+	recs := erpgen.New(erpgen.Options{Seed: 5}).Records(16)
+	for i := range recs {
+		recs[i].Set("admin_email", strings.ToLower(recs[i].Key)+"@owners.example.co.uk")
+	}
+	if err := sqlerp.InsertDemoRecords(ctx, iw.tab.DB(), iw.tab.Dialect(), sqlerp.DemoTable, recs, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	settle := func(run func(context.Context) error) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := run(wctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitIdle(wctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resync := func(ctx context.Context) error { _, err := c.Resync(ctx); return err }
+	settle(c.SyncOnce)
+	settle(c.SyncOnce)
+
+	bound := map[mapping.Platform]int{}
+	for _, s := range c.sites {
+		err := c.state.Update(ctx, func(tx *state.Tx) error {
+			var bs []state.Binding
+			if err := tx.EachBinding(s.name, "", func(b state.Binding) (bool, error) {
+				bs = append(bs, b)
+				return true, nil
+			}); err != nil {
+				return err
+			}
+			for _, b := range bs {
+				if b.SeenHash == "" {
+					t.Errorf("%s %s: no seen hash after a create", s.name, b.ERPKey)
+				}
+				b.SeenHash = ""
+				if _, err := tx.PutBinding(s.name, b); err != nil {
+					return err
+				}
+			}
+			bound[s.name] = len(bs)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bound[mapping.PlatformONe] == 0 || bound[mapping.PlatformCustomerAPI] == 0 {
+		t.Fatalf("bindings %v", bound)
+	}
+	iw.one.Faults().ResetCounts()
+	iw.capi.Faults().ResetCounts()
+	settle(resync)
+	if n := iw.one.Faults().Count("getClient"); n != int64(bound[mapping.PlatformONe]) {
+		t.Errorf("ONe: %d clients read, want each of the %d bound once", n, bound[mapping.PlatformONe])
+	}
+	if n := iw.capi.Faults().Count("getOrganisation"); n != int64(bound[mapping.PlatformCustomerAPI]) {
+		t.Errorf("Customer API: %d organisations read, want each of the %d bound once", n, bound[mapping.PlatformCustomerAPI])
+	}
+	if n := iw.one.Faults().Count("updateClient") + iw.capi.Faults().Count("updateOrganisation"); n != 0 {
+		t.Errorf("%d updates after reading unchanged records", n)
+	}
+	iw.one.Faults().ResetCounts()
+	iw.capi.Faults().ResetCounts()
+	settle(resync)
+	if n := iw.one.Faults().Count("getClient") + iw.capi.Faults().Count("getOrganisation"); n != 0 {
+		t.Errorf("%d records read by the resync after", n)
+	}
+}
+
+// TestListingPageOlderThanTheBinding: a listed record whose content the
+// listing did not read (no Seen: it was not bound when listed) is pulled,
+// unless the connector wrote its binding, with a Seen, after the page's
+// read began.
+func TestListingPageOlderThanTheBinding(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c := iw.c
+	s := c.site(mapping.PlatformCustomerAPI)
+	var before, after time.Time
+	err := c.state.Update(ctx, func(tx *state.Tx) error {
+		before = time.Now()
+		for _, b := range []state.Binding{
+			{ERPKey: "K1", ID: "id-1", SeenHash: "sha256:1"},
+			{ERPKey: "K2", ID: "id-2"},
+		} {
+			if _, err := tx.PutBinding(s.name, b); err != nil {
+				return err
+			}
+		}
+		after = time.Now()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := platform.Page{Records: []platform.Record{{Ref: platform.Ref{ID: "id-1"}}, {Ref: platform.Ref{ID: "id-2"}}}}
+	for _, tc := range []struct {
+		name  string
+		began time.Time
+		want  int
+	}{
+		{"page read before the bindings", before.Add(-time.Second), 1}, // id-2 has no Seen to go by
+		{"page read after the bindings", after.Add(time.Second), 2},
+	} {
+		var l listed
+		if err := c.state.View(ctx, func(tx *state.Tx) error {
+			var err error
+			l, err = planListed(tx, s, page, tc.began, walkOpts{})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(l.jobs) != tc.want {
+			t.Errorf("%s: %d pulls, want %d", tc.name, len(l.jobs), tc.want)
+		}
+	}
+}
