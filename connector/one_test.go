@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector"
+	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/internal/fault"
+	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/oneapi"
 )
 
@@ -277,4 +279,152 @@ func TestONeFeedDuplicatedAndReordered(t *testing.T) {
 			n, len(regs), len(edited), w.logLines())
 	}
 	converged(t, w, oneHarness)
+}
+
+// oneRequests counts the requests ONe answered, by operation.
+func oneRequests(w *world) map[string]int64 {
+	out := map[string]int64{}
+	for op, c := range w.one.Faults().Counts() {
+		if c.Total > 0 && op != "getClientSyncFeed" && op != "listClients" {
+			out[op] = c.Total
+		}
+	}
+	return out
+}
+
+// sameRequests reports whether two request counts are equal.
+func sameRequests(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestONeUpdateRequests: what one ERP change costs on ONe. A finance-only
+// change is the one finance write (it carries only the finance data, so
+// nothing needs reading first). A name change is the full client write,
+// after a read of the client where the full write carries over what the
+// ERP does not hold or does not own (here the shopper's additional fields,
+// which survive); where the ERP holds and owns every field, it is the full
+// write alone. A write made without reading the client leaves its Seen
+// unknown (what ONe keeps beside the write was not read): the next resync
+// reads that client once; after a write made over a read, it reads none.
+func TestONeUpdateRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		holdsAll  bool
+		rename    map[string]int64
+		carryOver bool
+		// renameReads is what the resync after the rename reads.
+		renameReads int64
+	}{
+		{name: "carries_over", rename: map[string]int64{"getClient": 1, "updateClient": 1}, carryOver: true},
+		{name: "erp_holds_and_owns_all", holdsAll: true, rename: map[string]int64{"updateClient": 1}, renameReads: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := worldOpts{records: 20, noStart: true}
+			if tc.holdsAll {
+				o.configure = func(c *connector.Config) {
+					c.Ownership = []connector.Ownership{{Group: connector.GroupContact, Owner: connector.OwnerERP}}
+				}
+			}
+			w := newWorld(t, o)
+			if tc.holdsAll {
+				w.erpOverride = holdsEverything{w.erp}
+			}
+			w.start()
+			w.sync()
+			r := oneHarness.firstValid(t, w)
+			for _, v := range oneHarness.valid(w) {
+				if v.Value("customer_type") == "C" {
+					r = v // trade credit applies to companies
+					break
+				}
+			}
+			id := oneHarness.id(w, r.Key)
+			if tc.carryOver {
+				w.backofficeEdit(r.Key, func(wr *oneapi.ClientWrite) {
+					wr.AdditionalFields = map[string]oneapi.AdditionalField{"favourite": {Name: "favourite", Value: "jęczmień"}}
+				})
+				skipFeed(t, w) // the ERP change is sent before the feed shows the shopper's edit
+			}
+
+			w.one.Faults().ResetCounts()
+			r.Set("credit_limit", "424242")
+			w.clock = time.Now()
+			w.put(r)
+			w.sync()
+			if got, want := oneRequests(w), map[string]int64{"updateClientFinanceData": 1}; !sameRequests(got, want) {
+				t.Fatalf("a finance-only change cost %v, want %v\n%s", got, want, w.logLines())
+			}
+			if v, _ := w.one.TradeCredit(tenant, id); v != 424242 {
+				t.Fatalf("trade credit on ONe %v", v)
+			}
+			resyncReads(t, w, 1)
+
+			w.one.Faults().ResetCounts()
+			r.Set("name", "Renamed In The ERP Sp. z o.o.")
+			w.clock = time.Now()
+			w.put(r)
+			w.sync()
+			if got := oneRequests(w); !sameRequests(got, tc.rename) {
+				t.Fatalf("a name change cost %v, want %v\n%s", got, tc.rename, w.logLines())
+			}
+			cl, _ := w.one.Client(tenant, id)
+			if cl.Name != "Renamed In The ERP Sp. z o.o." {
+				t.Fatalf("the rename did not reach ONe: %q", cl.Name)
+			}
+			if tc.carryOver && cl.AdditionalFields["favourite"].Value != "jęczmień" {
+				t.Fatalf("the full write erased what the ERP does not hold: %+v", cl.AdditionalFields)
+			}
+			resyncReads(t, w, tc.renameReads)
+			resyncReads(t, w, 0)
+			converged(t, w, oneHarness)
+		})
+	}
+}
+
+// resyncReads runs a resync of ONe and checks how many clients it read,
+// and that it wrote nothing.
+func resyncReads(t *testing.T, w *world, want int64) {
+	t.Helper()
+	w.one.Faults().ResetCounts()
+	w.resync(oneHarness.platform)
+	if got := oneHarness.fetches(w); got != want {
+		t.Fatalf("the resync read %d clients, want %d\n%s", got, want, w.logLines())
+	}
+	if n := w.writes(); n != 0 {
+		t.Fatalf("the resync wrote %d times: %+v", n, w.one.Faults().Counts())
+	}
+}
+
+// holdsEverything is the ERP without the list of fields it holds: the
+// connector takes it as holding every field.
+type holdsEverything struct{ a *countingERP }
+
+func (h holdsEverything) Changes(ctx context.Context, cursor string, limit int) (erp.Page, error) {
+	return h.a.Changes(ctx, cursor, limit)
+}
+func (h holdsEverything) Get(ctx context.Context, key string) (erp.Item, error) {
+	return h.a.Get(ctx, key)
+}
+func (h holdsEverything) Upsert(ctx context.Context, c mapping.Customer) (string, error) {
+	return h.a.Upsert(ctx, c)
+}
+func (h holdsEverything) SetPlatformID(ctx context.Context, key string, p mapping.Platform, id string) error {
+	return h.a.SetPlatformID(ctx, key, p, id)
+}
+func (h holdsEverything) Unlink(ctx context.Context, key string, p mapping.Platform) error {
+	return h.a.Unlink(ctx, key, p)
+}
+func (h holdsEverything) MarkDeleted(ctx context.Context, key string) error {
+	return h.a.MarkDeleted(ctx, key)
+}
+func (h holdsEverything) ListItems(ctx context.Context, after string, limit int) ([]erp.Item, error) {
+	return h.a.ListItems(ctx, after, limit)
 }

@@ -154,18 +154,11 @@ func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPa
 
 // update sends what changed of a bound customer and records what the
 // platform now holds, and the Seen its listing will show. When the platform
-// must be read first (a full write carries over what the ERP does not hold
-// or own), the engine reads it, and takes in what the platform owns and
-// shows differently.
+// read the record first (a full write carries over what the ERP does not
+// hold or own), the engine takes in what the platform owns and shows
+// differently.
 func (c *Connector) update(ctx context.Context, s *site, b state.Binding, cust mapping.Customer, want mapping.Digest, cur *platform.Record) error {
 	ref := platform.Ref{ID: b.ID, Extra: b.Extra}
-	if cur == nil && s.p.Carrier().CarriesOver(c.terms) {
-		rec, err := s.p.Fetch(ctx, ref)
-		if err != nil {
-			return err
-		}
-		cur = &rec
-	}
 	w, err := s.p.Update(ctx, ref, cust, want, mapping.Digest(b.PushedHash), cur)
 	if platform.IsGone(err) {
 		return err
