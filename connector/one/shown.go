@@ -16,9 +16,12 @@ import (
 // (the payer, the first user when no admin is sent, the blockade when the
 // finance data is not written) comes from the client read before; what it
 // fills in on a new client (its payer, and the account manager when the
-// write names none) is learned from the first client the connector creates,
-// read back once. A guess that turns out wrong costs one read later (the
-// record then looks changed); it never hides a change.
+// write names none) is learned by reading back the first client the
+// connector creates, and the first it creates without an account manager:
+// at most two reads a process. A guess that turns out wrong costs one read
+// later (the record then looks changed); it never hides a change, since a
+// listing shows the same Seen only for a client that is exactly as worked
+// out.
 
 // filled is what ONe fills in by itself on a client written without it.
 type filled struct {
