@@ -18,6 +18,8 @@ import (
 //	DELETE prefix/faults/{id}    remove one rule
 //	GET    prefix/counters       request counters by operation
 //	DELETE prefix/counters       zero the counters
+//	GET    prefix/throttle       the throttle (latency, rate, burst)
+//	PUT    prefix/throttle       install a throttle (JSON Throttle; {} removes it)
 //
 // These routes are for tests and demos only; they are never counted or faulted.
 func (in *Injector) RegisterControl(mux *http.ServeMux, prefix string, writeErr ErrorWriter) {
@@ -66,6 +68,28 @@ func (in *Injector) RegisterControl(mux *http.ServeMux, prefix string, writeErr 
 	mux.HandleFunc("DELETE "+prefix+"/counters", func(w http.ResponseWriter, r *http.Request) {
 		in.ResetCounts()
 		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("GET "+prefix+"/throttle", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, in.Throttle())
+	})
+	mux.HandleFunc("PUT "+prefix+"/throttle", func(w http.ResponseWriter, r *http.Request) {
+		var t Throttle
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, "fault: read body: "+err.Error())
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&t); err != nil {
+			writeErr(w, http.StatusBadRequest, fmt.Sprintf("fault: decode throttle: %v", err))
+			return
+		}
+		if err := in.SetThrottle(t); err != nil {
+			writeErr(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, in.Throttle())
 	})
 }
 

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Rule describes one fault. A request matches when its operation equals
@@ -134,6 +136,8 @@ type OpCount struct {
 	// EarlyRetries counts requests that came back before the Retry-After an
 	// earlier answer to the same request (method, URI and body) asked for.
 	EarlyRetries int64 `json:"earlyRetries"`
+	// Throttled counts requests refused with 429 over the Throttle's rate.
+	Throttled int64 `json:"throttled"`
 }
 
 // Injector applies rules and counts requests. It is safe for concurrent use.
@@ -148,6 +152,9 @@ type Injector struct {
 	// answered with a Retry-After may come back (see Wrap).
 	notBefore map[string]time.Time
 	sweepAt   int
+	// throttle and limiter are the installed Throttle (see SetThrottle).
+	throttle Throttle
+	limiter  *rate.Limiter
 }
 
 // Bounds of the early-retry memory.
@@ -230,7 +237,7 @@ func (in *Injector) Counts() map[string]OpCount {
 	defer in.mu.Unlock()
 	out := make(map[string]OpCount, len(in.counts))
 	for op, c := range in.counts {
-		cp := OpCount{Total: c.Total, Faulted: c.Faulted, EarlyRetries: c.EarlyRetries, ByStatus: make(map[int]int64, len(c.ByStatus))}
+		cp := OpCount{Total: c.Total, Faulted: c.Faulted, EarlyRetries: c.EarlyRetries, Throttled: c.Throttled, ByStatus: make(map[int]int64, len(c.ByStatus))}
 		for s, n := range c.ByStatus {
 			cp.ByStatus[s] = n
 		}
@@ -306,10 +313,23 @@ func (in *Injector) remember(id string, t time.Time, now time.Time) {
 }
 
 // pick chooses the rule for one request and counts it. id is the request's
-// identity when early-retry tracking needs it ("" otherwise).
+// identity when early-retry tracking needs it ("" otherwise). A request
+// over the Throttle's rate gets a 429 rule of its own; the Throttle's
+// latency is added to every request's rule (a rule of latency only when
+// no rule matches).
 func (in *Injector) pick(op, id string) (Rule, bool, time.Time) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	rule, ok, now := in.pickRule(op, id)
+	if lat := in.throttle.Latency; lat > 0 {
+		rule.Latency += lat
+		ok = true
+	}
+	return rule, ok, now
+}
+
+// pickRule is pick without the Throttle's latency; in.mu is held.
+func (in *Injector) pickRule(op, id string) (Rule, bool, time.Time) {
 	now := in.now()
 	c := in.counts[op]
 	if c == nil {
@@ -325,6 +345,10 @@ func (in *Injector) pick(op, id string) (Rule, bool, time.Time) {
 				delete(in.notBefore, id)
 			}
 		}
+	}
+	if retryAfter, over := in.throttled(now); over {
+		c.Throttled++
+		return Rule{Status: http.StatusTooManyRequests, RetryAfter: retryAfter}, true, now
 	}
 	for _, r := range in.rules {
 		if r.Operation != "" && r.Operation != "*" && r.Operation != op {
