@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,20 +31,53 @@ const erpTable = "erp_customers"
 
 // MigrateResult is the JSON line of `erpbench migrate`.
 type MigrateResult struct {
-	Records             int     `json:"records"`
-	BaselineRPS         float64 `json:"baseline_rps"`
-	ConnectorRPS        float64 `json:"connector_rps"`
-	Ratio               float64 `json:"ratio"`
-	PeakRSSMiB          float64 `json:"peak_rss_mib"`
-	PeakAnonMiB         float64 `json:"peak_anon_mib"`
-	ConnectorCPUS       float64 `json:"connector_cpu_s"`
-	Clients             int     `json:"clients"`
-	DistinctExternalIDs int     `json:"distinct_external_ids"`
+	// Platform is one or customerapi.
+	Platform string `json:"platform"`
+	Records  int    `json:"records"`
+	// BaselineSameRPS is the raw loop sending, per record, exactly the
+	// requests the connector's create path sends (see baseline.go), in
+	// records/s; RatioSame is connector_rps ÷ it.
+	// BaselineSameRequestsPerRecord is that loop's requests per record.
+	BaselineSameRPS               float64 `json:"baseline_same_rps"`
+	BaselineSameRequestsPerRecord float64 `json:"baseline_same_requests_per_record"`
+	RatioSame                     float64 `json:"ratio_same"`
+	// BaselinePostRPS (ONe only) is the POST-only loop: the client's create
+	// alone, without its finance data; RatioPost is connector_rps ÷ it.
+	BaselinePostRPS float64 `json:"baseline_post_rps,omitempty"`
+	RatioPost       float64 `json:"ratio_post,omitempty"`
+	RunFigures
+	UpstreamFigures
+	// Clients and DistinctExternalIDs are what the server holds at the end:
+	// ONe's clients and their distinct external ids, or the Customer API's
+	// organisations (the bench user's own left out) and their distinct
+	// names and company numbers; FarmUnits the Customer API's farm
+	// business units (one per farm row). BoundRows are the ERP rows with
+	// the platform id written back.
+	Clients             int `json:"clients"`
+	DistinctExternalIDs int `json:"distinct_external_ids"`
+	FarmUnits           int `json:"farm_units,omitempty"`
+	BoundRows           int `json:"bound_rows"`
+	// StateBytes is the state file's size after the run;
+	// StateBytesPerBinding that ÷ the customers bound (the queue is empty).
+	StateBytes           int64   `json:"state_bytes"`
+	StateBytesPerBinding float64 `json:"state_bytes_per_binding"`
 }
 
 // FeedResult is the JSON line of `erpbench feed`: clients are the ERP
 // customers created, distinct_external_ids the distinct ONe ids among them.
-type FeedResult = MigrateResult
+type FeedResult struct {
+	Records int `json:"records"`
+	// BaselineFeedGetRPS is the raw loop reading the feed pages and GETting
+	// every client (the connector also writes each to the ERP and PUTs the
+	// client with its ERP key as external id), in records/s; RatioFeedGet
+	// is connector_rps ÷ it.
+	BaselineFeedGetRPS float64 `json:"baseline_feed_get_rps"`
+	RatioFeedGet       float64 `json:"ratio_feed_get"`
+	RunFigures
+	UpstreamFigures
+	Clients             int `json:"clients"`
+	DistinctExternalIDs int `json:"distinct_external_ids"`
+}
 
 // NoopResult is the JSON line of `erpbench noop`: the figures of the second
 // run (nothing changed), writes counted by the server during it.
@@ -90,49 +124,47 @@ func runMigrate(ctx context.Context, o benchOptions, out io.Writer) (MigrateResu
 	return res, err
 }
 
-// migrated is what a migration leaves for a following step (noop).
+// migrated is what a migration leaves for a following step (noop, update,
+// pull).
 type migrated struct {
 	server *serverProc
 	cfg    string
 	key    string
 	erp    string
+	state  string
 }
 
-// migrate runs the baseline (when baseline is set) and the connector
-// migration. On success the connector's server is left running in m.
+// migrate runs the baselines (when baseline is set) and the connector
+// migration on o's platform. On success the connector's server is left
+// running in m. The migration is timed as o.upstream says only when
+// baseline is set (migrate itself); otherwise it is an untimed first step
+// on a plain server and configuration.
 func migrate(ctx context.Context, o benchOptions, dir string, baseline bool, out io.Writer) (res MigrateResult, m *migrated, err error) {
+	p := o.plat()
 	n := o.records
-	res.Records = n
+	res.Platform, res.Records = p.name, n
 	key, err := newAPIKey()
 	if err != nil {
 		return res, nil, err
 	}
-	erpPath := filepath.Join(dir, "erp.db")
+	erpPath, statePath := filepath.Join(dir, "erp.db"), filepath.Join(dir, "state.db")
 	t0 := time.Now()
-	if err := seedERP(ctx, erpPath, n, o.seed, o.indexIDs); err != nil {
+	if err := seedERP(ctx, erpPath, n, p, o.seed, o.indexIDs); err != nil {
 		return res, nil, err
 	}
-	fmt.Fprintf(out, "ERP: %d flagged valid customers generated in %s\n", n, time.Since(t0).Round(time.Millisecond))
+	fmt.Fprintf(out, "ERP: %d flagged valid customers for %s generated in %s\n", n, p.label, time.Since(t0).Round(time.Millisecond))
 
+	up := o.upstream
 	if baseline {
-		bodies, err := prepayloads(ctx, erpPath, n)
-		if err != nil {
+		res.UpstreamFigures = up.figures()
+		if err := migrateBaselines(ctx, o, dir, key, erpPath, &res, out); err != nil {
 			return res, nil, err
 		}
-		srv, err := startServer(ctx, o, dir, "server-baseline", key)
-		if err != nil {
-			return res, nil, err
-		}
-		d, err := postLoop(ctx, srv.url, key, bodies, o.concurrency)
-		srv.stop()
-		if err != nil {
-			return res, nil, err
-		}
-		res.BaselineRPS = float64(n) / d.Seconds()
-		fmt.Fprintf(out, "baseline: %d POSTs, concurrency %d, %s: %.0f records/s\n", n, o.concurrency, d.Round(time.Millisecond), res.BaselineRPS)
+	} else {
+		up = upstreamOptions{}
 	}
 
-	srv, err := startServer(ctx, o, dir, "server-connector", key)
+	srv, err := p.start(ctx, o, dir, "server-connector", key)
 	if err != nil {
 		return res, nil, err
 	}
@@ -141,43 +173,159 @@ func migrate(ctx context.Context, o benchOptions, dir string, baseline bool, out
 			srv.stop()
 		}
 	}()
-	cfg, err := writeConfig(dir, "connector.yaml", srv.url, key, erpPath, filepath.Join(dir, "state.db"), o.concurrency, o.txlock)
+	if err := throttle(ctx, srv.url, up); err != nil {
+		return res, nil, err
+	}
+	cfg, err := benchConfig(o, dir, "connector.yaml", srv.url, key, erpPath, statePath, up.rate)
 	if err != nil {
 		return res, nil, err
 	}
-	run, err := runConnectorChild(ctx, o, dir, cfg, "migrate")
+	ro := o
+	ro.upstream = up
+	figs, run, err := timedRun(ctx, ro, dir, cfg, "migrate", srv.url, n)
 	if err != nil {
 		return res, nil, err
 	}
-	res.ConnectorRPS = float64(n) / run.wall.Seconds()
-	res.PeakRSSMiB = round2(run.rssMiB)
-	res.PeakAnonMiB = round2(run.anonMiB)
-	res.ConnectorCPUS = round2(run.cpuS)
-	if res.BaselineRPS > 0 {
-		res.Ratio = round2(res.ConnectorRPS / res.BaselineRPS)
+	res.RunFigures = figs
+	if res.BaselineSameRPS > 0 {
+		res.RatioSame = round2(res.ConnectorRPS / res.BaselineSameRPS)
 	}
-	res.BaselineRPS, res.ConnectorRPS = round1(res.BaselineRPS), round1(res.ConnectorRPS)
+	if res.BaselinePostRPS > 0 {
+		res.RatioPost = round2(res.ConnectorRPS / res.BaselinePostRPS)
+	}
 	fmt.Fprintf(out, "connector: %d records, workers %d, %s: %.0f records/s, peak RSS %.1f MiB (anonymous %.1f MiB), CPU %.2f s\n",
 		n, o.concurrency, run.wall.Round(time.Millisecond), res.ConnectorRPS, res.PeakRSSMiB, res.PeakAnonMiB, res.ConnectorCPUS)
+	fmt.Fprintf(out, "connector: %s\n", figs.describe())
+	if res.StateBytes, err = stateBytes(statePath); err != nil {
+		return res, nil, err
+	}
+	if b := bindings(run.report); b > 0 {
+		res.StateBytesPerBinding = round1(float64(res.StateBytes) / float64(b))
+	}
+	fmt.Fprintf(out, "state file: %d bytes for %d bound customers (%.0f bytes a binding)\n", res.StateBytes, bindings(run.report), res.StateBytesPerBinding)
 
-	res.Clients, res.DistinctExternalIDs, err = serverClients(ctx, srv.url, key)
-	if err != nil {
+	// The verification reads the server at full speed.
+	if err := unthrottle(ctx, srv.url, up); err != nil {
 		return res, nil, err
 	}
-	rows, bound, _, err := erpBindings(ctx, erpPath)
-	if err != nil {
+	if err := verifyMigration(ctx, p, srv, key, erpPath, n, &res, out); err != nil {
 		return res, nil, err
 	}
-	fmt.Fprintf(out, "verify: server holds %d clients with %d distinct external ids; ERP rows %d, bound %d; dead letters %d, queue %d\n",
-		res.Clients, res.DistinctExternalIDs, rows, bound, run.report.Queue.Dead, run.report.Queue.Total())
-	if res.Ratio > 0 {
-		fmt.Fprintf(out, "ratio connector/baseline: %.2f\n", res.Ratio)
+	fmt.Fprintf(out, "verify: dead letters %d, queue %d\n", run.report.Queue.Dead, run.report.Queue.Total())
+	if res.RatioSame > 0 {
+		fmt.Fprintf(out, "ratio connector/baseline (same requests): %.2f\n", res.RatioSame)
 	}
-	if res.Clients != n || res.DistinctExternalIDs != n || rows != n || bound != n || run.report.Queue.Dead != 0 || run.report.Queue.Total() != 0 {
-		return res, nil, fmt.Errorf("migrate: %w: want %d clients, %d distinct external ids, %d ERP rows all bound, no dead letters, an empty queue",
-			errCheck, n, n, n)
+	if res.RatioPost > 0 {
+		fmt.Fprintf(out, "ratio connector/baseline (POST only): %.2f\n", res.RatioPost)
 	}
-	return res, &migrated{server: srv, cfg: cfg, key: key, erp: erpPath}, nil
+	if run.report.Queue.Dead != 0 || run.report.Queue.Total() != 0 || bindings(run.report) != n {
+		return res, nil, fmt.Errorf("migrate: %w: want %d customers bound, no dead letters, an empty queue; got %d bound, %d dead letters, %d queued",
+			errCheck, n, bindings(run.report), run.report.Queue.Dead, run.report.Queue.Total())
+	}
+	return res, &migrated{server: srv, cfg: cfg, key: key, erp: erpPath, state: statePath}, nil
+}
+
+// migrateBaselines runs the raw loops of o's platform, each against a
+// fresh server of its own, into res.
+func migrateBaselines(ctx context.Context, o benchOptions, dir, key, erpPath string, res *MigrateResult, out io.Writer) error {
+	p, n, up := o.plat(), o.records, o.upstream
+	// start runs one loop against a fresh, throttled server.
+	start := func(name string, loop func(url string) (baselineRun, error)) (baselineRun, error) {
+		srv, err := p.start(ctx, o, dir, name, key)
+		if err != nil {
+			return baselineRun{}, err
+		}
+		defer srv.stop()
+		if err := throttle(ctx, srv.url, up); err != nil {
+			return baselineRun{}, err
+		}
+		return loop(srv.url)
+	}
+	report := func(what string, b baselineRun) float64 {
+		rps := float64(n) / b.wall.Seconds()
+		fmt.Fprintf(out, "baseline (%s): %d records, %d requests (%.2f a record, %d answered 429), concurrency %d, %s: %.0f records/s\n",
+			what, n, b.requests, float64(b.requests)/float64(n), b.throttled, o.concurrency, b.wall.Round(time.Millisecond), rps)
+		return rps
+	}
+	switch p {
+	case onePlatform:
+		bodies, err := prepayloads(ctx, erpPath, n)
+		if err != nil {
+			return err
+		}
+		b, err := start("server-baseline", func(url string) (baselineRun, error) {
+			return postLoop(ctx, url, key, bodies.create, o.concurrency, up)
+		})
+		if err != nil {
+			return err
+		}
+		res.BaselinePostRPS = round1(report("POST only", b))
+		b, err = start("server-baseline-same", func(url string) (baselineRun, error) {
+			return oneSameLoop(ctx, url, key, bodies, o.concurrency, up)
+		})
+		if err != nil {
+			return err
+		}
+		res.BaselineSameRPS = round1(report("same requests: create + finance data", b))
+		res.BaselineSameRequestsPerRecord = round2(float64(b.requests) / float64(n))
+	case customerAPIPlatform:
+		bodies, err := capiPayloads(ctx, erpPath, n)
+		if err != nil {
+			return err
+		}
+		b, err := start("server-baseline-same", func(url string) (baselineRun, error) {
+			return capiSameLoop(ctx, url, key, bodies, o.concurrency, up)
+		})
+		if err != nil {
+			return err
+		}
+		res.BaselineSameRPS = round1(report("same requests: organisation + farm business unit", b))
+		res.BaselineSameRequestsPerRecord = round2(float64(b.requests) / float64(n))
+	}
+	return nil
+}
+
+// verifyMigration checks what the server and the ERP hold after a
+// migration of n records into res: ONe one client per record with
+// distinct external ids; the Customer API one organisation per record
+// (by name and company number, the one written back) with a farm business
+// unit for each farm; every ERP row bound to a distinct id.
+func verifyMigration(ctx context.Context, p *chaosPlatform, srv *serverProc, key, erpPath string, n int, res *MigrateResult, out io.Writer) error {
+	rows, bound, distinct, err := erpBindings(ctx, erpPath, p.idColumn)
+	if err != nil {
+		return err
+	}
+	res.BoundRows = bound
+	switch p {
+	case onePlatform:
+		if res.Clients, res.DistinctExternalIDs, err = serverClients(ctx, srv.url, key); err != nil {
+			return err
+		}
+	case customerAPIPlatform:
+		e := &soakEnv{p: p, srv: srv, key: key, erpPath: erpPath, valid: map[string]bool{}, out: out}
+		ids, err := erpPlatformIDs(ctx, erpPath, p.idColumn)
+		if err != nil {
+			return err
+		}
+		for k := range ids {
+			e.valid[k] = true
+		}
+		var cr ChaosResult
+		if err := verifyOrganisations(ctx, e, ids, &cr); err != nil {
+			return err
+		}
+		if len(cr.Violations) > 0 {
+			return fmt.Errorf("verify: %w: %s", errCheck, strings.Join(cr.Violations, "; "))
+		}
+		res.Clients, res.DistinctExternalIDs, res.FarmUnits = cr.Clients, cr.DistinctExternalIDs, cr.FarmUnits
+	}
+	fmt.Fprintf(out, "verify: server holds %d %s with %d distinct %s; ERP rows %d, bound %d (%d distinct ids)\n",
+		res.Clients, p.records, res.DistinctExternalIDs, p.identities, rows, bound, distinct)
+	if res.Clients != n || res.DistinctExternalIDs != n || rows != n || bound != n || distinct != n {
+		return fmt.Errorf("verify: %w: want %d %s with distinct %s, %d ERP rows all bound to distinct ids",
+			errCheck, n, p.records, p.identities, n)
+	}
+	return nil
 }
 
 // runNoop is `erpbench noop`: a migration, then a second connector run
@@ -261,7 +409,7 @@ func runNoop(ctx context.Context, o benchOptions, out io.Writer) (NoopResult, er
 // catch-up against another.
 func runFeed(ctx context.Context, o benchOptions, out io.Writer) (FeedResult, error) {
 	n := o.records
-	res := FeedResult{Records: n}
+	res := FeedResult{Records: n, UpstreamFigures: o.upstream.figures()}
 	dir, cleanup, err := workDir(o)
 	if err != nil {
 		return res, err
@@ -282,12 +430,15 @@ func runFeed(ctx context.Context, o benchOptions, out io.Writer) (FeedResult, er
 	}
 	t0 := time.Now()
 	err = register(ctx, srv.url, bodies, o.concurrency)
+	if err == nil {
+		err = throttle(ctx, srv.url, o.upstream)
+	}
 	if err != nil {
 		srv.stop()
 		return res, err
 	}
 	fmt.Fprintf(out, "storefront: %d registrations in %s\n", n, time.Since(t0).Round(time.Millisecond))
-	d, got, err := feedLoop(ctx, srv.url, key, o.concurrency)
+	b, got, err := feedLoop(ctx, srv.url, key, o.concurrency, o.upstream)
 	srv.stop()
 	if err != nil {
 		return res, err
@@ -295,8 +446,10 @@ func runFeed(ctx context.Context, o benchOptions, out io.Writer) (FeedResult, er
 	if got != n {
 		return res, fmt.Errorf("feed: baseline: %w: read %d clients from the feed, want %d", errCheck, got, n)
 	}
-	res.BaselineRPS = float64(n) / d.Seconds()
-	fmt.Fprintf(out, "baseline: feed pages + %d GETs, concurrency %d, %s: %.0f records/s\n", n, o.concurrency, d.Round(time.Millisecond), res.BaselineRPS)
+	baselineRPS := float64(n) / b.wall.Seconds()
+	res.BaselineFeedGetRPS = round1(baselineRPS)
+	fmt.Fprintf(out, "baseline: feed pages + %d GETs, %d requests (%d answered 429), concurrency %d, %s: %.0f records/s\n",
+		n, b.requests, b.throttled, o.concurrency, b.wall.Round(time.Millisecond), baselineRPS)
 
 	srv, err = startServer(ctx, o, dir, "server-connector", key)
 	if err != nil {
@@ -306,34 +459,34 @@ func runFeed(ctx context.Context, o benchOptions, out io.Writer) (FeedResult, er
 	if err := register(ctx, srv.url, bodies, o.concurrency); err != nil {
 		return res, err
 	}
+	if err := throttle(ctx, srv.url, o.upstream); err != nil {
+		return res, err
+	}
 	erpPath := filepath.Join(dir, "erp.db")
-	if err := seedERP(ctx, erpPath, 0, o.seed, o.indexIDs); err != nil {
+	if err := seedERP(ctx, erpPath, 0, onePlatform, o.seed, o.indexIDs); err != nil {
 		return res, err
 	}
-	cfg, err := writeConfig(dir, "connector.yaml", srv.url, key, erpPath, filepath.Join(dir, "state.db"), o.concurrency, o.txlock)
+	cfg, err := benchConfig(o, dir, "connector.yaml", srv.url, key, erpPath, filepath.Join(dir, "state.db"), o.upstream.rate)
 	if err != nil {
 		return res, err
 	}
-	run, err := runConnectorChild(ctx, o, dir, cfg, "feed")
+	figs, run, err := timedRun(ctx, o, dir, cfg, "feed", srv.url, n)
 	if err != nil {
 		return res, err
 	}
-	res.ConnectorRPS = float64(n) / run.wall.Seconds()
-	res.Ratio = round2(res.ConnectorRPS / res.BaselineRPS)
-	res.BaselineRPS, res.ConnectorRPS = round1(res.BaselineRPS), round1(res.ConnectorRPS)
-	res.PeakRSSMiB = round2(run.rssMiB)
-	res.PeakAnonMiB = round2(run.anonMiB)
-	res.ConnectorCPUS = round2(run.cpuS)
+	res.RunFigures = figs
+	res.RatioFeedGet = round2(figs.ConnectorRPS / baselineRPS)
 	fmt.Fprintf(out, "connector: %d events, workers %d, %s: %.0f records/s, peak RSS %.1f MiB (anonymous %.1f MiB), CPU %.2f s\n",
 		n, o.concurrency, run.wall.Round(time.Millisecond), res.ConnectorRPS, res.PeakRSSMiB, res.PeakAnonMiB, res.ConnectorCPUS)
-	rows, bound, distinct, err := erpBindings(ctx, erpPath)
+	fmt.Fprintf(out, "connector: %s\n", figs.describe())
+	rows, bound, distinct, err := erpBindings(ctx, erpPath, erpgen.ONeIDColumn)
 	if err != nil {
 		return res, err
 	}
 	res.Clients, res.DistinctExternalIDs = rows, distinct
 	fmt.Fprintf(out, "verify: ERP holds %d customers, %d bound to %d distinct ONe ids; dead letters %d, queue %d\n",
 		rows, bound, distinct, run.report.Queue.Dead, run.report.Queue.Total())
-	fmt.Fprintf(out, "ratio connector/baseline: %.2f\n", res.Ratio)
+	fmt.Fprintf(out, "ratio connector/baseline (feed + GET): %.2f\n", res.RatioFeedGet)
 	if rows != n || bound != n || distinct != n || run.report.Queue.Dead != 0 || run.report.Queue.Total() != 0 {
 		return res, fmt.Errorf("feed: %w: want %d ERP customers bound to %d distinct ONe ids, no dead letters, an empty queue", errCheck, n, n)
 	}
@@ -356,9 +509,33 @@ func openERPDB(path string) (*sql.DB, sqlerp.Dialect, error) {
 	return db, d, nil
 }
 
+// genBatch is how many generated records are held at once.
+const genBatch = 10000
+
+// genRecords generates n valid customers for platform p (its generator
+// options, flagged for p only) and hands them to fn in batches: the same
+// rows as generated at once, without holding them all.
+func genRecords(p *chaosPlatform, n int, seed uint64, fn func([]erpgen.Record) error) error {
+	gen := p.gen
+	gen.Seed, gen.InvalidEvery = seed, 0
+	g := erpgen.New(gen)
+	for done := 0; done < n; {
+		recs := g.Records(min(genBatch, n-done))
+		for i := range recs {
+			p.flag(&recs[i])
+		}
+		if err := fn(recs); err != nil {
+			return err
+		}
+		done += len(recs)
+	}
+	return nil
+}
+
 // seedERP creates a fresh SQLite ERP with the demo layout holding n
-// generated, valid customers flagged for ONe only.
-func seedERP(ctx context.Context, path string, n int, seed uint64, indexIDs bool) error {
+// generated, valid customers flagged for platform p only, changed a minute
+// ago (well before the connector's first read).
+func seedERP(ctx context.Context, path string, n int, p *chaosPlatform, seed uint64, indexIDs bool) error {
 	_ = os.Remove(path)
 	db, d, err := openERPDB(path)
 	if err != nil {
@@ -376,54 +553,13 @@ func seedERP(ctx context.Context, path string, n int, seed uint64, indexIDs bool
 			}
 		}
 	}
-	if n == 0 {
+	at := time.Now().Add(-time.Minute)
+	return genRecords(p, n, seed, func(recs []erpgen.Record) error {
+		if err := sqlerp.InsertDemoRecords(ctx, db, d, erpTable, recs, at); err != nil {
+			return fmt.Errorf("erp: %w", err)
+		}
 		return nil
-	}
-	recs := erpgen.New(erpgen.Options{Seed: seed}).Records(n)
-	for i := range recs {
-		recs[i].SyncONe, recs[i].SyncCustomerAPI = true, false
-	}
-	// A minute in the past: well before the connector's first read.
-	if err := sqlerp.InsertDemoRecords(ctx, db, d, erpTable, recs, time.Now().Add(-time.Minute)); err != nil {
-		return fmt.Errorf("erp: %w", err)
-	}
-	return nil
-}
-
-// prepayloads reads the ERP through sqlerp and maps every customer to its
-// ONe create body, ready to send.
-func prepayloads(ctx context.Context, path string, n int) ([][]byte, error) {
-	t, err := sqlerp.Open(ctx, sqlerp.DemoConfig("sqlite", path, erpTable), nil)
-	if err != nil {
-		return nil, fmt.Errorf("baseline: %w", err)
-	}
-	defer t.Close()
-	bodies := make([][]byte, 0, n)
-	cursor := ""
-	for {
-		page, err := t.Changes(ctx, cursor, 1000)
-		if err != nil {
-			return nil, fmt.Errorf("baseline: read erp: %w", err)
-		}
-		for _, it := range page.Items {
-			if it.Err != nil {
-				return nil, fmt.Errorf("baseline: erp row %q: %w", it.Key, it.Err)
-			}
-			b, err := json.Marshal(mapping.ToONeWrite(it.Customer))
-			if err != nil {
-				return nil, fmt.Errorf("baseline: encode %q: %w", it.Key, err)
-			}
-			bodies = append(bodies, b)
-		}
-		cursor = page.Cursor
-		if !page.More || len(page.Items) == 0 {
-			break
-		}
-	}
-	if len(bodies) != n {
-		return nil, fmt.Errorf("baseline: %w: read %d customers from the ERP, want %d", errCheck, len(bodies), n)
-	}
-	return bodies, nil
+	})
 }
 
 // storefrontBodies are n generated customers as storefront registrations
@@ -524,22 +660,6 @@ func send(ctx context.Context, hc *http.Client, method, url, key string, body []
 	return err
 }
 
-// postLoop is the migration baseline: c goroutines POSTing the bodies over
-// keep-alive connections.
-func postLoop(ctx context.Context, base, key string, bodies [][]byte, c int) (time.Duration, error) {
-	hc := newHTTPClient(c)
-	defer hc.CloseIdleConnections()
-	url := base + oneapitest.BasePath + "/clients"
-	start := time.Now()
-	err := parallel(ctx, len(bodies), c, func(ctx context.Context, i int) error {
-		return send(ctx, hc, http.MethodPost, url, key, bodies[i], http.StatusOK, nil)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("baseline: %w", err)
-	}
-	return time.Since(start), nil
-}
-
 // register creates the bodies as storefront registrations through the
 // server's control surface.
 func register(ctx context.Context, base string, bodies [][]byte, c int) error {
@@ -557,9 +677,9 @@ func register(ctx context.Context, base string, bodies [][]byte, c int) error {
 
 // feedLoop is the feed baseline: drain the feed page by page, then GET
 // every distinct client with c goroutines. It returns how many clients it read.
-func feedLoop(ctx context.Context, base, key string, c int) (time.Duration, int, error) {
-	hc := newHTTPClient(c)
-	defer hc.CloseIdleConnections()
+func feedLoop(ctx context.Context, base, key string, c int, u upstreamOptions) (baselineRun, int, error) {
+	l := newRawLoop(c, u, oneAuth(key))
+	defer l.close()
 	api := base + oneapitest.BasePath
 	start := time.Now()
 	seen := map[string]bool{}
@@ -567,8 +687,8 @@ func feedLoop(ctx context.Context, base, key string, c int) (time.Duration, int,
 	cursor := int64(1)
 	for {
 		var f oneapi.SyncFeed
-		if err := send(ctx, hc, http.MethodGet, api+"/clients/synchronization?startId="+strconv.FormatInt(cursor, 10), key, nil, http.StatusOK, &f); err != nil {
-			return 0, 0, fmt.Errorf("baseline: feed: %w", err)
+		if err := l.do(ctx, http.MethodGet, api+"/clients/synchronization?startId="+strconv.FormatInt(cursor, 10), nil, http.StatusOK, &f); err != nil {
+			return baselineRun{}, 0, fmt.Errorf("baseline: feed: %w", err)
 		}
 		for _, e := range f.Events {
 			if !seen[e.ClientID] {
@@ -582,12 +702,12 @@ func feedLoop(ctx context.Context, base, key string, c int) (time.Duration, int,
 		cursor = f.NextID
 	}
 	err := parallel(ctx, len(ids), c, func(ctx context.Context, i int) error {
-		return send(ctx, hc, http.MethodGet, api+"/clients/"+oneapi.EscapeID(ids[i]), key, nil, http.StatusOK, nil)
+		return l.do(ctx, http.MethodGet, api+"/clients/"+oneapi.EscapeID(ids[i]), nil, http.StatusOK, nil)
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("baseline: get client: %w", err)
+		return baselineRun{}, 0, fmt.Errorf("baseline: get client: %w", err)
 	}
-	return time.Since(start), len(ids), nil
+	return baselineRun{wall: time.Since(start), requests: l.requests.Load(), throttled: l.throttled.Load()}, len(ids), nil
 }
 
 // serverClients lists every client through the ONe API and counts the
@@ -611,15 +731,15 @@ func serverClients(ctx context.Context, base, key string) (clients, distinct int
 	return clients, len(ext), nil
 }
 
-// erpBindings counts the ERP's customers, those with an ONe id written
-// back, and the distinct ONe ids.
-func erpBindings(ctx context.Context, path string) (rows, bound, distinct int, err error) {
+// erpBindings counts the ERP's customers, those with a platform id written
+// back to column, and the distinct ids.
+func erpBindings(ctx context.Context, path, column string) (rows, bound, distinct int, err error) {
 	db, _, err := openERPDB(path)
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	defer db.Close()
-	q := fmt.Sprintf(`SELECT COUNT(*), COUNT(NULLIF(%[1]q, '')), COUNT(DISTINCT NULLIF(%[1]q, '')) FROM %[2]q`, erpgen.ONeIDColumn, erpTable)
+	q := fmt.Sprintf(`SELECT COUNT(*), COUNT(NULLIF(%[1]q, '')), COUNT(DISTINCT NULLIF(%[1]q, '')) FROM %[2]q`, column, erpTable)
 	if err := db.QueryRowContext(ctx, q).Scan(&rows, &bound, &distinct); err != nil {
 		return 0, 0, 0, fmt.Errorf("verify: erp: %w", err)
 	}
@@ -646,6 +766,28 @@ func counters(ctx context.Context, base string) (map[string]fault.OpCount, error
 // ("database is locked (517)"), which no busy timeout resolves.
 func writeConfig(dir, name, oneURL, key, erpPath, statePath string, workers int, txlock string) (string, error) {
 	return writeConfigWith(dir, name, oneURL, key, erpPath, statePath, workers, txlock, nil)
+}
+
+// benchConfig writes the connector child's configuration for o's platform
+// (writeConfigWith's, with the platform's own section in place of ONe's for
+// the Customer API); rate > 0 sets the platform's upstream rate, extra
+// (may be nil) makes a last change.
+func benchConfig(o benchOptions, dir, name, url, key, erpPath, statePath string, rate float64, extra ...func(doc map[string]any)) (string, error) {
+	p := o.plat()
+	return writeConfigWith(dir, name, url, key, erpPath, statePath, o.concurrency, o.txlock, func(doc map[string]any) {
+		if p != onePlatform {
+			p.configure(doc, url, key, o.concurrency)
+		}
+		if rate > 0 {
+			doc[p.section].(map[string]any)["upstream"].(map[string]any)["rate"] = rate
+		}
+		if o.configExtra != nil {
+			o.configExtra(doc)
+		}
+		for _, f := range extra {
+			f(doc)
+		}
+	})
 }
 
 // writeConfigWith is writeConfig with a last change to the document

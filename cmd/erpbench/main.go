@@ -1,10 +1,16 @@
 // Command erpbench measures the connector against the raw-HTTP limit of the
-// ONe reference server, side by side in one run:
+// platforms' reference servers, side by side in one run:
 //
-//	erpbench migrate --records N [--concurrency C]   ERP → ONe migration vs a raw POST loop
-//	erpbench feed    --events N  [--concurrency C]   ONe → ERP catch-up vs a raw feed + GET loop
-//	erpbench noop    --records N [--concurrency C]   a second sync with nothing changed
+//	erpbench migrate --records N [--platform P]   ERP → platform migration vs raw loops sending the same requests
+//	erpbench feed    --events N                   ONe → ERP catch-up vs a raw feed + GET loop
+//	erpbench update  --records N --changed-fields F[,F…] [--platform P]   a sync of changed ERP fields
+//	erpbench pull    --records N                  Customer API → ERP: organisations and farms changed on the platform
+//	erpbench noop    --records N                  a second sync with nothing changed
 //	erpbench chaos   [--soak S] [--platform P] [--full]   the kill, faults, shutdown and bad-input soaks
+//
+// --latency and --server-rate make the platform's server a realistic
+// upstream (a latency on every request, 429 with Retry-After above the
+// rate) and set the connector's upstream rate to the server's.
 //
 // Every server and the connector run as separate processes: erpbench
 // re-executes itself with the hidden subcommands serve-one, serve-customer
@@ -21,6 +27,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -53,10 +61,15 @@ type self struct {
 }
 
 const usage = `usage:
-  erpbench migrate --records N [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
-  erpbench feed    --events N  [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
-  erpbench noop    --records N [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
+  erpbench migrate --records N [--platform one|customerapi] [UPSTREAM] [COMMON]
+  erpbench feed    --events N  [UPSTREAM] [COMMON]
+  erpbench update  --records N --changed-fields F[,F…] [--platform one|customerapi] [UPSTREAM] [COMMON]
+  erpbench pull    --records N [--platform customerapi] [UPSTREAM] [COMMON]
+  erpbench noop    --records N [COMMON]
 ` + chaosUsage + `  (erpbench chaos --help describes the soaks)
+UPSTREAM: [--latency D] [--server-rate R] [--server-burst B] [--upstream-rate R]
+COMMON:   [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
+update's fields: ` + changeableFields + `
 `
 
 func run(args []string, stdout, stderr io.Writer, me self) int {
@@ -75,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer, me self) int {
 		err = serveCustomerMain(ctx, rest, stdout, stderr)
 	case "connector":
 		err = connectorMain(ctx, rest, stdout, stderr)
-	case "migrate", "feed", "noop":
+	case "migrate", "feed", "noop", "update", "pull":
 		var o benchOptions
 		o, err = parseBench(cmd, rest, stderr)
 		if err != nil {
@@ -126,7 +139,41 @@ type benchOptions struct {
 	dir         string // working directory; "" makes a temporary one
 	self        self
 	log         io.Writer // progress lines
+	// platform is the platform of migrate, update and pull (nil: ONe).
+	platform *chaosPlatform
+	// changed are update's ERP columns (see changeableFields).
+	changed []string
+	// upstream is the realistic upstream of the timed runs.
+	upstream upstreamOptions
+	// configExtra, when set, makes a last change to every connector
+	// configuration (pull's ownership).
+	configExtra func(doc map[string]any)
 }
+
+// plat is the bench's platform.
+func (o benchOptions) plat() *chaosPlatform {
+	if o.platform == nil {
+		return onePlatform
+	}
+	return o.platform
+}
+
+// upstreamOptions make the platform's server a realistic upstream for the
+// timed runs (and the baselines), and set the connector's upstream rate.
+type upstreamOptions struct {
+	// latency is added by the server to every request.
+	latency time.Duration
+	// serverRate is the requests per second the server accepts over all
+	// operations (0: no limit); serverBurst its token bucket (0: the rate).
+	serverRate  float64
+	serverBurst int
+	// rate is the connector's upstream rate (its <platform>.upstream.rate;
+	// 0: unlimited) and the pace of the baselines' raw loops.
+	rate float64
+}
+
+// on reports whether the server is throttled at all.
+func (u upstreamOptions) on() bool { return u.latency > 0 || u.serverRate > 0 }
 
 func parseBench(cmd string, args []string, stderr io.Writer) (benchOptions, error) {
 	var o benchOptions
@@ -145,6 +192,25 @@ func parseBench(cmd string, args []string, stderr io.Writer) (benchOptions, erro
 	fs.StringVar(&o.txlock, "sqlite-txlock", "immediate", "the connector's SQLite ERP DSN _txlock (\"\" keeps the driver's deferred transactions)")
 	fs.BoolVar(&o.indexIDs, "index-write-back", false, "index the ERP's platform id columns (the demo layout has no such index)")
 	fs.DurationVar(&o.idlePoll, "idle-poll", 0, "connector child: poll the queue for idleness at this interval instead of WaitIdle's (0: as sync --once does)")
+	plat := platformONe
+	if cmd == "pull" {
+		plat = platformCustomerAPI
+	}
+	var fields string
+	upstreamRate := -1.0
+	switch cmd {
+	case "migrate", "update", "pull":
+		fs.StringVar(&plat, "platform", plat, "the platform: "+strings.Join(benchPlatforms(cmd), " or "))
+	}
+	if cmd == "update" {
+		fs.StringVar(&fields, "changed-fields", "name", "comma-separated ERP columns changed in every record: "+changeableFields)
+	}
+	if cmd != "noop" {
+		fs.DurationVar(&o.upstream.latency, "latency", 0, "the platform's server adds this latency to every request")
+		fs.Float64Var(&o.upstream.serverRate, "server-rate", 0, "the platform's server accepts this many requests per second and answers 429 with Retry-After above it (0: no limit)")
+		fs.IntVar(&o.upstream.serverBurst, "server-burst", 0, "the server's token bucket size (0: one second's worth, the rate)")
+		fs.Float64Var(&upstreamRate, "upstream-rate", -1, "the connector's upstream rate and the baselines' pace (default: --server-rate; 0: unlimited)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -152,6 +218,30 @@ func parseBench(cmd string, args []string, stderr io.Writer) (benchOptions, erro
 		return o, fmt.Errorf("%s: unexpected arguments %q", cmd, fs.Args())
 	}
 	var errs []error
+	if i := slices.IndexFunc(chaosPlatforms, func(p *chaosPlatform) bool { return p.name == plat }); i >= 0 && slices.Contains(benchPlatforms(cmd), plat) {
+		o.platform = chaosPlatforms[i]
+	} else {
+		errs = append(errs, fmt.Errorf("--platform: %s runs on %s, got %q", cmd, strings.Join(benchPlatforms(cmd), " or "), plat))
+	}
+	if cmd == "update" {
+		var err error
+		if o.changed, err = parseChangedFields(fields); err != nil {
+			errs = append(errs, fmt.Errorf("--changed-fields: %w", err))
+		}
+	}
+	o.upstream.rate = upstreamRate
+	if upstreamRate < 0 {
+		o.upstream.rate = o.upstream.serverRate
+	}
+	if o.upstream.latency < 0 {
+		errs = append(errs, errors.New("--latency: must not be negative"))
+	}
+	if o.upstream.serverRate < 0 {
+		errs = append(errs, errors.New("--server-rate: must not be negative"))
+	}
+	if o.upstream.serverBurst < 0 || (o.upstream.serverBurst > 0 && o.upstream.serverRate == 0) {
+		errs = append(errs, errors.New("--server-burst: must be positive, with --server-rate"))
+	}
 	if o.records <= 0 {
 		errs = append(errs, fmt.Errorf("--%s: must be positive", count))
 	}
@@ -167,6 +257,18 @@ func parseBench(cmd string, args []string, stderr io.Writer) (benchOptions, erro
 	return o, errors.Join(errs...)
 }
 
+// benchPlatforms are the platforms a bench command runs on.
+func benchPlatforms(cmd string) []string {
+	switch cmd {
+	case "migrate", "update":
+		return []string{platformONe, platformCustomerAPI}
+	case "pull":
+		// ONe's platform → ERP direction is the feed command.
+		return []string{platformCustomerAPI}
+	}
+	return []string{platformONe}
+}
+
 // runBench runs one bench command and prints its figures, the JSON line last.
 func runBench(ctx context.Context, cmd string, o benchOptions, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -180,6 +282,10 @@ func runBench(ctx context.Context, cmd string, o benchOptions, stdout io.Writer)
 		res, err = runFeed(ctx, o, stdout)
 	case "noop":
 		res, err = runNoop(ctx, o, stdout)
+	case "update":
+		res, err = runUpdate(ctx, o, stdout)
+	case "pull":
+		res, err = runPull(ctx, o, stdout)
 	}
 	if err != nil {
 		return err
