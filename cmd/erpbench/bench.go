@@ -61,6 +61,9 @@ type MigrateResult struct {
 	// StateBytesPerBinding that ÷ the customers bound (the queue is empty).
 	StateBytes           int64   `json:"state_bytes"`
 	StateBytesPerBinding float64 `json:"state_bytes_per_binding"`
+	// Outcomes are the connector's outcomes in the run (direction →
+	// outcome → records).
+	Outcomes map[string]map[string]int `json:"outcomes"`
 }
 
 // FeedResult is the JSON line of `erpbench feed`: clients are the ERP
@@ -186,7 +189,7 @@ func migrate(ctx context.Context, o benchOptions, dir string, baseline bool, out
 	if err != nil {
 		return res, nil, err
 	}
-	res.RunFigures = figs
+	res.RunFigures, res.Outcomes = figs, run.report.Outcomes
 	if res.BaselineSameRPS > 0 {
 		res.RatioSame = round2(res.ConnectorRPS / res.BaselineSameRPS)
 	}
@@ -195,7 +198,7 @@ func migrate(ctx context.Context, o benchOptions, dir string, baseline bool, out
 	}
 	fmt.Fprintf(out, "connector: %d records, workers %d, %s: %.0f records/s, peak RSS %.1f MiB (anonymous %.1f MiB), CPU %.2f s\n",
 		n, o.concurrency, run.wall.Round(time.Millisecond), res.ConnectorRPS, res.PeakRSSMiB, res.PeakAnonMiB, res.ConnectorCPUS)
-	fmt.Fprintf(out, "connector: %s\n", figs.describe())
+	fmt.Fprintf(out, "connector: %s; outcomes %v\n", figs.describe(), run.report.Outcomes)
 	if res.StateBytes, err = stateBytes(statePath); err != nil {
 		return res, nil, err
 	}

@@ -101,12 +101,13 @@ func TestThrottleRefusesAboveTheRate(t *testing.T) {
 }
 
 // TestThrottleRateOverTime: on the wall clock, at 200 requests/s with a
-// burst of 10, 30 requests sent back to back for 0.3 s are accepted at
-// about the rate.
+// burst of 50, requests sent back to back for 0.3 s are accepted at the
+// rate after the burst, never above (a stall of the test's goroutine under
+// load loses tokens only beyond the burst's 250 ms).
 func TestThrottleRateOverTime(t *testing.T) {
 	in := New(1)
 	h := in.Wrap("op", errWriter, okHandler())
-	if err := in.SetThrottle(Throttle{Rate: 200, Burst: 10}); err != nil {
+	if err := in.SetThrottle(Throttle{Rate: 200, Burst: 50}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -117,7 +118,7 @@ func TestThrottleRateOverTime(t *testing.T) {
 		}
 	}
 	el := time.Since(start).Seconds()
-	if want := 10 + 200*el; float64(ok) > want+2 || float64(ok) < want*0.8 {
+	if want := 50 + 200*el; float64(ok) > want+2 || float64(ok) < want*0.7 {
 		t.Fatalf("accepted %d in %.3fs, want about %.0f", ok, el, want)
 	}
 }
