@@ -136,24 +136,11 @@ func runUpdate(ctx context.Context, o benchOptions, out io.Writer) (UpdateResult
 	}
 	fmt.Fprintf(out, "ERP: %s changed in %d of %d rows in %s\n", strings.Join(o.changed, ", "), res.ChangedRecords, n, time.Since(t0).Round(time.Millisecond))
 
-	if err := throttle(ctx, m.server.url, o.upstream); err != nil {
-		return res, err
-	}
-	cfg, err := benchConfig(o, dir, "connector-timed.yaml", m.server.url, m.key, m.erp, m.state, o.upstream.rate)
+	figs, outcomes, err := timedSync(ctx, o, dir, m, n, "update", "sync of the changes of %d records", out)
 	if err != nil {
 		return res, err
 	}
-	figs, run, err := timedRun(ctx, o, dir, cfg, "update", m.server.url, n)
-	if err != nil {
-		return res, err
-	}
-	res.RunFigures, res.Outcomes = figs, run.report.Outcomes
-	fmt.Fprintf(out, "connector: sync of the changes of %d records in %s: %.0f records/s, peak RSS %.1f MiB, CPU %.2f s; outcomes %v\n",
-		n, run.wall.Round(time.Millisecond), figs.ConnectorRPS, figs.PeakRSSMiB, figs.ConnectorCPUS, run.report.Outcomes)
-	fmt.Fprintf(out, "connector: %s\n", figs.describe())
-	if run.report.Queue.Dead != 0 || run.report.Queue.Total() != 0 {
-		return res, fmt.Errorf("update: %w: %d dead letters, %d jobs left in the queue", errCheck, run.report.Queue.Dead, run.report.Queue.Total())
-	}
+	res.RunFigures, res.Outcomes = figs, outcomes
 	if err := unthrottle(ctx, m.server.url, o.upstream); err != nil {
 		return res, err
 	}
@@ -379,24 +366,11 @@ func runPull(ctx context.Context, o benchOptions, out io.Writer) (PullResult, er
 	res.ChangedRecords = len(want)
 	fmt.Fprintf(out, "platform: %d organisations renamed and their farms' holding numbers changed in %s\n", len(want), time.Since(t0).Round(time.Millisecond))
 
-	if err := throttle(ctx, m.server.url, o.upstream); err != nil {
-		return res, err
-	}
-	cfg, err := benchConfig(o, dir, "connector-timed.yaml", m.server.url, m.key, m.erp, m.state, o.upstream.rate)
+	figs, outcomes, err := timedSync(ctx, o, dir, m, n, "pull", "pull of %d changed organisations", out)
 	if err != nil {
 		return res, err
 	}
-	figs, run, err := timedRun(ctx, o, dir, cfg, "pull", m.server.url, n)
-	if err != nil {
-		return res, err
-	}
-	res.RunFigures, res.Outcomes = figs, run.report.Outcomes
-	fmt.Fprintf(out, "connector: pull of %d changed organisations in %s: %.0f records/s, peak RSS %.1f MiB, CPU %.2f s; outcomes %v\n",
-		n, run.wall.Round(time.Millisecond), figs.ConnectorRPS, figs.PeakRSSMiB, figs.ConnectorCPUS, run.report.Outcomes)
-	fmt.Fprintf(out, "connector: %s\n", figs.describe())
-	if run.report.Queue.Dead != 0 || run.report.Queue.Total() != 0 {
-		return res, fmt.Errorf("pull: %w: %d dead letters, %d jobs left in the queue", errCheck, run.report.Queue.Dead, run.report.Queue.Total())
-	}
+	res.RunFigures, res.Outcomes = figs, outcomes
 	got, err := erpCustomers(ctx, m.erp)
 	if err != nil {
 		return res, err
@@ -466,4 +440,29 @@ func changeOnPlatform(ctx context.Context, m *migrated, c int) (map[string]mappi
 		return nil, err
 	}
 	return want, nil
+}
+
+// timedSync times the connector's sync of n changed records (mode update or
+// pull) against the migrated world m, the server throttled as the options
+// say; what describes the run ("pull of %d changed organisations"). The
+// queue must end empty, without dead letters.
+func timedSync(ctx context.Context, o benchOptions, dir string, m *migrated, n int, mode, what string, out io.Writer) (RunFigures, map[string]map[string]int, error) {
+	if err := throttle(ctx, m.server.url, o.upstream); err != nil {
+		return RunFigures{}, nil, err
+	}
+	cfg, err := benchConfig(o, dir, "connector-timed.yaml", m.server.url, m.key, m.erp, m.state, o.upstream.rate)
+	if err != nil {
+		return RunFigures{}, nil, err
+	}
+	figs, run, err := timedRun(ctx, o, dir, cfg, mode, m.server.url, n)
+	if err != nil {
+		return RunFigures{}, nil, err
+	}
+	fmt.Fprintf(out, "connector: "+what+" in %s: %.0f records/s, peak RSS %.1f MiB, CPU %.2f s; outcomes %v\n",
+		n, run.wall.Round(time.Millisecond), figs.ConnectorRPS, figs.PeakRSSMiB, figs.ConnectorCPUS, run.report.Outcomes)
+	fmt.Fprintf(out, "connector: %s\n", figs.describe())
+	if run.report.Queue.Dead != 0 || run.report.Queue.Total() != 0 {
+		return figs, run.report.Outcomes, fmt.Errorf("%s: %w: %d dead letters, %d jobs left in the queue", mode, errCheck, run.report.Queue.Dead, run.report.Queue.Total())
+	}
+	return figs, run.report.Outcomes, nil
 }

@@ -28,15 +28,8 @@ func (in *Injector) RegisterControl(mux *http.ServeMux, prefix string, writeErr 
 	})
 	mux.HandleFunc("POST "+prefix+"/faults", func(w http.ResponseWriter, r *http.Request) {
 		var rule Rule
-		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, "fault: read body: "+err.Error())
-			return
-		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rule); err != nil {
-			writeErr(w, http.StatusBadRequest, fmt.Sprintf("fault: decode rule: %v", err))
+		if err := decodeStrict(r, &rule, "rule"); err != nil {
+			writeErr(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		id, err := in.Add(rule)
@@ -74,15 +67,8 @@ func (in *Injector) RegisterControl(mux *http.ServeMux, prefix string, writeErr 
 	})
 	mux.HandleFunc("PUT "+prefix+"/throttle", func(w http.ResponseWriter, r *http.Request) {
 		var t Throttle
-		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, "fault: read body: "+err.Error())
-			return
-		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&t); err != nil {
-			writeErr(w, http.StatusBadRequest, fmt.Sprintf("fault: decode throttle: %v", err))
+		if err := decodeStrict(r, &t, "throttle"); err != nil {
+			writeErr(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		if err := in.SetThrottle(t); err != nil {
@@ -97,4 +83,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decodeStrict decodes a control request's JSON body (at most 1 MiB) into
+// v, refusing unknown fields; what names v in the error.
+func decodeStrict(r *http.Request, v any, what string) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("fault: read body: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("fault: decode %s: %w", what, err)
+	}
+	return nil
 }
