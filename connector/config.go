@@ -103,7 +103,7 @@ type ERPConfig struct {
 type Upstream struct {
 	// Rate is requests per second (0: unlimited).
 	Rate float64 `mapstructure:"rate"`
-	// Burst is the limiter's burst (default: Rate rounded down, at least 1).
+	// Burst is the limiter's burst (default 1: requests evenly spaced at Rate).
 	Burst int `mapstructure:"burst"`
 	// Workers is the number of concurrent deliveries (default 4).
 	Workers int `mapstructure:"workers"`
@@ -258,7 +258,7 @@ func (u Upstream) defaults() Upstream {
 		u.Workers = 4
 	}
 	if u.Rate > 0 && u.Burst == 0 {
-		u.Burst = max(1, int(u.Rate))
+		u.Burst = 1
 	}
 	if u.BreakerFailures == 0 {
 		u.BreakerFailures = 5

@@ -71,3 +71,27 @@ func TestConfigRefusesValuesThatMeanNothing(t *testing.T) {
 		t.Fatalf("zeros without Defaults: problems at %v, want %v", got, want)
 	}
 }
+
+// TestUpstreamRateSpacesRequestsEvenly: a rate without a burst sends the
+// requests evenly spaced (burst 1) on both platforms: a platform that
+// allows that rate with any bucket of its own never answers 429 for it,
+// while a burst equal to the rate overran one whose bucket fills at the
+// same rate as soon as latencies jittered. A burst given is kept.
+func TestUpstreamRateSpacesRequestsEvenly(t *testing.T) {
+	c := connector.Config{
+		StatePath:   "state.db",
+		ONe:         &connector.ONeConfig{BaseURL: "https://one.example.com", Tenant: "t", APIKey: "k", Upstream: connector.Upstream{Rate: 200}},
+		CustomerAPI: &connector.CustomerAPIConfig{BaseURL: "https://capi.example.com", APIToken: "t", Upstream: connector.Upstream{Rate: 50, Burst: 7}},
+	}.Defaults()
+	if got := c.ONe.Upstream.Burst; got != 1 {
+		t.Errorf("ONe burst %d for rate 200 with none given, want 1", got)
+	}
+	if got := c.CustomerAPI.Upstream.Burst; got != 7 {
+		t.Errorf("Customer API burst %d, want the 7 given", got)
+	}
+	c = connector.Config{StatePath: "state.db",
+		CustomerAPI: &connector.CustomerAPIConfig{BaseURL: "https://capi.example.com", APIToken: "t", Upstream: connector.Upstream{Rate: 50}}}.Defaults()
+	if got := c.CustomerAPI.Upstream.Burst; got != 1 {
+		t.Errorf("Customer API burst %d for rate 50 with none given, want 1", got)
+	}
+}

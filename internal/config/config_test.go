@@ -138,7 +138,7 @@ func TestEnvOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := f.ONe
-	if o.Tenant != "from-env" || o.APIKey != "env-key" || o.Upstream.Rate != 2.5 || o.Upstream.Burst != 2 ||
+	if o.Tenant != "from-env" || o.APIKey != "env-key" || o.Upstream.Rate != 2.5 || o.Upstream.Burst != 1 ||
 		o.Upstream.BreakerOpen != 45*time.Second || !slices.Equal(o.Contexts, []string{"APPLICATION", "BACKOFFICE"}) {
 		t.Fatalf("one = %#v (rate %v burst %d open %v contexts %v)", o, o.Upstream.Rate, o.Upstream.Burst, o.Upstream.BreakerOpen, o.Contexts)
 	}
