@@ -58,6 +58,8 @@ type Connector struct {
 	now   func() time.Time
 	m     *metrics
 	locks keyLocks
+	// handoff hands the scans' push payloads to their deliveries undecoded.
+	handoff handoff
 	// sites are the configured platforms, in a fixed order (ONe, then the
 	// Customer API).
 	sites []*site

@@ -326,7 +326,7 @@ func (c *Connector) planResyncPage(ctx context.Context, tx *state.Tx, s *site, i
 		if err := tx.AddToSet(s.resyncERPSet(), it.Key); err != nil {
 			return nil, err
 		}
-		j, b, err := planPush(tx, s, it, scanAll, queue.LaneBackfill)
+		j, _, b, err := planPush(tx, s, it, scanAll, queue.LaneBackfill)
 		if err != nil {
 			return nil, err
 		}

@@ -31,37 +31,37 @@ const (
 // reading its binding inside tx. Invalid records become jobs that dead-
 // letter them with their reasons; unchanged ones (the digest last pushed)
 // need nothing.
-func planPush(tx *state.Tx, s *site, it erp.Item, kind scanKind, lane queue.Lane) (*queue.Job, state.Binding, error) {
+func planPush(tx *state.Tx, s *site, it erp.Item, kind scanKind, lane queue.Lane) (*queue.Job, pushPayload, state.Binding, error) {
 	if it.Key == "" {
-		return nil, state.Binding{}, nil
+		return nil, pushPayload{}, state.Binding{}, nil
 	}
 	b, bound, err := tx.Binding(s.name, it.Key)
 	if err != nil {
-		return nil, b, err
+		return nil, pushPayload{}, b, err
 	}
 	if kind == scanNew && bound || kind == scanUpdates && !bound {
-		return nil, b, nil
+		return nil, pushPayload{}, b, nil
 	}
 	p, err := classify(s, it)
 	if err != nil {
-		return nil, b, err
+		return nil, p, b, err
 	}
 	switch p.Op {
 	case opInvalid:
 		if !s.p.Wants(p.Customer) && !bound {
-			return nil, b, nil
+			return nil, p, b, nil
 		}
 	case opUnflag:
 		if !bound {
-			return nil, b, nil
+			return nil, p, b, nil
 		}
 	case opUpsert:
 		if bound && s.pushed(b, p.Hash, p.Customer) {
-			return nil, b, nil // nothing changed for this platform
+			return nil, p, b, nil // nothing changed for this platform
 		}
 	}
 	j, err := s.pushJob(p, lane)
-	return &j, b, err
+	return &j, p, b, err
 }
 
 // scanERP reads ERP changes since the scan's cursor and queues the
@@ -94,20 +94,23 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 		n := 0
 		var rejected map[string]int
 		var queuedJobs []queue.Job
+		var payloads []pushPayload
 		err = c.state.Update(ctx, func(tx *state.Tx) error {
 			var jobs []queue.Job
+			payloads = payloads[:0]
 			var err error
 			if rejected, err = reject(tx, page.Items); err != nil {
 				return err
 			}
 			for _, it := range page.Items {
 				for _, s := range c.sites {
-					j, _, err := planPush(tx, s, it, kind, queue.LaneLive)
+					j, p, _, err := planPush(tx, s, it, kind, queue.LaneLive)
 					if err != nil {
 						return err
 					}
 					if j != nil {
-						jobs = append(jobs, *j)
+						p.Run = runOf(ctx) // what stampRun writes
+						jobs, payloads = append(jobs, *j), append(payloads, p)
 					}
 				}
 			}
@@ -121,6 +124,7 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 		if err != nil {
 			return queued, fmt.Errorf("connector: queue ERP changes: %w", err)
 		}
+		c.handoff.keep(queuedJobs, payloads)
 		queued += n
 		c.m.queued.WithLabelValues("erp").Add(float64(n))
 		c.m.countRejected(rejected)

@@ -176,9 +176,11 @@ func (c *Connector) handle(s *site) queue.Handler {
 		}
 		switch job.Type {
 		case s.pushType():
-			var p pushPayload
-			if err := decode(&p); err != nil {
-				return err
+			p, ok := c.handoff.take(job)
+			if !ok {
+				if err := decode(&p); err != nil {
+					return err
+				}
 			}
 			ctx := c.delivering(ctx, job, p.Run)
 			err := c.push(ctx, s, job, p)

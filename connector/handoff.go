@@ -1,0 +1,64 @@
+package connector
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// handoff keeps, for the push jobs a scan of this process queued, the
+// payload it encoded, so that their delivery in the same process does not
+// decode the JSON again. The queue's bytes stay the truth: a job is handed
+// its payload only when the bytes it carries are the very bytes queued
+// (a job queued again for the same key, by another path or an earlier
+// process, is decoded as always), and each payload is handed out once.
+type handoff struct {
+	mu sync.Mutex
+	m  map[string]handed // by job key
+}
+
+type handed struct {
+	payload []byte
+	p       pushPayload
+}
+
+// maxHandoff bounds the payloads kept: more than a scan lets the queue
+// hold (maxHeld) plus what the pools have leased. Past it the map starts
+// again (jobs that were never delivered here, such as purged ones, are
+// forgotten that way).
+const maxHandoff = 2 * maxHeld
+
+// keep records the payloads of the upserts among jobs just committed to
+// the queue; ps[i] is what jobs[i].Payload encodes (with its run). Only
+// upserts go out as queued: every other push reads the ERP record again
+// (and an invalid record's JSON may differ from what was read: invalid
+// UTF-8 is encoded as U+FFFD).
+func (h *handoff) keep(jobs []queue.Job, ps []pushPayload) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m)+len(jobs) > maxHandoff {
+		h.m = make(map[string]handed, len(jobs))
+	}
+	for i, j := range jobs {
+		if ps[i].Op == opUpsert {
+			h.m[j.Key] = handed{payload: j.Payload, p: ps[i]}
+		}
+	}
+}
+
+// take returns the payload kept for job, if the job carries exactly the
+// bytes queued, and forgets it either way.
+func (h *handoff) take(job queue.Job) (pushPayload, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.m[job.Key]
+	if !ok {
+		return pushPayload{}, false
+	}
+	delete(h.m, job.Key)
+	if !bytes.Equal(e.payload, job.Payload) {
+		return pushPayload{}, false
+	}
+	return e.p, true
+}
