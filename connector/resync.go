@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/mapping"
@@ -230,14 +232,25 @@ func (c *Connector) resync(ctx context.Context, s *site) (ResyncReport, error) {
 func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, rep *ResyncReport) error {
 	known := c.known(ctx, s)
 	o := walkOpts{lane: queue.LaneBackfill, watermark: true, unbound: true, set: s.resyncName()}
+	// The next page is read while this one is planned and committed.
+	type listedPage struct {
+		page  platform.Page
+		began time.Time
+	}
+	next, stop := readAhead(ctx, cursor, func(ctx context.Context, cursor string) (listedPage, string, bool, error) {
+		page, began, err := c.list(ctx, s, cursor, known)
+		return listedPage{page, began}, page.Next, page.Next != "", err
+	})
+	defer stop()
 	for {
 		if err := c.awaitRoom(ctx); err != nil {
 			return err
 		}
-		page, began, err := c.list(ctx, s, cursor, known)
+		lp, err := next()
 		if err != nil {
 			return fmt.Errorf("connector: resync: list %s: %w", s.name, err)
 		}
+		page, began := lp.page, lp.began
 		var l listed
 		if err := c.state.Update(ctx, func(tx *state.Tx) error {
 			var err error
@@ -273,18 +286,33 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 		_, err := c.store.Advance(ctx, s.resyncName(), queue.Chunk{Position: "deletes:"})
 		return err
 	}
+	// The next page is read while this one is planned and committed.
+	type erpPage struct {
+		its    []erp.Item
+		last   string
+		listed int
+		began  time.Time
+		final  bool
+	}
+	next, stop := readAhead(ctx, after, func(ctx context.Context, after string) (erpPage, string, bool, error) {
+		began := c.now()
+		its, last, listed, err := read(ctx, after)
+		final := listed < c.cfg.ERP.PageSize
+		return erpPage{its: its, last: last, listed: listed, began: began, final: final}, last, !final, err
+	})
+	defer stop()
 	for {
 		if err := c.awaitRoom(ctx); err != nil {
 			return err
 		}
-		its, last, listed, err := read(ctx, after)
+		pg, err := next()
 		if err != nil {
 			return fmt.Errorf("connector: resync: %w", err)
 		}
-		final := listed < c.cfg.ERP.PageSize
+		its, last, listed, final := pg.its, pg.last, pg.listed, pg.final
 		var jobs []queue.Job
 		if err := c.state.Update(ctx, func(tx *state.Tx) error {
-			jobs, err = c.planResyncPage(ctx, tx, s, its, rep)
+			jobs, err = c.planResyncPage(ctx, tx, s, its, pg.began, rep)
 			return err
 		}); err != nil {
 			return err
@@ -308,10 +336,12 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 	}
 }
 
-// planResyncPage plans the pushes of one page of ERP customers, stamped
-// with the binding version they were read against, and records the keys
-// listed in the ERP walk's set.
-func (c *Connector) planResyncPage(ctx context.Context, tx *state.Tx, s *site, its []erp.Item, rep *ResyncReport) ([]queue.Job, error) {
+// planResyncPage plans the pushes of one page of ERP customers read from
+// began, stamped with the binding version they were read against, and
+// records the keys listed in the ERP walk's set. A customer whose binding
+// changed after the read began is left to the live path that changed it:
+// what the page holds of it may be older.
+func (c *Connector) planResyncPage(ctx context.Context, tx *state.Tx, s *site, its []erp.Item, began time.Time, rep *ResyncReport) ([]queue.Job, error) {
 	rejected, err := reject(tx, its)
 	if err != nil {
 		return nil, err
@@ -330,7 +360,7 @@ func (c *Connector) planResyncPage(ctx context.Context, tx *state.Tx, s *site, i
 		if err != nil {
 			return nil, err
 		}
-		if j == nil {
+		if j == nil || b.Updated.After(began) {
 			continue
 		}
 		if b.ID == "" {

@@ -1,0 +1,139 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/erp/erpgen"
+	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// TestReadAheadKeepsOrderAndBound: the pages come in order with their
+// cursors, the reader is never more than two pages ahead of the walk, an
+// error ends the walk with that error, and stopping early ends the reader.
+func TestReadAheadKeepsOrderAndBound(t *testing.T) {
+	ctx := context.Background()
+	var reads atomic.Int64
+	read := func(failAt int) func(ctx context.Context, cursor string) (int, string, bool, error) {
+		return func(ctx context.Context, cursor string) (int, string, bool, error) {
+			reads.Add(1)
+			n, _ := strconv.Atoi(cursor)
+			if n == failAt {
+				return 0, "", true, errors.New("listing refused")
+			}
+			return n, strconv.Itoa(n + 1), n < 9, nil
+		}
+	}
+
+	next, stop := readAhead(ctx, "0", read(-1))
+	for want := 0; want <= 9; want++ {
+		if want == 3 {
+			time.Sleep(50 * time.Millisecond) // a slow page: the reader may run ahead, not far
+			if got := reads.Load(); got > int64(want)+2 {
+				t.Fatalf("%d pages read while the walk is at page %d", got, want)
+			}
+		}
+		got, err := next()
+		if err != nil || got != want {
+			t.Fatalf("page %d: got %d, %v", want, got, err)
+		}
+	}
+	if _, err := next(); err == nil {
+		t.Fatal("a page after the last")
+	}
+	stop()
+
+	next, stop = readAhead(ctx, "0", read(2))
+	for want := 0; want < 2; want++ {
+		if got, err := next(); err != nil || got != want {
+			t.Fatalf("page %d: got %d, %v", want, got, err)
+		}
+	}
+	if _, err := next(); err == nil || err.Error() != "listing refused" {
+		t.Fatalf("the failed read: %v", err)
+	}
+	stop()
+
+	reads.Store(0)
+	next, stop = readAhead(ctx, "0", read(-1))
+	if _, err := next(); err != nil {
+		t.Fatal(err)
+	}
+	stop() // the walk ends early (its commit failed): the reader stops
+	n := reads.Load()
+	time.Sleep(20 * time.Millisecond)
+	if reads.Load() != n || n > 3 {
+		t.Fatalf("the reader went on after stop: %d reads, then %d", n, reads.Load())
+	}
+}
+
+// TestResyncLeavesNewerBindingsToTheLivePath: an ERP page read before a
+// customer's binding changed (the live path pushed a newer change while
+// the page was read, or waited read ahead) queues nothing for it: what the
+// page holds may be older than what the platform received. The same page
+// read after the change queues the push.
+func TestResyncLeavesNewerBindingsToTheLivePath(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c := iw.c
+	recs := erpgen.New(erpgen.Options{Seed: 3}).Records(4)
+	if err := sqlerp.InsertDemoRecords(ctx, iw.tab.DB(), iw.tab.Dialect(), sqlerp.DemoTable, recs, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := c.SyncOnce(wctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitIdle(wctx); err != nil {
+		t.Fatal(err)
+	}
+	its, err := iw.tab.ListItems(ctx, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range its {
+		its[i].Customer.Name += " (as an older read held it)"
+	}
+	for _, s := range c.sites {
+		plan := func(began time.Time) int {
+			var jobs []queue.Job
+			var rep ResyncReport
+			if err := c.state.Update(ctx, func(tx *state.Tx) error {
+				var err error
+				jobs, err = c.planResyncPage(ctx, tx, s, its, began, &rep)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return len(jobs)
+		}
+		if n := plan(before); n != 0 {
+			t.Errorf("%s: %d pushes queued from a page read before the bindings changed", s.name, n)
+		}
+		bound := 0
+		for _, it := range its {
+			if _, ok, err := c.binding(ctx, s, it.Key); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				bound++
+			}
+		}
+		if bound == 0 {
+			t.Fatalf("%s: no customer bound", s.name)
+		}
+		if n := plan(time.Now()); n != bound {
+			t.Errorf("%s: %d pushes queued from a page read after the bindings changed, want %d (the bound customers)", s.name, n, bound)
+		}
+	}
+}
