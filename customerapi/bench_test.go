@@ -1,14 +1,19 @@
 package customerapi_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/erpconnector/erpconnector/customerapi"
 	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
+	"github.com/erpconnector/erpconnector/internal/cputime"
 )
 
 // BenchmarkAllOrganisations streams 2,000 organisations page by page (200
@@ -40,4 +45,192 @@ func BenchmarkAllOrganisations(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total*b.N)/b.Elapsed().Seconds(), "orgs/s")
+}
+
+// The hot path per request: one call through the typed client, one at a
+// time, over real keep-alive HTTP on loopback. "ref" answers from the
+// reference server (its own work included); "canned" replays the reference
+// server's answers without doing that work, so the client's cost stands out;
+// "inproc" replays them in memory, without a socket: the client's work alone.
+
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// recording wraps h and keeps the last answer it gave to each method and path.
+type recording struct {
+	h       http.Handler
+	answers map[string]answer
+}
+
+func newRecording(h http.Handler) *recording {
+	return &recording{h: h, answers: map[string]answer{}}
+}
+
+func (rc *recording) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	rc.h.ServeHTTP(rec, r)
+	a := answer{rec.Code, rec.Header().Clone(), bytes.Clone(rec.Body.Bytes())}
+	rc.answers[r.Method+" "+r.URL.Path] = a
+	a.write(w)
+}
+
+func (a answer) write(w http.ResponseWriter) {
+	for k, v := range a.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
+}
+
+// replay answers every request with the answer recorded for its method and path.
+func (rc *recording) replay(b *testing.B) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil { // nil when served in memory (inproc)
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
+		a, ok := rc.answers[r.Method+" "+r.URL.Path]
+		if !ok {
+			b.Errorf("no recorded answer for %s %s", r.Method, r.URL.Path)
+			w.WriteHeader(http.StatusNotImplemented)
+			return
+		}
+		a.write(w)
+	})
+}
+
+// measure runs op once per iteration and reports, next to the wall time, the
+// process's CPU time per operation (client and loopback server together):
+// on a busy machine it swings much less than the wall time.
+func measure(b *testing.B, op func(i int) error) {
+	b.Helper()
+	b.ReportAllocs()
+	start := cputime.Process()
+	for i := 0; b.Loop(); i++ {
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if cpu := cputime.PerOp(start, b.N); cpu > 0 {
+		b.ReportMetric(cpu, "cpu-ns/op")
+	}
+}
+
+// benchClient returns a client of h over a keep-alive loopback server.
+func benchClient(b *testing.B, h http.Handler) *customerapi.Client {
+	b.Helper()
+	ts := httptest.NewServer(h)
+	b.Cleanup(ts.Close)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	b.Cleanup(tr.CloseIdleConnections)
+	return benchClientOver(b, ts.URL, tr)
+}
+
+func benchClientOver(b *testing.B, base string, rt http.RoundTripper) *customerapi.Client {
+	b.Helper()
+	c, err := customerapi.New(customerapi.Options{BaseURL: base, Credentials: customerapi.Credentials{Username: ownerEmail, Password: ownerPass},
+		HTTPClient: &http.Client{Transport: rt}, Timeout: 10 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// replayed returns a client of rc's recorded answers: over loopback
+// ("canned") or in memory ("inproc").
+func replayed(b *testing.B, rc *recording, mode string) *customerapi.Client {
+	if mode == "inproc" {
+		return benchClientOver(b, "http://customers.invalid", inproc{rc.replay(b)})
+	}
+	return benchClient(b, rc.replay(b))
+}
+
+// inproc serves h in memory, without a socket: what is timed is the client's
+// own work (building the request, reading and decoding the answer) and h's.
+type inproc struct{ h http.Handler }
+
+func (t inproc) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	resp := rec.Result()
+	resp.ContentLength = int64(rec.Body.Len())
+	resp.Header.Set("Content-Length", strconv.Itoa(rec.Body.Len()))
+	resp.Request = r
+	return resp, nil
+}
+
+func benchRef() *recording {
+	return newRecording(customerapitest.NewServer(customerapitest.Options{Seed: 1, Users: map[string]string{ownerEmail: ownerPass}}))
+}
+
+// BenchmarkLogin measures login (POST /v1/auth/login, no bearer token), one request per op.
+func BenchmarkLogin(b *testing.B) {
+	ctx := context.Background()
+	req := customerapi.LoginRequest{Username: ownerEmail, Password: ownerPass}
+	run := func(b *testing.B, c *customerapi.Client) {
+		measure(b, func(int) error {
+			_, err := c.Login(ctx, req)
+			return err
+		})
+	}
+	b.Run("ref", func(b *testing.B) { run(b, benchClient(b, benchRef())) })
+	for _, mode := range []string{"canned", "inproc"} {
+		b.Run(mode, func(b *testing.B) {
+			rc := benchRef()
+			if _, err := benchClient(b, rc).Login(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+			run(b, replayed(b, rc, mode))
+		})
+	}
+}
+
+func benchOrganisation(i int) customerapi.CreateOrganisationRequest {
+	return customerapi.CreateOrganisationRequest{
+		Location: &customerapi.Location{Address: &customerapi.Address{Line1: "Hill Farm", Postcode: "YO62 5JE", CountryISO: "GB"}},
+		Company:  &customerapi.Company{Number: "SC123456"},
+		Name:     fmt.Sprint("Farm B", i), CountryISO: "GB",
+		OwnerContact: &customerapi.ContactInput{Email: fmt.Sprintf("b%d@farm.test", i), GivenName: "Hil", FamilyName: "Farmer", Phone: "+44 7700 900321"},
+		Billing:      &customerapi.Billing{Amount: 0, Currency: "GBP", Period: "month"},
+		Modules:      []customerapi.Module{},
+	}
+}
+
+// BenchmarkCreateOrganisation measures createOrganisation (POST
+// /v1/organisations with a bearer token), one request per op; the login
+// happens before the timer starts.
+func BenchmarkCreateOrganisation(b *testing.B) {
+	ctx := context.Background()
+	b.Run("ref", func(b *testing.B) {
+		c := benchClient(b, benchRef())
+		if _, err := c.Tokens().Token(ctx); err != nil {
+			b.Fatal(err)
+		}
+		measure(b, func(i int) error {
+			_, err := c.CreateOrganisation(ctx, benchOrganisation(i))
+			return err
+		})
+	})
+	for _, mode := range []string{"canned", "inproc"} {
+		b.Run(mode, func(b *testing.B) {
+			rc := benchRef()
+			if _, err := benchClient(b, rc).CreateOrganisation(ctx, benchOrganisation(0)); err != nil {
+				b.Fatal(err)
+			}
+			c := replayed(b, rc, mode)
+			if _, err := c.Tokens().Token(ctx); err != nil {
+				b.Fatal(err)
+			}
+			w := benchOrganisation(1)
+			measure(b, func(int) error {
+				_, err := c.CreateOrganisation(ctx, w)
+				return err
+			})
+		})
+	}
 }

@@ -7,15 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
+	"runtime"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/go-resty/resty/v2"
-
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/internal/httpcall"
 )
 
 // Version is the default version in the User-Agent header.
@@ -52,6 +55,8 @@ type Options struct {
 	// Credentials log the client in.
 	Credentials Credentials
 	// HTTPClient is the transport to use; nil means a fresh http.Client.
+	// New sets its Timeout, clears its cookie jar, and gives it a transport
+	// when it has none.
 	HTTPClient *http.Client
 	// Timeout bounds each HTTP request; 0 means 30 seconds.
 	Timeout time.Duration
@@ -68,7 +73,11 @@ type Options struct {
 
 // Client calls the Customer API. It is safe for concurrent use.
 type Client struct {
-	rc     *resty.Client
+	hc *http.Client
+	// base is the base URL without a trailing slash.
+	base string
+	// header holds the headers every request sends.
+	header http.Header
 	log    *slog.Logger
 	now    func() time.Time
 	tokens *TokenSource
@@ -105,17 +114,25 @@ func New(opts Options) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	rc := resty.NewWithClient(hc).
-		SetBaseURL(strings.TrimRight(opts.BaseURL, "/")).
-		SetRetryCount(0).
-		SetCookieJar(nil).
-		SetTimeout(opts.Timeout).
-		SetLogger(restyLogger{log}).
-		SetHeader("User-Agent", "erpconnector/"+opts.Version).
-		SetHeader("Accept", "application/json")
-	c := &Client{rc: rc, log: log, now: now}
+	if hc.Transport == nil {
+		hc.Transport = defaultTransport()
+	}
+	hc.Jar = nil // the API is stateless: no cookie is kept or sent back
+	hc.Timeout = opts.Timeout
+	header := http.Header{}
+	header.Set("User-Agent", "erpconnector/"+opts.Version)
+	header.Set("Accept", "application/json")
+	c := &Client{hc: hc, base: strings.TrimRight(opts.BaseURL, "/"), header: header, log: log, now: now}
 	c.tokens = newTokenSource(c, opts.Credentials, opts.RefreshBefore)
 	return c, nil
+}
+
+// defaultTransport is http.DefaultTransport keeping an idle connection for
+// each processor (and one more) per host.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = runtime.GOMAXPROCS(0) + 1
+	return t
 }
 
 // Tokens returns the client's token source.
@@ -181,7 +198,7 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode() == http.StatusUnauthorized && r.auth {
+	if resp.status == http.StatusUnauthorized && r.auth {
 		// The token was refused: get a fresh one (one refresh for every
 		// request that saw the same token) and try exactly once more.
 		c.log.DebugContext(ctx, "token refused, refreshing", "op", r.op)
@@ -195,35 +212,30 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if resp.StatusCode() < 200 || resp.StatusCode() > 299 {
-		e := apierr.FromResponse(r.op, resp.StatusCode(), resp.Header(), resp.Body(), c.now())
-		if resp.StatusCode() == http.StatusUnauthorized && r.auth {
+	if resp.status < 200 || resp.status > 299 {
+		e := apierr.FromResponse(r.op, resp.status, resp.header, resp.body, c.now())
+		if resp.status == http.StatusUnauthorized && r.auth {
 			// Refused even with a fresh token.
 			return nil, apierr.CredentialsRefused(fmt.Errorf("customerapi: %w", e))
 		}
 		return nil, fmt.Errorf("customerapi: %w", e)
 	}
-	return resp.Body(), nil
+	return resp.body, nil
 }
 
-func (c *Client) do(ctx context.Context, r request, payload []byte, token string) (*resty.Response, error) {
-	req := c.rc.R().SetContext(ctx)
-	if token != "" {
-		req.SetAuthToken(token)
-	}
-	if r.query != nil {
-		req.SetQueryParamsFromValues(r.query)
-	}
-	switch {
-	case r.multipart != nil:
-		req.SetFormData(r.multipart.fields)
-		for _, f := range r.multipart.files {
-			req.SetFileReader("file", f.name, bytes.NewReader(f.data))
-		}
-	case payload != nil:
-		req.SetHeader("Content-Type", "application/json").SetBody(payload)
-	}
-	resp, err := req.Execute(r.method, r.path)
+// response is one complete answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+var jsonContentType = []string{"application/json"}
+
+// do sends one request and reads its whole answer; an error means no
+// complete answer.
+func (c *Client) do(ctx context.Context, r request, payload []byte, token string) (*response, error) {
+	resp, err := c.roundTrip(ctx, r, payload, token)
 	if err != nil {
 		if ctx.Err() != nil {
 			err := fmt.Errorf("customerapi: %s: %w", r.op, ctx.Err())
@@ -246,6 +258,74 @@ func (c *Client) do(ctx context.Context, r request, payload []byte, token string
 	return resp, nil
 }
 
+func (c *Client) roundTrip(ctx context.Context, r request, payload []byte, token string) (*response, error) {
+	var contentType []string
+	switch {
+	case r.multipart != nil:
+		if r.method != http.MethodPost && r.method != http.MethodPut && r.method != http.MethodPatch {
+			return nil, fmt.Errorf("multipart content is not allowed in HTTP verb [%v]", r.method)
+		}
+		b, ct, err := r.multipart.encode()
+		if err != nil {
+			return nil, err
+		}
+		payload, contentType = b, []string{ct}
+	case payload != nil:
+		contentType = jsonContentType
+	}
+	req, err := httpcall.NewRequest(ctx, r.method, c.base, r.path, r.query, payload)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = httpcall.Headers(c.header, 2)
+	if contentType != nil {
+		req.Header["Content-Type"] = contentType
+	}
+	if token != "" {
+		req.Header["Authorization"] = []string{strings.TrimSpace("Bearer " + token)}
+	}
+	resp, body, err := httpcall.Do(c.hc, req)
+	if err != nil {
+		return nil, err
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+// encode writes the form: the fields (by name), then each file as a part
+// named "file" whose Content-Type is sniffed from its first 512 bytes.
+func (m *multipartBody) encode() ([]byte, string, error) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	names := make([]string, 0, len(m.fields))
+	for k := range m.fields {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if err := w.WriteField(k, m.fields[k]); err != nil {
+			return nil, "", err
+		}
+	}
+	for _, f := range m.files {
+		h := make(textproto.MIMEHeader)
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, "file", quoteEscaper.Replace(f.name)))
+		h.Set("Content-Type", http.DetectContentType(f.data[:min(len(f.data), 512)]))
+		part, err := w.CreatePart(h)
+		if err != nil {
+			return nil, "", err
+		}
+		if _, err := part.Write(f.data); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), w.FormDataContentType(), nil
+}
+
+var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
+
 // scrub drops the query string from url.Error so no parameter leaks into logs.
 func scrub(err error) error {
 	var ue *url.Error
@@ -257,17 +337,4 @@ func scrub(err error) error {
 		}
 	}
 	return err
-}
-
-// restyLogger sends resty's own messages to slog at debug level.
-type restyLogger struct{ log *slog.Logger }
-
-func (l restyLogger) Errorf(format string, v ...any) {
-	l.log.Debug("resty: " + fmt.Sprintf(format, v...))
-}
-func (l restyLogger) Warnf(format string, v ...any) {
-	l.log.Debug("resty: " + fmt.Sprintf(format, v...))
-}
-func (l restyLogger) Debugf(format string, v ...any) {
-	l.log.Debug("resty: " + fmt.Sprintf(format, v...))
 }

@@ -61,7 +61,7 @@ func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 		creds := ts.creds
 		ts.mu.Unlock()
 		// The fetch outlives any one caller's cancellation: others may wait on it.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ts.c.rc.GetClient().Timeout*2+time.Second)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ts.c.hc.Timeout*2+time.Second)
 		go func() {
 			defer cancel()
 			ts.fetch(fctx, call, refresh, creds)

@@ -14,9 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-resty/resty/v2"
-
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/internal/httpcall"
 )
 
 // BasePath is the prefix of every operation's path.
@@ -61,8 +60,12 @@ func redact(s string) string {
 // API calls the ONe clients API. It is safe for concurrent use. It never
 // retries: a failed call returns an error for the queue to classify.
 type API struct {
-	r   *resty.Client
-	log *slog.Logger
+	hc *http.Client
+	// base is the base URL (no trailing slash) and BasePath.
+	base string
+	// header holds the headers every request sends.
+	header http.Header
+	log    *slog.Logger
 }
 
 // New validates cfg and builds a client.
@@ -97,19 +100,22 @@ func New(cfg Config) (*API, error) {
 		t.MaxIdleConnsPerHost = 64
 		transport = t
 	}
-	r := resty.New().
-		SetBaseURL(strings.TrimRight(cfg.BaseURL, "/")+BasePath).
-		SetTransport(transport).
-		SetTimeout(cfg.Timeout).
-		SetRetryCount(0).
-		SetCookieJar(nil).
-		SetHeader("User-Agent", cfg.UserAgent).
-		SetHeader("Accept", "application/json").
-		SetHeader("one-tenant", cfg.Tenant).
-		SetHeader("ApiAuth", cfg.APIKey).
-		SetLogger(discardLogger{})
-	return &API{r: r, log: log.With("component", "oneapi")}, nil
+	header := http.Header{}
+	header.Set("User-Agent", cfg.UserAgent)
+	header.Set("Accept", "application/json")
+	header.Set("one-tenant", cfg.Tenant)
+	header.Set("ApiAuth", cfg.APIKey)
+	return &API{
+		// No cookie jar: the API is stateless.
+		hc:     &http.Client{Transport: transport, Timeout: cfg.Timeout},
+		base:   strings.TrimRight(cfg.BaseURL, "/") + BasePath,
+		header: header,
+		log:    log.With("component", "oneapi"),
+	}, nil
 }
+
+// jsonContentType is the Content-Type of every request body (shared, never written).
+var jsonContentType = []string{"application/json"}
 
 // EscapeID path-escapes a client id the way the platform's examples do
 // ("org:…" becomes "org%3A…").
@@ -124,19 +130,16 @@ var collections = map[string]bool{"/clients": true, "/users": true, "/clients/sy
 // do runs one call. body is sent as JSON when not nil; out receives the
 // decoded answer when not nil. create marks outcome-unknown failures.
 func (c *API) do(ctx context.Context, op, method, path string, query url.Values, body, out any, create bool) error {
-	req := c.r.R().SetContext(ctx)
+	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return apierr.Permanently(fmt.Errorf("oneapi: %s: encode body: %w", op, err))
 		}
-		req.SetHeader("Content-Type", "application/json").SetBody(b)
-	}
-	if len(query) > 0 {
-		req.SetQueryParamsFromValues(query)
+		payload = b
 	}
 	start := time.Now()
-	resp, err := req.Execute(method, path)
+	resp, respBody, err := c.send(ctx, method, path, query, payload)
 	if err != nil {
 		c.log.DebugContext(ctx, "request failed", "op", op, "err", err, "duration", time.Since(start))
 		err = fmt.Errorf("oneapi: %s: %w", op, err)
@@ -145,10 +148,10 @@ func (c *API) do(ctx context.Context, op, method, path string, query url.Values,
 		}
 		return err
 	}
-	status := resp.StatusCode()
+	status := resp.StatusCode
 	c.log.DebugContext(ctx, "request", "op", op, "status", status, "duration", time.Since(start))
 	if status < 200 || status > 299 {
-		err := fmt.Errorf("oneapi: %w", apierr.FromResponse(op, status, resp.Header(), resp.Body(), time.Now()))
+		err := fmt.Errorf("oneapi: %w", apierr.FromResponse(op, status, resp.Header, respBody, time.Now()))
 		if status == http.StatusUnauthorized || status == http.StatusForbidden {
 			// The API key or the tenant: nothing about this record.
 			return apierr.CredentialsRefused(err)
@@ -164,14 +167,29 @@ func (c *API) do(ctx context.Context, op, method, path string, query url.Values,
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(resp.Body(), out); err != nil {
-		err = fmt.Errorf("oneapi: %s: decode answer (%s): %w", op, apierr.Excerpt(resp.Body(), 120), err)
+	if err := json.Unmarshal(respBody, out); err != nil {
+		err = fmt.Errorf("oneapi: %s: decode answer (%s): %w", op, apierr.Excerpt(respBody, 120), err)
 		if create {
 			return apierr.UnknownOutcome(err)
 		}
 		return apierr.Temporarily(err)
 	}
 	return nil
+}
+
+// send sends one request with the client's headers (and payload as JSON when
+// not nil) and reads the whole answer. An error means no complete answer:
+// the request failed or its answer broke off.
+func (c *API) send(ctx context.Context, method, path string, query url.Values, payload []byte) (*http.Response, []byte, error) {
+	req, err := httpcall.NewRequest(ctx, method, c.base, path, query, payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header = httpcall.Headers(c.header, 1)
+	if payload != nil {
+		req.Header["Content-Type"] = jsonContentType
+	}
+	return httpcall.Do(c.hc, req)
 }
 
 func isDialError(err error) bool {
@@ -368,12 +386,5 @@ func (c *API) Feed(ctx context.Context, startID int64, contexts []Context) iter.
 	}
 }
 
-// discardLogger silences resty's own logging (it could print request details).
-type discardLogger struct{}
-
-func (discardLogger) Errorf(string, ...any) {}
-func (discardLogger) Warnf(string, ...any)  {}
-func (discardLogger) Debugf(string, ...any) {}
-
 // CloseIdleConnections closes the client's idle keep-alive connections (on shutdown).
-func (c *API) CloseIdleConnections() { c.r.GetClient().CloseIdleConnections() }
+func (c *API) CloseIdleConnections() { c.hc.CloseIdleConnections() }
