@@ -170,7 +170,7 @@ func (c *Client) call(ctx context.Context, r request, out any) error {
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := httpcall.Decode(body, out); err != nil {
 		return fmt.Errorf("customerapi: %s: decode response: %w", r.op, apierr.Temporarily(err))
 	}
 	return nil

@@ -167,7 +167,7 @@ func (c *API) do(ctx context.Context, op, method, path string, query url.Values,
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(respBody, out); err != nil {
+	if err := httpcall.Decode(respBody, out); err != nil {
 		err = fmt.Errorf("oneapi: %s: decode answer (%s): %w", op, apierr.Excerpt(respBody, 120), err)
 		if create {
 			return apierr.UnknownOutcome(err)
