@@ -1,7 +1,7 @@
 package connector
 
 import (
-	"bytes"
+	"hash/maphash"
 	"sync"
 
 	"github.com/erpconnector/erpconnector/queue"
@@ -13,14 +13,17 @@ import (
 // its payload only when the bytes it carries are the very bytes queued
 // (a job queued again for the same key, by another path or an earlier
 // process, is decoded as always), and each payload is handed out once.
+// The bytes are recognised by a 64-bit hash (of a seed random to the
+// process), not kept: the decoded payloads are memory enough.
 type handoff struct {
-	mu sync.Mutex
-	m  map[string]handed // by job key
+	mu   sync.Mutex
+	seed maphash.Seed
+	m    map[string]handed // by job key
 }
 
 type handed struct {
-	payload []byte
-	p       pushPayload
+	sum uint64 // maphash of the payload's bytes
+	p   pushPayload
 }
 
 // maxHandoff bounds the payloads kept: more than a scan lets the queue
@@ -38,11 +41,14 @@ func (h *handoff) keep(jobs []queue.Job, ps []pushPayload) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil || len(h.m)+len(jobs) > maxHandoff {
+		if h.m == nil {
+			h.seed = maphash.MakeSeed()
+		}
 		h.m = make(map[string]handed, len(jobs))
 	}
 	for i, j := range jobs {
 		if ps[i].Op == opUpsert {
-			h.m[j.Key] = handed{payload: j.Payload, p: ps[i]}
+			h.m[j.Key] = handed{sum: maphash.Bytes(h.seed, j.Payload), p: ps[i]}
 		}
 	}
 }
@@ -57,7 +63,7 @@ func (h *handoff) take(job queue.Job) (pushPayload, bool) {
 		return pushPayload{}, false
 	}
 	delete(h.m, job.Key)
-	if !bytes.Equal(e.payload, job.Payload) {
+	if e.sum != maphash.Bytes(h.seed, job.Payload) {
 		return pushPayload{}, false
 	}
 	return e.p, true
