@@ -101,6 +101,7 @@ func (s *Server) deleteOrganisation(id string) (deletionSummary, error) {
 			sum.Businesses = append(sum.Businesses, b.bizID)
 		}
 	}
+	delete(st.busByOrg, id)
 	for bid, bz := range st.biz {
 		if bz.OrganisationID == id {
 			delete(st.biz, bid)
@@ -110,13 +111,11 @@ func (s *Server) deleteOrganisation(id string) (deletionSummary, error) {
 
 	// Users of the organisation, with everything that authenticates them.
 	gone := map[string]bool{}
-	for _, u := range slices.Clone(st.userList) {
-		if u.orgID == id {
-			gone[u.id] = true
-			st.deleteUser(u)
-			sum.Users = append(sum.Users, u.id)
-		}
+	for _, u := range st.orgUsers[id] {
+		gone[u.id] = true
+		sum.Users = append(sum.Users, u.id)
 	}
+	st.deleteUsers(gone)
 	for k, v := range st.sessions {
 		if gone[v.userID] {
 			delete(st.sessions, k)
@@ -149,17 +148,20 @@ func (s *Server) deleteOrganisation(id string) (deletionSummary, error) {
 		if gone[other.ownerID] {
 			other.ownerID = ""
 		}
-		other.conns = slices.DeleteFunc(other.conns, func(c *connection) bool {
-			if c.orgID != id {
-				return false
-			}
-			for _, uid := range c.contacts {
-				if u := st.users[uid]; u != nil {
-					revoke(u, other.id)
+		if other.conn(id) != nil {
+			other.conns = slices.DeleteFunc(other.conns, func(c *connection) bool {
+				if c.orgID != id {
+					return false
 				}
-			}
-			return true
-		})
+				for _, uid := range c.contacts {
+					if u := st.users[uid]; u != nil {
+						revoke(u, other.id)
+					}
+				}
+				return true
+			})
+			other.indexConns()
+		}
 		for _, c := range other.conns {
 			c.contacts = slices.DeleteFunc(c.contacts, func(uid string) bool { return gone[uid] })
 		}
@@ -169,6 +171,7 @@ func (s *Server) deleteOrganisation(id string) (deletionSummary, error) {
 	}
 
 	delete(st.orgs, id)
+	st.unindexOrg(o)
 	st.orgOrder = slices.DeleteFunc(st.orgOrder, func(x *org) bool { return x == o })
 	s.dirty = true
 	return sum, nil

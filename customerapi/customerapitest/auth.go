@@ -35,10 +35,19 @@ func (st *state) findLogin(username string) *user {
 	if u := st.userByEmail(username); u != nil {
 		return u
 	}
-	for _, u := range st.userList {
-		if u.u.AuthPlatformID == username || u.id == username {
-			return u
+	// The first user (in userList order) with this login id or user id.
+	var first *user
+	for _, u := range st.byAuthID[username] {
+		if u.u.AuthPlatformID == username {
+			first = u
+			break
 		}
+	}
+	if u := st.users[username]; u != nil && (first == nil || u.ord < first.ord) {
+		first = u
+	}
+	if first != nil {
+		return first
 	}
 	if p, err := customerapi.ParsePhone(username, ""); err == nil {
 		return st.userByPhone(p)
@@ -497,11 +506,9 @@ func (s *Server) cognitoSync(w http.ResponseWriter, r *http.Request, c *caller) 
 		return
 	}
 	n := 0
-	for _, u := range s.st.userList {
-		if u.orgID == o.id {
-			u.swapped = true
-			n++
-		}
+	for _, u := range s.st.orgUsers[o.id] {
+		u.swapped = true
+		n++
 	}
 	o.syncs++
 	msg(w, "synced "+itoa(n)+" users")

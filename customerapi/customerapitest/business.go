@@ -167,6 +167,7 @@ func (st *state) newBU(orgID, name string, typ customerapi.BusinessUnitType) *bu
 		b.region = o.o.Location.Address.RegionISO
 	}
 	st.bus[b.id] = b
+	st.addBU(b)
 	return b
 }
 

@@ -54,7 +54,8 @@ func normPostcode(s string) string {
 }
 
 // findCerts matches certificates by country (ISO3), postcode and holding
-// number; empty criteria match anything.
+// number; empty criteria match anything. Certificates come in st.certs
+// order.
 func (st *state) findCerts(country, postcode, holding string) []customerapi.Certificate {
 	out := []customerapi.Certificate{}
 	if !strings.EqualFold(country, "GBR") {
@@ -62,7 +63,7 @@ func (st *state) findCerts(country, postcode, holding string) []customerapi.Cert
 	}
 	pc := normPostcode(postcode)
 	hn := strings.TrimSpace(holding)
-	for _, c := range st.certs {
+	matches := func(c customerapi.Certificate) bool {
 		match := false
 		for _, site := range c.CertifiedSites {
 			if pc != "" && normPostcode(site.SitePostcode) != pc {
@@ -73,7 +74,27 @@ func (st *state) findCerts(country, postcode, holding string) []customerapi.Cert
 			}
 			match = true
 		}
-		if match {
+		return match
+	}
+	// A certificate matches through one of its sites, and the index files
+	// it under each site's holding number and postcode: the candidates
+	// (ascending positions) hold every match, each checked as before.
+	var at []int
+	switch {
+	case hn != "":
+		at = st.certIdx.byHolding[hn]
+	case pc != "":
+		at = st.certIdx.byPostcode[pc]
+	default: // no criteria: every certificate with a site
+		for _, c := range st.certs {
+			if matches(c) {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	for _, i := range at {
+		if c := st.certs[i]; matches(c) {
 			out = append(out, c)
 		}
 	}

@@ -121,7 +121,7 @@ func (s *Server) createBusinessConnection(w http.ResponseWriter, r *http.Request
 			u.password = s.st.secret("Gp1")
 			if ct.Phone != "" {
 				if p, err := customerapi.ParsePhone(ct.Phone, target.o.CountryISO); err == nil {
-					u.u.Phone = &p
+					s.st.setPhone(u, &p)
 				}
 			}
 			if target.ownerID == "" {
@@ -130,7 +130,7 @@ func (s *Server) createBusinessConnection(w http.ResponseWriter, r *http.Request
 		}
 		cn.contacts = append(cn.contacts, u.id)
 	}
-	mine.conns = append(mine.conns, cn)
+	mine.addConn(cn)
 	ok(w, s.connectionsOf(mine, 0, -1))
 }
 
@@ -189,9 +189,9 @@ func (s *Server) checkBusinessConnection(w http.ResponseWriter, r *http.Request,
 			continue
 		}
 		hit := req.ID == o.id || (req.Name != "" && strings.EqualFold(strings.TrimSpace(req.Name), o.o.Name))
-		for _, u := range s.st.userList {
-			if hit || u.orgID != o.id {
-				continue
+		for _, u := range s.st.orgUsers[o.id] {
+			if hit {
+				break
 			}
 			e := strings.ToLower(u.u.Email)
 			_, d, _ := strings.Cut(e, "@")
@@ -250,6 +250,7 @@ func (s *Server) deleteBusinessConnection(w http.ResponseWriter, r *http.Request
 		return
 	}
 	mine.conns = slices.DeleteFunc(mine.conns, func(x *connection) bool { return x == cn })
+	mine.indexConns()
 	for _, uid := range cn.contacts {
 		if u := s.st.users[uid]; u != nil {
 			revoke(u, mine.id)

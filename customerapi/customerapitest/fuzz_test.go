@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/erpconnector/erpconnector/customerapi"
@@ -47,6 +48,7 @@ func FuzzRequestBodies(f *testing.F) {
 	for i, s := range seeds {
 		f.Add(uint8(i), uint8(i%3), []byte(s))
 	}
+	var checks atomic.Int64
 	f.Fuzz(func(t *testing.T, target, tok uint8, body []byte) {
 		tg := targets[int(target)%len(targets)]
 		req := httptest.NewRequest(tg.method, tg.path, bytes.NewReader(body))
@@ -61,6 +63,14 @@ func FuzzRequestBodies(f *testing.F) {
 		}
 		if rec.Code != http.StatusOK && !json.Valid(rec.Body.Bytes()) {
 			t.Fatalf("error body is not JSON: %q", rec.Body.Bytes())
+		}
+		// The index check costs O(records): it follows every one of the
+		// first executions (the seed corpus of a plain test run), and then,
+		// while fuzzing, one in 50.
+		if n := checks.Add(1); n <= 200 || n%50 == 0 {
+			if err := srv.CheckIndexes(); err != nil {
+				t.Fatalf("%s %s %q: indexes: %v", tg.method, tg.path, body, err)
+			}
 		}
 	})
 }

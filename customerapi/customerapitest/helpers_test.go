@@ -68,6 +68,11 @@ func envFor(t *testing.T, srv *customerapitest.Server) *env {
 		for _, p := range v.Problems() {
 			t.Errorf("contract violation: %v", p)
 		}
+		// Whatever the test did, every indexed look-up still answers as a
+		// scan over the records would.
+		if err := srv.CheckIndexes(); err != nil {
+			t.Errorf("indexes: %v", err)
+		}
 	})
 	return e
 }

@@ -179,12 +179,13 @@ func (s *Server) importOrganisations(w http.ResponseWriter, r *http.Request, c *
 		if number != "" {
 			o.o.Company = &customerapi.Company{Number: number}
 		}
+		s.st.indexOrg(o)
 		if pc := row.get("postcode"); pc != "" {
 			o.o.Location = &customerapi.Location{Address: &customerapi.Address{Line1: row.get("line1"), City: row.get("city"),
 				Postcode: pc, CountryISO: country}}
 		}
 		owner := s.st.newUser(o.id, contact.Email, contact.GivenName, contact.FamilyName, []string{"owner"})
-		owner.u.Phone = phone
+		s.st.setPhone(owner, phone)
 		owner.password, owner.temporary = "Tmp"+s.st.digits(6)+"x", true
 		s.st.send(owner.u.Email, "temporary-password", owner.password, "Welcome: your temporary password")
 		o.ownerID = owner.id

@@ -51,18 +51,13 @@ func checkContact(f *fieldErrs, prefix string, c *customerapi.ContactInput, coun
 }
 
 func (s *Server) duplicateOrg(name, number, except string) bool {
-	for _, o := range s.st.orgOrder {
+	// The index holds every organisation under its folded name and number;
+	// the candidates are confirmed with the comparison itself.
+	for _, o := range s.st.orgsByKey[dupKey(name, number)] {
 		if o.id == except {
 			continue
 		}
-		on := ""
-		if o.o.Company != nil {
-			on = o.o.Company.Number
-		}
-		if on == "" {
-			on = o.o.CompanyNumber
-		}
-		if strings.EqualFold(strings.TrimSpace(o.o.Name), strings.TrimSpace(name)) && strings.EqualFold(on, number) {
+		if strings.EqualFold(strings.TrimSpace(o.o.Name), strings.TrimSpace(name)) && strings.EqualFold(o.companyNumber(), number) {
 			return true
 		}
 	}
@@ -125,8 +120,10 @@ func (s *Server) createOrganisation(w http.ResponseWriter, r *http.Request, c *c
 	o.managedBy = c.orgID
 	o.o.Location, o.o.Company, o.o.Billing, o.o.Modules = req.Location, req.Company, req.Billing, req.Modules
 	o.o.Status = "pending"
+	s.st.indexOrg(o)
 	owner := s.st.newUser(o.id, req.OwnerContact.Email, req.OwnerContact.GivenName, req.OwnerContact.FamilyName, []string{"owner"})
-	owner.u.Phone, owner.u.CountryISO = phone, req.CountryISO
+	s.st.setPhone(owner, phone)
+	owner.u.CountryISO = req.CountryISO
 	owner.password, owner.temporary = "Tmp"+s.st.digits(6)+"x", true
 	s.st.send(owner.u.Email, "temporary-password", owner.password, "Welcome: your temporary password")
 	o.ownerID = owner.id
@@ -137,7 +134,7 @@ func (s *Server) createOrganisation(w http.ResponseWriter, r *http.Request, c *c
 		u := s.st.newUser(o.id, ci.Email, ci.GivenName, ci.FamilyName, []string{"member"})
 		if ci.Phone != "" {
 			if p, err := customerapi.ParsePhone(ci.Phone, req.CountryISO); err == nil {
-				u.u.Phone = &p
+				s.st.setPhone(u, &p)
 			}
 		}
 		u.password, u.temporary = "Tmp"+s.st.digits(6)+"x", true
@@ -362,9 +359,10 @@ func (s *Server) updateOrganisation(w http.ResponseWriter, r *http.Request, c *c
 				return
 			}
 		}
-		owner.u.Email, owner.u.GivenName, owner.u.FamilyName = req.OwnerContact.Email, req.OwnerContact.GivenName, req.OwnerContact.FamilyName
+		owner.u.GivenName, owner.u.FamilyName = req.OwnerContact.GivenName, req.OwnerContact.FamilyName
+		s.st.setEmail(owner, req.OwnerContact.Email)
 		if phone != nil {
-			owner.u.Phone = phone
+			s.st.setPhone(owner, phone)
 		}
 	}
 	o.o.Name, o.o.CompanyNumber = name, number
@@ -412,6 +410,7 @@ func (s *Server) updateOrganisation(w http.ResponseWriter, r *http.Request, c *c
 	if req.IsMerchant != nil {
 		o.o.IsMerchant = *req.IsMerchant
 	}
+	s.st.indexOrg(o)
 	ok(w, s.st.orgView(o))
 }
 

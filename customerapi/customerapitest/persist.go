@@ -176,8 +176,10 @@ func restoreState(f *stateFile, now func() time.Time, ttl time.Duration) (*state
 		for _, c := range r.Connections {
 			o.conns = append(o.conns, &connection{orgID: c.OrganisationID, relationships: nonNil(c.Relationships), contacts: c.Contacts})
 		}
+		o.indexConns()
 		st.orgs[o.id] = o
 		st.orgOrder = append(st.orgOrder, o)
+		st.indexOrg(o)
 	}
 	for _, r := range f.Users {
 		if r.ID == "" || st.users[r.ID] != nil {
@@ -195,12 +197,13 @@ func restoreState(f *stateFile, now func() time.Time, ttl time.Duration) (*state
 		if u.u.Settings == nil {
 			u.u.Settings = &customerapi.UserSettings{}
 		}
-		st.users[u.id] = u
-		st.userList = append(st.userList, u)
+		st.addUserRecord(u)
 	}
 	for _, r := range f.BusinessUnits {
-		st.bus[r.ID] = &bu{id: r.ID, orgID: r.OrganisationID, ordinal: r.Ordinal, name: r.Name, typ: r.Type,
+		b := &bu{id: r.ID, orgID: r.OrganisationID, ordinal: r.Ordinal, name: r.Name, typ: r.Type,
 			tags: nonNil(r.Tags), bizID: r.BusinessID, region: r.Region}
+		st.bus[r.ID] = b
+		st.addBU(b)
 	}
 	for i := range f.Businesses {
 		b := f.Businesses[i]
@@ -218,7 +221,8 @@ func restoreState(f *stateFile, now func() time.Time, ttl time.Duration) (*state
 	for k, v := range f.MagicLinks {
 		st.magic[k] = v
 	}
-	st.certs, st.outbox = f.Certificates, f.Outbox
+	st.setCerts(f.Certificates)
+	st.outbox = f.Outbox
 	st.logLevel, st.logFilter, st.fullAccountRequests = f.LogLevel, f.LogFilter, f.FullAccountRequests
 	return st, nil
 }

@@ -277,21 +277,12 @@ func (s *Server) Certificates() []customerapi.Certificate {
 func (s *Server) AddCertificates(certs ...customerapi.Certificate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at := make(map[string]int, len(s.st.certs))
-	for i, c := range s.st.certs {
-		if c.CertificateIdentifier != "" {
-			at[c.CertificateIdentifier] = i
-		}
-	}
 	for _, c := range certs {
-		if i, found := at[c.CertificateIdentifier]; found && c.CertificateIdentifier != "" {
-			s.st.certs[i] = c
+		if i, found := s.st.certIdx.byID[c.CertificateIdentifier]; found && c.CertificateIdentifier != "" {
+			s.st.putCert(i, c)
 			continue
 		}
-		if c.CertificateIdentifier != "" {
-			at[c.CertificateIdentifier] = len(s.st.certs)
-		}
-		s.st.certs = append(s.st.certs, c)
+		s.st.putCert(len(s.st.certs), c)
 	}
 	s.dirty = true
 }

@@ -33,6 +33,16 @@ type state struct {
 	certs  []customerapi.Certificate
 	outbox []Code
 
+	// Indexes (see index.go); rebuilt on restore, never saved.
+	orgsByKey map[orgKey][]*org             // dupKey(name, company number) → organisations
+	byEmail   map[string][]*user            // foldKey(email) → users, in userList order
+	byPhone   map[customerapi.Phone][]*user // phone → users, in userList order
+	byAuthID  map[string][]*user            // AuthPlatformID → users, in userList order
+	orgUsers  map[string][]*user            // organisation id → its users, in userList order
+	busByOrg  map[string][]*bu              // organisation id → its business units, by ordinal
+	certIdx   certIndex
+	userOrd   int // the ord of the last user added
+
 	logLevel, logFilter string
 	fullAccountRequests []map[string]string
 }
@@ -50,6 +60,10 @@ type org struct {
 	finmid    string
 	tagGroups []customerapi.TagGroup
 	syncs     int
+
+	key     orgKey // the key of state.orgsByKey o is filed under, when indexed
+	indexed bool
+	connTo  map[string]*connection // organisation id → first connection of conns to it
 }
 
 type connection struct {
@@ -70,6 +84,12 @@ type user struct {
 	resetCode string
 	signup    string // pending signup confirmation code
 	swapped   bool
+
+	ord          int // position in creation order: userList is in ascending ord
+	emailKey     string
+	emailIndexed bool // filed in state.byEmail under emailKey
+	phoneKey     customerapi.Phone
+	phoneIndexed bool // filed in state.byPhone under phoneKey
 }
 
 type bu struct {
@@ -97,7 +117,7 @@ type apiToken struct {
 
 func (s *Server) seed() *state {
 	st := newState(s.now, newPCG(s.opts.Seed), s.opts.TokenTTL)
-	st.certs = seedCertificates(s.opts.Seed, s.opts.Certificates, s.now())
+	st.setCerts(seedCertificates(s.opts.Seed, s.opts.Certificates, s.now()))
 	s.seedUsers(st, false)
 	return st
 }
@@ -109,6 +129,9 @@ func newState(now func() time.Time, src *rand.PCG, ttl time.Duration) *state {
 		orgs: map[string]*org{}, users: map[string]*user{}, bus: map[string]*bu{},
 		biz: map[string]*customerapi.Business{}, sessions: map[string]*session{},
 		refreshes: map[string]*session{}, apiTokens: map[string]*apiToken{}, magic: map[string]string{},
+		orgsByKey: map[orgKey][]*org{}, byEmail: map[string][]*user{}, byPhone: map[customerapi.Phone][]*user{},
+		byAuthID: map[string][]*user{}, orgUsers: map[string][]*user{}, busByOrg: map[string][]*bu{},
+		certIdx: certIndex{byHolding: map[string][]int{}, byPostcode: map[string][]int{}, byID: map[string]int{}},
 	}
 }
 
@@ -176,6 +199,7 @@ func (st *state) newOrg(name, country, companyNumber string) *org {
 		Status: "active", CreatedAtUTC: now.Format(time.RFC3339Nano)}
 	st.orgs[id] = o
 	st.orgOrder = append(st.orgOrder, o)
+	st.indexOrg(o)
 	return o
 }
 
@@ -186,8 +210,7 @@ func (st *state) newUser(orgID, email, given, family string, roles []string) *us
 		CountryISO: "GB", Roles: roles, Status: "active", AuthPlatformID: st.id(""),
 		Settings: &customerapi.UserSettings{}, NotificationsEnabled: true,
 		Profiles: []customerapi.UserProfileEntry{{OrganisationID: orgID, BusinessUnits: []string{}, Roles: roles}}}
-	st.users[id] = u
-	st.userList = append(st.userList, u)
+	st.addUserRecord(u)
 	return u
 }
 
@@ -236,8 +259,19 @@ func titleCase(s string) string {
 	return strings.Join(f, " ")
 }
 
+// addUserRecord adds u to the users (last in userList) and indexes it.
+func (st *state) addUserRecord(u *user) {
+	st.userOrd++
+	u.ord = st.userOrd
+	st.users[u.id] = u
+	st.userList = append(st.userList, u)
+	st.indexUser(u)
+}
+
+// userByEmail returns the first user (in userList order) whose e-mail
+// address equals email but for case (strings.EqualFold).
 func (st *state) userByEmail(email string) *user {
-	for _, u := range st.userList {
+	for _, u := range st.byEmail[foldKey(email)] {
 		if strings.EqualFold(u.u.Email, email) {
 			return u
 		}
@@ -245,8 +279,9 @@ func (st *state) userByEmail(email string) *user {
 	return nil
 }
 
+// userByPhone returns the first user (in userList order) with phone p.
 func (st *state) userByPhone(p customerapi.Phone) *user {
-	for _, u := range st.userList {
+	for _, u := range st.byPhone[p] {
 		if u.u.Phone != nil && *u.u.Phone == p {
 			return u
 		}
@@ -254,9 +289,15 @@ func (st *state) userByPhone(p customerapi.Phone) *user {
 	return nil
 }
 
-func (st *state) deleteUser(u *user) {
-	delete(st.users, u.id)
-	st.userList = slices.DeleteFunc(st.userList, func(x *user) bool { return x == u })
+// deleteUsers deletes the users whose ids gone holds, in one pass over userList.
+func (st *state) deleteUsers(gone map[string]bool) {
+	for id := range gone {
+		if u := st.users[id]; u != nil {
+			st.unindexUser(u)
+			delete(st.users, id)
+		}
+	}
+	st.userList = slices.DeleteFunc(st.userList, func(x *user) bool { return gone[x.id] })
 }
 
 // connected reports whether a has a connection to b or b to a.
@@ -270,13 +311,9 @@ func (st *state) connected(a, b string) bool {
 	return false
 }
 
+// conn returns o's (first) connection to orgID, or nil.
 func (o *org) conn(orgID string) *connection {
-	for _, c := range o.conns {
-		if c.orgID == orgID {
-			return c
-		}
-	}
-	return nil
+	return o.connTo[orgID]
 }
 
 // Views.
@@ -302,15 +339,10 @@ func (st *state) buRefs(orgID string, only []string) []customerapi.BusinessUnitR
 	return refs
 }
 
+// busOf returns the business units of an organisation by ordinal. The
+// slice is the index's own: callers must not change it.
 func (st *state) busOf(orgID string) []*bu {
-	var out []*bu
-	for _, b := range st.bus {
-		if b.orgID == orgID {
-			out = append(out, b)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ordinal < out[j].ordinal })
-	return out
+	return st.busByOrg[orgID]
 }
 
 func nonNil[T any](s []T) []T {

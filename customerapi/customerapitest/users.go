@@ -20,8 +20,12 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c *caller) {
 		orgIDs = append(orgIDs, v)
 	}
 	status, text := q.Get("status"), strings.ToLower(q.Get("query"))
+	users := s.st.userList
+	if len(orgIDs) > 0 {
+		users = s.st.usersOf(orgIDs)
+	}
 	var all []*user
-	for _, u := range s.st.userList {
+	for _, u := range users {
 		if !s.userVisible(c, u) || (status != "" && u.u.Status != status) {
 			continue
 		}
@@ -118,7 +122,8 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *caller) {
 		roles = []string{"member"}
 	}
 	u := s.st.newUser(o.id, req.Email, req.GivenName, req.FamilyName, slices.Clone(roles))
-	u.u.Phone, u.u.PushToken = phone, req.PushToken
+	s.st.setPhone(u, phone)
+	u.u.PushToken = req.PushToken
 	if req.CountryISO != "" {
 		u.u.CountryISO = req.CountryISO
 	}
@@ -209,7 +214,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *caller) {
 	set(&u.u.CountryISO, req.CountryISO)
 	set(&u.u.PushToken, req.PushToken)
 	if phone != nil || (req.Phone != nil && *req.Phone == "") {
-		u.u.Phone = phone
+		s.st.setPhone(u, phone)
 	}
 	if landline != nil || (req.PhoneLandline != nil && *req.PhoneLandline == "") {
 		u.u.PhoneLandline = landline
@@ -254,13 +259,32 @@ func (s *Server) verifyAttribute(w http.ResponseWriter, r *http.Request, c *call
 	if f.write(w) {
 		return
 	}
-	c.u.u.Email, c.u.newEmail, c.u.attrCode = c.u.newEmail, "", ""
+	s.st.setEmail(c.u, c.u.newEmail)
+	c.u.newEmail, c.u.attrCode = "", ""
 	msg(w, "attribute verified")
 }
 
-func (s *Server) summaries(c *caller, keep func(*user) bool) customerapi.UserSummaryList {
+// usersOf returns the users of the organisations, in userList order.
+func (st *state) usersOf(orgIDs []string) []*user {
+	var out []*user
+	seen := map[string]bool{}
+	for _, id := range orgIDs {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, st.orgUsers[id]...)
+		}
+	}
+	if len(seen) > 1 {
+		slices.SortFunc(out, func(a, b *user) int { return a.ord - b.ord })
+	}
+	return out
+}
+
+// summaries returns the summaries of the users, among those given (in
+// userList order), that the caller sees and keep keeps.
+func (s *Server) summaries(c *caller, users []*user, keep func(*user) bool) customerapi.UserSummaryList {
 	out := customerapi.UserSummaryList{Users: []customerapi.UserSummary{}}
-	for _, u := range s.st.userList {
+	for _, u := range users {
 		if s.userVisible(c, u) && keep(u) {
 			out.Users = append(out.Users, s.st.userSummary(u))
 		}
@@ -285,7 +309,11 @@ func (s *Server) usersByIDs(w http.ResponseWriter, r *http.Request, c *caller) {
 func (s *Server) usersByRoles(w http.ResponseWriter, r *http.Request, c *caller) {
 	q := r.URL.Query()
 	include, exclude, orgID := splitIDs(q.Get("include")), splitIDs(q.Get("exclude")), q.Get("organisationId")
-	ok(w, s.summaries(c, func(u *user) bool {
+	users := s.st.userList
+	if orgID != "" {
+		users = s.st.orgUsers[orgID]
+	}
+	ok(w, s.summaries(c, users, func(u *user) bool {
 		if orgID != "" && u.orgID != orgID {
 			return false
 		}
@@ -304,7 +332,7 @@ func (s *Server) usersByCommodityRegions(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	regions := splitIDs(q.Get("regionISOs"))
-	ok(w, s.summaries(c, func(u *user) bool {
+	ok(w, s.summaries(c, s.st.userList, func(u *user) bool {
 		return slices.ContainsFunc(u.u.Preferences, func(p customerapi.Preference) bool {
 			if p.Commodity != commodity || (p.Enabled != nil && !*p.Enabled) {
 				return false
@@ -326,7 +354,7 @@ func (s *Server) usersByPreferences(w http.ResponseWriter, r *http.Request, c *c
 		wanted = append(wanted, n)
 	}
 	excluded := q.Get("organisationId")
-	ok(w, s.summaries(c, func(u *user) bool {
+	ok(w, s.summaries(c, s.st.userList, func(u *user) bool {
 		if excluded != "" && u.orgID == excluded {
 			return false
 		}
@@ -414,7 +442,8 @@ func (s *Server) lookupByPhone(w http.ResponseWriter, r *http.Request, c *caller
 	// Not found: the platform creates a placeholder user in the caller's organisation.
 	email := "phone+" + strings.TrimPrefix(p.String(), "+") + "@users.invalid"
 	u := s.st.newUser(c.orgID, email, "", "", []string{"member"})
-	u.u.Phone, u.u.Status = &p, "pending"
+	s.st.setPhone(u, &p)
+	u.u.Status = "pending"
 	ok(w, s.st.userView(u))
 }
 
