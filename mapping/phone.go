@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/nyaruka/phonenumbers"
 )
 
@@ -41,6 +42,37 @@ func ParsePhone(s, region string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
+	key := region + "\x00" + s
+	if p, ok := parsedPhones.Get(key); ok {
+		return p.e164, p.err
+	}
+	e164, err := parsePhone(s, region)
+	parsedPhones.Add(key, parsedPhone{e164, err})
+	return e164, err
+}
+
+// parsedPhones remembers the numbers read last: a record is often read
+// several times within moments (an enrichment reads it, reads it again just
+// before writing, and the write reads the row once more; a platform record
+// taken in is written, then read back), and libphonenumber takes tens of
+// microseconds a number. ParsePhone is a pure function of its arguments, so
+// a remembered answer is the answer.
+var parsedPhones = mustLRU[string, parsedPhone](4096)
+
+type parsedPhone struct {
+	e164 string
+	err  error
+}
+
+func mustLRU[K comparable, V any](size int) *lru.Cache[K, V] {
+	c, err := lru.New[K, V](size)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return c
+}
+
+func parsePhone(s, region string) (string, error) {
 	in := s
 	if strings.HasPrefix(in, "00") {
 		in = "+" + in[2:]

@@ -95,3 +95,25 @@ func TestPhoneRuleConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestParsePhoneRemembersItsAnswers: a number read again is answered from
+// the remembered answers, the same answer (E.164 form or error) as
+// libphonenumber gives, for valid, national, invalid and unreadable numbers.
+func TestParsePhoneRemembersItsAnswers(t *testing.T) {
+	cases := []struct{ in, region string }{
+		{"+44 1437 770000", ""}, {"01437 770000", "GB"}, {"01437 770000", "gb"}, {"0048 22 123 45 67", ""},
+		{"+48 22 123 45 67", "PL"}, {"01437 770000", ""}, {"+44 1437", "GB"}, {"not a number", "GB"}, {"07700 900123", "XX"},
+	}
+	for _, tc := range cases {
+		want, wantErr := parsePhone(strings.TrimSpace(tc.in), tc.region)
+		for i := range 2 {
+			got, err := ParsePhone(tc.in, tc.region)
+			if got != want || (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("ParsePhone(%q, %q) read %d = %q, %v; libphonenumber: %q, %v", tc.in, tc.region, i+1, got, err, want, wantErr)
+			}
+		}
+		if !parsedPhones.Contains(tc.region + "\x00" + strings.TrimSpace(tc.in)) {
+			t.Errorf("%q (%q) not remembered", tc.in, tc.region)
+		}
+	}
+}
