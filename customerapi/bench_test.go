@@ -101,23 +101,6 @@ func (rc *recording) replay(b *testing.B) http.Handler {
 	})
 }
 
-// measure runs op once per iteration and reports, next to the wall time, the
-// process's CPU time per operation (client and loopback server together):
-// on a busy machine it swings much less than the wall time.
-func measure(b *testing.B, op func(i int) error) {
-	b.Helper()
-	b.ReportAllocs()
-	start := cputime.Process()
-	for i := 0; b.Loop(); i++ {
-		if err := op(i); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if cpu := cputime.PerOp(start, b.N); cpu > 0 {
-		b.ReportMetric(cpu, "cpu-ns/op")
-	}
-}
-
 // benchClient returns a client of h over a keep-alive loopback server.
 func benchClient(b *testing.B, h http.Handler) *customerapi.Client {
 	b.Helper()
@@ -173,7 +156,7 @@ func BenchmarkLogin(b *testing.B) {
 	ctx := context.Background()
 	req := customerapi.LoginRequest{Username: ownerEmail, Password: ownerPass}
 	run := func(b *testing.B, c *customerapi.Client) {
-		measure(b, func(int) error {
+		cputime.Measure(b, func(int) error {
 			_, err := c.Login(ctx, req)
 			return err
 		})
@@ -211,7 +194,7 @@ func BenchmarkCreateOrganisation(b *testing.B) {
 		if _, err := c.Tokens().Token(ctx); err != nil {
 			b.Fatal(err)
 		}
-		measure(b, func(i int) error {
+		cputime.Measure(b, func(i int) error {
 			_, err := c.CreateOrganisation(ctx, benchOrganisation(i))
 			return err
 		})
@@ -227,7 +210,7 @@ func BenchmarkCreateOrganisation(b *testing.B) {
 				b.Fatal(err)
 			}
 			w := benchOrganisation(1)
-			measure(b, func(int) error {
+			cputime.Measure(b, func(int) error {
 				_, err := c.CreateOrganisation(ctx, w)
 				return err
 			})

@@ -59,23 +59,6 @@ func (rc *recording) replay() http.Handler {
 	})
 }
 
-// measure runs op once per iteration and reports, next to the wall time, the
-// process's CPU time per operation (client and loopback server together):
-// on a busy machine it swings much less than the wall time.
-func measure(b *testing.B, op func(i int) error) {
-	b.Helper()
-	b.ReportAllocs()
-	start := cputime.Process()
-	for i := 0; b.Loop(); i++ {
-		if err := op(i); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if cpu := cputime.PerOp(start, b.N); cpu > 0 {
-		b.ReportMetric(cpu, "cpu-ns/op")
-	}
-}
-
 // benchServers starts the reference server behind a recorder, and a client of it.
 func benchServers(b *testing.B) (*oneapi.API, *recording) {
 	b.Helper()
@@ -139,7 +122,7 @@ func BenchmarkCreateClient(b *testing.B) {
 	ctx := context.Background()
 	b.Run("ref", func(b *testing.B) {
 		api, _ := benchServers(b)
-		measure(b, func(i int) error {
+		cputime.Measure(b, func(i int) error {
 			_, err := api.CreateClient(ctx, company(fmt.Sprint("B-", i)))
 			return err
 		})
@@ -156,7 +139,7 @@ func BenchmarkCreateClient(b *testing.B) {
 				api = inprocAPI(b, rc)
 			}
 			w := company("B-1")
-			measure(b, func(int) error {
+			cputime.Measure(b, func(int) error {
 				_, err := api.CreateClient(ctx, w)
 				return err
 			})
@@ -184,7 +167,7 @@ func BenchmarkGetClient(b *testing.B) {
 	}
 	b.Run("ref", func(b *testing.B) {
 		api, _, id := setup(b)
-		measure(b, func(int) error {
+		cputime.Measure(b, func(int) error {
 			_, err := api.GetClient(ctx, id)
 			return err
 		})
@@ -196,7 +179,7 @@ func BenchmarkGetClient(b *testing.B) {
 			if mode == "inproc" {
 				api = inprocAPI(b, rc)
 			}
-			measure(b, func(int) error {
+			cputime.Measure(b, func(int) error {
 				_, err := api.GetClient(ctx, id)
 				return err
 			})
