@@ -202,10 +202,12 @@ func planListed(tx *state.Tx, s *site, page platform.Page, began time.Time, o wa
 		if !ok || b.SeenHash != "" && b.SeenHash == rec.Seen {
 			continue // unchanged since the connector last took it in
 		}
-		if rec.Seen == "" && b.SeenHash != "" && b.Updated.After(began) {
-			// The listing did not read the record (it was not bound when
-			// listed) and the connector wrote or read it since: the page
-			// has nothing newer to tell (the next walk compares it).
+		if b.SeenHash != "" && b.Updated.After(began) {
+			// The connector wrote or read the record since the page's read
+			// began: what the page shows may be older than what the binding
+			// holds (a record listed between its organisation's create and
+			// its farm unit's, or not read at all because it was not bound
+			// when listed). The next walk compares it.
 			continue
 		}
 		var version uint64

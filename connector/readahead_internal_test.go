@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
@@ -134,6 +136,43 @@ func TestResyncLeavesNewerBindingsToTheLivePath(t *testing.T) {
 		}
 		if n := plan(time.Now()); n != bound {
 			t.Errorf("%s: %d pushes queued from a page read after the bindings changed, want %d (the bound customers)", s.name, n, bound)
+		}
+	}
+}
+
+// TestListingLeavesRecordsWrittenSinceItsRead: a listing page read before
+// the connector last wrote or read a record (its binding changed after the
+// read began) queues no pull for it, whatever the page shows: the page may
+// hold the record between its organisation's create and its farm unit's.
+// The same page read after the binding changed queues the pull.
+func TestListingLeavesRecordsWrittenSinceItsRead(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c := iw.c
+	for _, s := range c.sites {
+		before := time.Now()
+		b := state.Binding{ERPKey: "C-" + string(s.name), ID: "00000000-0000-4000-8000-0000000000" + map[bool]string{true: "01", false: "02"}[s.name == "one"],
+			PushedHash: "sha256:" + strings.Repeat("a", 64), SeenHash: "sha256:" + strings.Repeat("b", 64)}
+		if err := c.putBinding(ctx, s, b); err != nil {
+			t.Fatal(err)
+		}
+		page := platform.Page{Records: []platform.Record{{Ref: platform.Ref{ID: b.ID}, Seen: "sha256:" + strings.Repeat("c", 64)}}}
+		plan := func(began time.Time) int {
+			var l listed
+			if err := c.state.Update(ctx, func(tx *state.Tx) error {
+				var err error
+				l, err = planListed(tx, s, page, began, walkOpts{lane: queue.LaneLive})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return len(l.jobs)
+		}
+		if n := plan(before); n != 0 {
+			t.Errorf("%s: %d pulls from a page read before the binding changed", s.name, n)
+		}
+		if n := plan(time.Now()); n != 1 {
+			t.Errorf("%s: %d pulls from a page read after the binding changed, want 1", s.name, n)
 		}
 	}
 }
