@@ -2,7 +2,6 @@ package connector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -356,7 +355,7 @@ func (c *Connector) planResyncPage(ctx context.Context, tx *state.Tx, s *site, i
 		if err := tx.AddToSet(s.resyncERPSet(), it.Key); err != nil {
 			return nil, err
 		}
-		j, _, b, err := planPush(tx, s, it, scanAll, queue.LaneBackfill)
+		j, p, b, err := planPush(tx, s, it, scanAll, queue.LaneBackfill)
 		if err != nil {
 			return nil, err
 		}
@@ -366,23 +365,15 @@ func (c *Connector) planResyncPage(ctx context.Context, tx *state.Tx, s *site, i
 		if b.ID == "" {
 			rep.Missing++
 		}
-		if j, err = stamp(s, *j, b.Version+1); err != nil {
+		// Stamped with the binding version it was read against (the watermark).
+		p.Version = b.Version + 1
+		nj, err := s.pushJob(p, j.Lane)
+		if err != nil {
 			return nil, err
 		}
-		jobs = append(jobs, *j)
+		jobs = append(jobs, nj)
 	}
 	return jobs, nil
-}
-
-// stamp sets the watermark version of a push job.
-func stamp(s *site, j queue.Job, version uint64) (*queue.Job, error) {
-	var p pushPayload
-	if err := json.Unmarshal(j.Payload, &p); err != nil {
-		return nil, fmt.Errorf("connector: decode job: %w", err)
-	}
-	p.Version = version
-	nj, err := s.pushJob(p, j.Lane)
-	return &nj, err
 }
 
 // erpPager returns a reader of the ERP's flagged customers in key order, a

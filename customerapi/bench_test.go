@@ -7,12 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/erpconnector/erpconnector/customerapi"
 	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
+	"github.com/erpconnector/erpconnector/internal/benchhttp"
 	"github.com/erpconnector/erpconnector/internal/cputime"
 )
 
@@ -125,26 +125,9 @@ func benchClientOver(b *testing.B, base string, rt http.RoundTripper) *customera
 // ("canned") or in memory ("inproc").
 func replayed(b *testing.B, rc *recording, mode string) *customerapi.Client {
 	if mode == "inproc" {
-		return benchClientOver(b, "http://customers.invalid", inproc{rc.replay(b)})
+		return benchClientOver(b, "http://customers.invalid", benchhttp.InProcess{Handler: rc.replay(b)})
 	}
 	return benchClient(b, rc.replay(b))
-}
-
-// inproc serves h in memory, without a socket: what is timed is the client's
-// own work (building the request, reading and decoding the answer) and h's.
-type inproc struct{ h http.Handler }
-
-func (t inproc) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	if r.Body != nil {
-		_ = r.Body.Close()
-	}
-	resp := rec.Result()
-	resp.ContentLength = int64(rec.Body.Len())
-	resp.Header.Set("Content-Length", strconv.Itoa(rec.Body.Len()))
-	resp.Request = r
-	return resp, nil
 }
 
 func benchRef() *recording {

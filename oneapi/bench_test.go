@@ -7,9 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 
+	"github.com/erpconnector/erpconnector/internal/benchhttp"
 	"github.com/erpconnector/erpconnector/internal/cputime"
 	"github.com/erpconnector/erpconnector/oneapi"
 	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
@@ -90,27 +90,10 @@ func cannedAPI(b *testing.B, rc *recording) *oneapi.API {
 	return api
 }
 
-// inproc serves h in memory, without a socket: what is timed is the client's
-// own work (building the request, reading and decoding the answer) and h's.
-type inproc struct{ h http.Handler }
-
-func (t inproc) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	if r.Body != nil {
-		_ = r.Body.Close()
-	}
-	resp := rec.Result()
-	resp.ContentLength = int64(rec.Body.Len())
-	resp.Header.Set("Content-Length", strconv.Itoa(rec.Body.Len()))
-	resp.Request = r
-	return resp, nil
-}
-
 // inprocAPI returns a client answered in memory with the recorded answer.
 func inprocAPI(b *testing.B, rc *recording) *oneapi.API {
 	b.Helper()
-	api, err := oneapi.New(oneapi.Config{BaseURL: "http://one.invalid", Tenant: tenantA, APIKey: keyA, Transport: inproc{rc.replay()}})
+	api, err := oneapi.New(oneapi.Config{BaseURL: "http://one.invalid", Tenant: tenantA, APIKey: keyA, Transport: benchhttp.InProcess{Handler: rc.replay()}})
 	if err != nil {
 		b.Fatal(err)
 	}
