@@ -41,6 +41,8 @@ const (
 type countingERP struct {
 	erp.Adapter
 	writes atomic.Int64
+	// mapped and known count the rows ListKnownItems mapped and left.
+	mapped, known atomic.Int64
 }
 
 func (c *countingERP) Upsert(ctx context.Context, cu mapping.Customer) (string, error) {
@@ -64,6 +66,17 @@ func (c *countingERP) ListKeys(ctx context.Context, after string, limit int) ([]
 }
 func (c *countingERP) ListItems(ctx context.Context, after string, limit int) ([]erp.Item, error) {
 	return c.Adapter.(erp.ItemLister).ListItems(ctx, after, limit)
+}
+func (c *countingERP) ListKnownItems(ctx context.Context, after string, limit int, known func(string, uint64) bool) ([]erp.Item, error) {
+	its, err := c.Adapter.(erp.KnownLister).ListKnownItems(ctx, after, limit, known)
+	for _, it := range its {
+		if it.Known {
+			c.known.Add(1)
+		} else {
+			c.mapped.Add(1)
+		}
+	}
+	return its, err
 }
 func (c *countingERP) CountFlagged(ctx context.Context) (int, error) {
 	return c.Adapter.(erp.Counter).CountFlagged(ctx)

@@ -105,7 +105,7 @@ func (c *Connector) planSite(ctx context.Context, s *site, limit int) (PlanRepor
 	if err != nil {
 		return rep, err
 	}
-	read := c.erpPager()
+	read := c.erpPager(nil)
 	if read == nil {
 		return rep, errors.New("connector: plan: the ERP adapter cannot list its customers")
 	}

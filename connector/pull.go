@@ -263,9 +263,12 @@ func (c *Connector) importRecord(ctx context.Context, s *site, rec platform.Reco
 }
 
 // sameERPRecord reports whether two ERP records hold the same data (when
-// it was last written aside): writing one over the other changes nothing.
+// it was last written aside, and the platform ids: those are the
+// write-back's, ensureWrittenBack, and one read before a pending write-back
+// landed and one read after must not look like a platform change).
 func sameERPRecord(cur, merged mapping.Customer) bool {
 	cur.UpdatedAt, merged.UpdatedAt = time.Time{}, time.Time{}
+	cur.PlatformIDs, merged.PlatformIDs = mapping.PlatformIDs{}, mapping.PlatformIDs{}
 	a, _ := json.Marshal(cur)
 	b, _ := json.Marshal(merged)
 	return slices.Equal(a, b)

@@ -39,7 +39,7 @@ func classify(s *site, it erp.Item) (pushPayload, error) {
 		}
 		return pushPayload{Op: opInvalid, Customer: cust, Reason: reasonOf(err)}, nil
 	}
-	return pushPayload{Op: opUpsert, Customer: cust, Hash: string(d)}, nil
+	return pushPayload{Op: opUpsert, Customer: cust, Hash: string(d), RowDigest: it.Digest}, nil
 }
 
 // reasonOf is why a record is invalid, without its key (the dead letter's
@@ -134,7 +134,11 @@ func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPa
 		// reached the ERP.
 		return c.ensureWrittenBack(ctx, s, cust, b.ID)
 	}
+	rowHash := s.rowHash(p.RowDigest, p.Hash)
 	if bound {
+		if rowHash != 0 { // else the one it holds may still be true
+			b.RowHash = rowHash
+		}
 		err := c.update(ctx, s, b, cust, want, nil)
 		if !platform.IsGone(err) {
 			if err == nil {
@@ -149,7 +153,7 @@ func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPa
 		// Deleted on the platform while the ERP still asks for it: create it again.
 		log.Info("bound platform record is gone; creating it again", "platform_id", b.ID)
 	}
-	return c.create(ctx, s, job, cust, want, start)
+	return c.create(ctx, s, job, cust, want, rowHash, start)
 }
 
 // update sends what changed of a bound customer and records what the
@@ -192,7 +196,7 @@ func (c *Connector) update(ctx context.Context, s *site, b state.Binding, cust m
 // the ERP already links, or one an earlier attempt may have created (the
 // outcome was unknown, or the platform refused a duplicate), is adopted
 // instead of created again.
-func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust mapping.Customer, want mapping.Digest, start time.Time) error {
+func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust mapping.Customer, want mapping.Digest, rowHash uint64, start time.Time) error {
 	key := cust.ERPKey
 	log := c.log.With("platform", s.name, "erp_key", key)
 	ref, why, err := c.adoptable(ctx, s, cust, job.OutcomeUnknown, start)
@@ -229,7 +233,7 @@ func (c *Connector) create(ctx context.Context, s *site, job queue.Job, cust map
 	// Bind at once: whatever fails below, a retry updates this record
 	// instead of creating another. The Seen of what was created: a walk of
 	// the platform's listing finds it unchanged without reading it.
-	b := state.Binding{ERPKey: key, ID: ref.ID, Extra: ref.Extra, PushedHash: string(have), SeenHash: seen}
+	b := state.Binding{ERPKey: key, ID: ref.ID, Extra: ref.Extra, PushedHash: string(have), SeenHash: seen, RowHash: rowHash}
 	if err := c.putBinding(ctx, s, b); err != nil {
 		return err
 	}

@@ -201,7 +201,7 @@ func (c *Connector) resync(ctx context.Context, s *site) (ResyncReport, error) {
 	}
 	if phase == "deletes" {
 		erpSet := s.resyncERPSet()
-		if c.erpPager() == nil {
+		if c.erpPager(nil) == nil {
 			erpSet = "" // the ERP could not be listed
 		}
 		n, err := c.queueUnseen(ctx, s, name, erpSet, queue.LaneBackfill)
@@ -279,7 +279,7 @@ func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, 
 
 // resyncERP walks the ERP's flagged customers by key from after.
 func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *ResyncReport) error {
-	read := c.erpPager()
+	read := c.erpPager(s)
 	if read == nil {
 		c.log.Warn("the ERP adapter cannot list its customers; the resync compares the platform side only", "platform", s.name)
 		_, err := c.store.Advance(ctx, s.resyncName(), queue.Chunk{Position: "deletes:"})
@@ -335,6 +335,18 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 	}
 }
 
+// lastKey is the last key of a page of items, after when it has none (a
+// record without a key cannot move the walk).
+func lastKey(its []erp.Item, after string) string {
+	last := after
+	for _, it := range its {
+		if it.Key != "" {
+			last = it.Key
+		}
+	}
+	return last
+}
+
 // planResyncPage plans the pushes of one page of ERP customers read from
 // began, stamped with the binding version they were read against, and
 // records the keys listed in the ERP walk's set. A customer whose binding
@@ -355,9 +367,18 @@ func (c *Connector) planResyncPage(ctx context.Context, tx *state.Tx, s *site, i
 		if err := tx.AddToSet(s.resyncERPSet(), it.Key); err != nil {
 			return nil, err
 		}
+		if it.Known {
+			continue // maps to what the platform holds (Binding.RowHash)
+		}
 		j, p, b, err := planPush(tx, s, it, scanAll, queue.LaneBackfill)
 		if err != nil {
 			return nil, err
+		}
+		if j == nil && p.Op == opUpsert {
+			// Unchanged: the next resync need not map the row.
+			if err := tx.SetRowHash(s.name, it.Key, s.rowHash(it.Digest, p.Hash)); err != nil {
+				return nil, err
+			}
 		}
 		if j == nil || b.Updated.After(began) {
 			continue
@@ -379,22 +400,34 @@ func (c *Connector) planResyncPage(ctx context.Context, tx *state.Tx, s *site, i
 // erpPager returns a reader of the ERP's flagged customers in key order, a
 // page at a time: one read per page when the adapter can, else key by key;
 // nil when the adapter cannot list its customers. It returns the items, the
-// last key listed and how many keys were listed.
-func (c *Connector) erpPager() func(ctx context.Context, after string) ([]erp.Item, string, int, error) {
+// last key listed and how many keys were listed. With a site, rows that map
+// to what the site's platform holds (Binding.RowHash) are not mapped when
+// the adapter can leave them (erp.KnownLister): such items are Known.
+func (c *Connector) erpPager(s *site) func(ctx context.Context, after string) ([]erp.Item, string, int, error) {
 	size := c.cfg.ERP.PageSize
+	if kl, ok := c.erp.(erp.KnownLister); ok && s != nil && programFingerprint() != 0 {
+		return func(ctx context.Context, after string) ([]erp.Item, string, int, error) {
+			var its []erp.Item
+			err := c.state.View(ctx, func(tx *state.Tx) error {
+				var err error
+				its, err = kl.ListKnownItems(ctx, after, size, func(key string, row uint64) bool {
+					return s.knowsRow(tx, key, row)
+				})
+				return err
+			})
+			if err != nil {
+				return nil, after, 0, fmt.Errorf("list ERP customers: %w", err)
+			}
+			return its, lastKey(its, after), len(its), nil
+		}
+	}
 	if items, ok := c.erp.(erp.ItemLister); ok {
 		return func(ctx context.Context, after string) ([]erp.Item, string, int, error) {
 			its, err := items.ListItems(ctx, after, size)
 			if err != nil {
 				return nil, after, 0, fmt.Errorf("list ERP customers: %w", err)
 			}
-			last := after
-			for _, it := range its {
-				if it.Key != "" { // a record without a key cannot move the walk
-					last = it.Key
-				}
-			}
-			return its, last, len(its), nil
+			return its, lastKey(its, after), len(its), nil
 		}
 	}
 	lister, ok := c.erp.(erp.KeyLister)

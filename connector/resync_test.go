@@ -141,10 +141,14 @@ func (f *failingLister) ListItems(ctx context.Context, after string, limit int) 
 	return f.countingERP.ListItems(ctx, after, limit)
 }
 
+// ListKnownItems is hidden: the resync reads through ListItems.
+func (*failingLister) ListKnownItems() {}
+
 // keysOnly hides the adapter's ListItems: the resync reads key by key.
 type keysOnly struct{ *countingERP }
 
-func (keysOnly) ListItems() {}
+func (keysOnly) ListItems()      {}
+func (keysOnly) ListKnownItems() {}
 
 var _ erp.KeyLister = (*failingLister)(nil)
 
@@ -229,6 +233,9 @@ func TestResyncAllPlatforms(t *testing.T) {
 // collated lists the ERP's customers in an order of its own (as a database
 // collation may), unrelated to the byte order of the keys.
 type collated struct{ *countingERP }
+
+// ListKnownItems is hidden: the resync reads through ListItems.
+func (collated) ListKnownItems() {}
 
 func collation(key string) string {
 	b := []byte(key)

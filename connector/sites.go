@@ -112,6 +112,10 @@ type pushPayload struct {
 	// payload was read against: a binding at that version or later means the
 	// live path moved on after the resync read the record (the watermark).
 	Version uint64 `json:"version,omitempty"`
+	// RowDigest is the erp.Item.Digest of the row Customer was mapped
+	// from (0: none): a push that leaves the platform holding Hash records
+	// the pair in the binding's RowHash.
+	RowDigest uint64 `json:"rowDigest,omitempty"`
 }
 
 // pullPayload is the payload of a pull job.

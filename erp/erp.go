@@ -74,6 +74,16 @@ type Item struct {
 	// Raw is the text of a record that could not be read (shortened), for
 	// the operator.
 	Raw string
+	// Digest, when not 0, is a digest of the row as read, taken before it
+	// was mapped: of every column the adapter reads except its change
+	// position (cursor) and the platform ids written back, and of the
+	// adapter's configuration. Two items of one key with equal digests map
+	// to the same Customer but for UpdatedAt and PlatformIDs. 0: the adapter
+	// takes none.
+	Digest uint64
+	// Known reports that the row was not mapped (KnownLister): Customer
+	// holds only ERPKey and PlatformIDs, Err is nil.
+	Known bool
 }
 
 // MaxRaw is the most bytes of a record Item.Raw keeps.
@@ -168,6 +178,17 @@ type PlatformIDWriter interface {
 // the ERP's key order as for KeyLister, at most limit).
 type ItemLister interface {
 	ListItems(ctx context.Context, after string, limit int) ([]Item, error)
+}
+
+// KnownLister is an optional extra of an ItemLister whose items carry a
+// Digest: ListItems that does not map a row the caller knows. For each row,
+// known is called with its key and digest, in key order, on the calling
+// goroutine; a row it reports known is returned as an Item with Known set
+// (Key, Digest and Customer.PlatformIDs only), the others as ListItems
+// returns them. Mapping (phone numbers, rules) is most of a page's cost, so a
+// full resync of unchanged customers reads the ERP at the cost of the query.
+type KnownLister interface {
+	ListKnownItems(ctx context.Context, after string, limit int, known func(key string, digest uint64) bool) ([]Item, error)
 }
 
 // Holder is an optional extra: the canonical fields the adapter holds (the

@@ -37,6 +37,12 @@ type Binding struct {
 	// SeenAt is when SeenHash last changed: when the connector last read a
 	// change of the platform's record.
 	SeenAt time.Time `json:"seenAt,omitzero"`
+	// RowHash, when not 0, says which ERP row maps to which PushedHash: a
+	// hash of an ERP row's digest (erp.Item.Digest) and of the digest that
+	// row maps to for this platform (see the connector's rowHash). A full
+	// resync does not map a row whose digest and the current PushedHash
+	// give RowHash back: it maps to what the platform holds.
+	RowHash uint64 `json:"rowHash,omitempty"`
 }
 
 func bindingBucket(p mapping.Platform) []byte   { return []byte("bindings." + string(p)) }
@@ -89,6 +95,26 @@ func (t *Tx) KeyOf(p mapping.Platform, id string) (string, bool) {
 		return "", false
 	}
 	return string(v), true
+}
+
+// SetRowHash stores a binding's RowHash, leaving its version and times as
+// they are (the row hash is bookkeeping of the resync, not a change of the
+// record). A key without a binding, or one that holds h already, is left.
+func (t *Tx) SetRowHash(p mapping.Platform, erpKey string, h uint64) error {
+	b, had, err := t.Binding(p, erpKey)
+	if err != nil || !had || b.RowHash == h {
+		return err
+	}
+	b.RowHash = h
+	bk, err := t.bucket(bindingBucket(p))
+	if err != nil {
+		return err
+	}
+	bk.FillPercent = 0.7
+	if err := bk.Put([]byte(erpKey), encodeBinding(b)); err != nil {
+		return fmt.Errorf("state: binding: %w", err)
+	}
+	return nil
 }
 
 // PutBinding stores a binding (and its reverse index), bumping its version,

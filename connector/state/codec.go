@@ -21,7 +21,10 @@ import (
 //	hash PushedHash · hash SeenHash · uvarint len(Extra) · (string key · id value)… ·
 //	varint PushedAt (unix ns) · varint SeenAt (unix ns)
 //
-// Version 1 (0x01, written by earlier versions) is the same without the
+// Version 3 (0x03) is version 2 followed by RowHash, 8 bytes little
+// endian; it is written only for a binding with a RowHash, so a state file
+// the row hashes are not used in stays readable by the versions before.
+// Version 1 (0x01, written by earlier versions) is version 2 without the
 // two times at the end; it is still read (the times are then zero).
 // where a string is a uvarint length and its bytes; a hash is 0 (none),
 // 1 and 32 bytes (a "sha256:" hex digest), 3, a uvarint part count and
@@ -33,13 +36,18 @@ import (
 const (
 	bindingCodecV1 = 0x01
 	bindingCodecV2 = 0x02
+	bindingCodecV3 = 0x03
 )
 
 const sha256Prefix = "sha256:"
 
 func encodeBinding(b Binding) []byte {
 	buf := make([]byte, 0, 128)
-	buf = append(buf, bindingCodecV2)
+	form := byte(bindingCodecV2)
+	if b.RowHash != 0 {
+		form = bindingCodecV3
+	}
+	buf = append(buf, form)
 	buf = binary.AppendUvarint(buf, b.Version)
 	buf = binary.AppendVarint(buf, unixNano(b.Updated))
 	buf = appendID(buf, b.ID)
@@ -56,7 +64,11 @@ func encodeBinding(b Binding) []byte {
 		buf = appendID(buf, b.Extra[k])
 	}
 	buf = binary.AppendVarint(buf, unixNano(b.PushedAt))
-	return binary.AppendVarint(buf, unixNano(b.SeenAt))
+	buf = binary.AppendVarint(buf, unixNano(b.SeenAt))
+	if form == bindingCodecV3 {
+		buf = binary.LittleEndian.AppendUint64(buf, b.RowHash)
+	}
+	return buf
 }
 
 // unixNano is a time as unix nanoseconds, 0 for the zero time.
@@ -147,7 +159,7 @@ func decodeBinding(erpKey string, v []byte) (Binding, error) {
 	}
 	d := bindingReader{buf: v}
 	form := d.byte()
-	if form != bindingCodecV1 && form != bindingCodecV2 {
+	if form != bindingCodecV1 && form != bindingCodecV2 && form != bindingCodecV3 {
 		return Binding{}, fmt.Errorf("%w: unknown format", errBindingCodec)
 	}
 	b := Binding{ERPKey: erpKey}
@@ -166,9 +178,12 @@ func decodeBinding(erpKey string, v []byte) (Binding, error) {
 			b.Extra[k] = d.id()
 		}
 	}
-	if form == bindingCodecV2 {
+	if form >= bindingCodecV2 {
 		b.PushedAt = fromUnixNano(d.varint())
 		b.SeenAt = fromUnixNano(d.varint())
+	}
+	if form == bindingCodecV3 {
+		b.RowHash = d.uint64()
 	}
 	if d.err != nil {
 		return Binding{}, d.err
@@ -200,6 +215,16 @@ func (r *bindingReader) byte() byte {
 	c := r.buf[0]
 	r.buf = r.buf[1:]
 	return c
+}
+
+func (r *bindingReader) uint64() uint64 {
+	if len(r.buf) < 8 {
+		r.fail("row hash")
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.buf)
+	r.buf = r.buf[8:]
+	return v
 }
 
 func (r *bindingReader) uvarint() uint64 { return readNumber(r, binary.Uvarint) }

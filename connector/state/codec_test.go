@@ -37,6 +37,9 @@ func TestBindingCodecRoundTrip(t *testing.T) {
 		{ERPKey: "C5", ID: "9b2f1c1e-0000-4000-8000-000000000001", Extra: map[string]string{"businessUnitId": "x:y:9b2f1c1e-0000-4000-8000-000000000001"}},
 		// The times of the last push and read.
 		{ERPKey: "C7", ID: "x", PushedHash: "sha256:ABC", SeenHash: "md5:1", Updated: at, PushedAt: at.Add(-time.Hour), SeenAt: at.Add(-time.Minute)},
+		// The row hash (version 3).
+		{ERPKey: "C8", ID: "x", PushedHash: "p:0123456789abcdef0123456789abcdef", Updated: at, PushedAt: at, RowHash: 0xfedcba9876543210},
+		{ERPKey: "C9", RowHash: 1},
 	} {
 		v := encodeBinding(b)
 		got, err := decodeBinding(b.ERPKey, v)
@@ -181,6 +184,69 @@ func TestBindingCodecReadsVersion1(t *testing.T) {
 
 // TestPutBindingStampsPushedAndSeen: the times of the last push and read
 // move when their hash changes, and only then.
+// TestBindingWithoutRowHashKeepsVersion2: a binding without a row hash is
+// written as before (readable by earlier versions), one with a row hash
+// is version 3, 8 bytes longer; a version 3 value cut short is refused.
+func TestBindingWithoutRowHashKeepsVersion2(t *testing.T) {
+	b := Binding{ERPKey: "C1", ID: "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d", PushedHash: "p:0123456789abcdef0123456789abcdef"}
+	v2 := encodeBinding(b)
+	b.RowHash = 42
+	v3 := encodeBinding(b)
+	if v2[0] != bindingCodecV2 || v3[0] != bindingCodecV3 || len(v3) != len(v2)+8 {
+		t.Fatalf("forms %#x %#x, lengths %d %d", v2[0], v3[0], len(v2), len(v3))
+	}
+	if _, err := decodeBinding("C1", v3[:len(v3)-1]); !errors.Is(err, errBindingCodec) {
+		t.Fatalf("a version 3 value cut short: %v", err)
+	}
+}
+
+// TestSetRowHashKeepsVersionAndTimes: the row hash is stored without
+// bumping the binding's version or its times (a live change is still told
+// from the resync's bookkeeping), and only for a bound key.
+func TestSetRowHashKeepsVersionAndTimes(t *testing.T) {
+	ctx := context.Background()
+	q, err := queue.Open(filepath.Join(t.TempDir(), "state.db"), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s, err := Open(ctx, q, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var put Binding
+	if err := s.Update(ctx, func(tx *Tx) error {
+		put, err = tx.PutBinding(mapping.PlatformONe, Binding{ERPKey: "C1", ID: "x", PushedHash: "p:1"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Hour)
+	if err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.SetRowHash(mapping.PlatformONe, "C1", 7); err != nil {
+			return err
+		}
+		return tx.SetRowHash(mapping.PlatformONe, "C2", 7)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.View(ctx, func(tx *Tx) error {
+		got, _, err := tx.Binding(mapping.PlatformONe, "C1")
+		want := put
+		want.RowHash = 7
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("stored %+v, want %+v", got, want)
+		}
+		if _, bound, _ := tx.Binding(mapping.PlatformONe, "C2"); bound {
+			t.Error("a row hash bound an unbound key")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPutBindingStampsPushedAndSeen(t *testing.T) {
 	ctx := context.Background()
 	q, err := queue.Open(filepath.Join(t.TempDir(), "state.db"), queue.Options{})

@@ -22,9 +22,12 @@ package sqlerp
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"modernc.org/sqlite"
@@ -213,6 +217,8 @@ type Table struct {
 	detectMu sync.Mutex
 	// advised: the first Changes looked for the index it walks.
 	advised sync.Once
+	// fingerprint is the configuration's part of every Item.Digest.
+	fingerprint uint64
 }
 
 // writing takes the write turn for SQLite (nothing for other databases)
@@ -378,7 +384,8 @@ func New(db *sql.DB, d Dialect, cfg Config, log *slog.Logger) (*Table, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t := &Table{db: db, d: d, cfg: cfg, rules: rules, log: log.With("component", "sqlerp"), now: time.Now}
+	t := &Table{db: db, d: d, cfg: cfg, rules: rules, log: log.With("component", "sqlerp"), now: time.Now,
+		fingerprint: configFingerprint(cfg)}
 	mq := func(id string) string { s, _ := QuoteIdent(id); return s }
 	t.q = quoted{table: mq(cfg.Table), inbound: mq(cfg.InboundTable), key: mq(cfg.KeyColumn), inKey: mq(cfg.InboundKeyColumn),
 		cursor: mq(cfg.CursorColumn)}
@@ -498,6 +505,9 @@ type scanner struct {
 	vals   []sql.NullString
 	dest   []any
 	strs   []string
+	// known (ListKnownItems): a row it reports known is not mapped.
+	known func(key string, digest uint64) bool
+	buf   []byte // the digest's input, reused
 }
 
 type anyValue struct{ v any }
@@ -591,6 +601,13 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, position, error) {
 			t.cfg.CursorColumn, err)})
 	}
 	pos.key, pos.keyed = key, true
+	digest := s.digest()
+	if s.known != nil && key != "" && s.known(key, digest) {
+		it := erp.Item{Key: key, Digest: digest, Known: true}
+		it.Customer.ERPKey = key
+		s.writeBacks(&it.Customer)
+		return it, pos, nil
+	}
 	for i := range s.vals {
 		s.strs[i] = s.vals[i].String
 	}
@@ -621,11 +638,8 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, position, error) {
 		c.Deleted = b
 		i++
 	}
-	for _, w := range t.cfg.WriteBack {
-		c.PlatformIDs.Set(w.Platform, asString(s.fixed[i].v))
-		i++
-	}
-	it := erp.Item{Key: key, Customer: c}
+	s.writeBacks(&c)
+	it := erp.Item{Key: key, Customer: c, Digest: digest}
 	// The core check only: each platform checks the fields it receives in
 	// its Prepare, and the engine keeps of the rules' field errors those a
 	// platform receives (mapping.ValidationError.For).
@@ -639,6 +653,83 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, position, error) {
 		it.Err = &mapping.ValidationError{Key: key, Fields: ferrs}
 	}
 	return it, pos, nil
+}
+
+// firstWriteBack is the index in scanner.fixed of the first write-back
+// column: after the key, the cursor, the flags and the deleted column.
+func (t *Table) firstWriteBack() int {
+	i := 2 + len(t.cfg.Flags)
+	if t.q.deleted != "" {
+		i++
+	}
+	return i
+}
+
+// writeBacks sets c's platform ids from the row's write-back columns.
+func (s *scanner) writeBacks(c *mapping.Customer) {
+	i := s.t.firstWriteBack()
+	for _, w := range s.t.cfg.WriteBack {
+		c.PlatformIDs.Set(w.Platform, asString(s.fixed[i].v))
+		i++
+	}
+}
+
+// digest is the row's erp.Item.Digest: the table's configuration, then the
+// key, the flag and deleted columns and the rule columns, each with its type
+// and length; not the cursor, which moves when nothing mapped changed (a
+// write-back may touch it), nor the write-back columns (the ids the
+// connector itself wrote after it read the row).
+func (s *scanner) digest() uint64 {
+	b := binary.LittleEndian.AppendUint64(s.buf[:0], s.t.fingerprint)
+	b = appendValue(b, s.fixed[0].v)
+	for i := 2; i < s.t.firstWriteBack(); i++ {
+		b = appendValue(b, s.fixed[i].v)
+	}
+	for _, v := range s.vals {
+		if !v.Valid {
+			b = append(b, 0)
+			continue
+		}
+		b = appendValue(b, v.String)
+	}
+	s.buf = b
+	return xxhash.Sum64(b)
+}
+
+// appendValue appends a column value for a digest: a type tag, then the
+// value, strings with their length.
+func appendValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 0)
+	case string:
+		return append(binary.AppendUvarint(append(b, 's'), uint64(len(x))), x...)
+	case int64:
+		return binary.LittleEndian.AppendUint64(append(b, 'i'), uint64(x))
+	case float64:
+		return binary.LittleEndian.AppendUint64(append(b, 'f'), math.Float64bits(x))
+	case bool:
+		if x {
+			return append(b, 'b', 1)
+		}
+		return append(b, 'b', 0)
+	case time.Time:
+		return appendValue(append(b, 't'), x.Format(time.RFC3339Nano))
+	}
+	return appendValue(append(b, 'x'), fmt.Sprintf("%T %v", v, v))
+}
+
+// configFingerprint is the configuration's part of the items' digests: a
+// change of the rules or columns makes every row's digest change, so no
+// row is taken as known under another mapping. The DSN is left out (it
+// holds credentials and does not change a mapping).
+func configFingerprint(cfg Config) uint64 {
+	cfg.DSN = ""
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		b = fmt.Appendf(nil, "%#v", cfg)
+	}
+	return xxhash.Sum64(b)
 }
 
 // Get implements erp.Adapter. With a separate inbound table, a key not in
@@ -1118,6 +1209,16 @@ func (t *Table) listQuery(sch *schemaInfo, op, cols, after string, limit int) (s
 // ListItems implements erp.ItemLister: flagged customers in the database's
 // key order.
 func (t *Table) ListItems(ctx context.Context, after string, limit int) ([]erp.Item, error) {
+	return t.listItems(ctx, after, limit, nil)
+}
+
+// ListKnownItems implements erp.KnownLister: ListItems without mapping the
+// rows known reports known.
+func (t *Table) ListKnownItems(ctx context.Context, after string, limit int, known func(key string, digest uint64) bool) ([]erp.Item, error) {
+	return t.listItems(ctx, after, limit, known)
+}
+
+func (t *Table) listItems(ctx context.Context, after string, limit int, known func(string, uint64) bool) ([]erp.Item, error) {
 	sch, err := t.schema(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlerp: list items: %w", err)
@@ -1133,6 +1234,7 @@ func (t *Table) ListItems(ctx context.Context, after string, limit int) ([]erp.I
 	defer rows.Close()
 	var items []erp.Item
 	sc := t.newScanner(sch, false)
+	sc.known = known
 	for rows.Next() {
 		it, _, err := sc.scan(rows)
 		if err != nil {

@@ -1,0 +1,133 @@
+package sqlerp
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/erpconnector/erpconnector/erp"
+	"github.com/erpconnector/erpconnector/erp/erpgen"
+	"github.com/erpconnector/erpconnector/internal/pgtest"
+	"github.com/erpconnector/erpconnector/mapping"
+)
+
+func TestItemDigestSQLite(t *testing.T) { testItemDigest(t, openSQLite(t)) }
+
+func TestItemDigestPostgres(t *testing.T) { testItemDigest(t, openPostgres(t, pgtest.DSN(t))) }
+
+// testItemDigest: every way of reading a row gives the same digest; it
+// moves with a mapped column, a flag and the configuration, not with the
+// cursor or a platform id written back; ListKnownItems leaves exactly the
+// rows known reports known, with their platform ids, and maps the others.
+func testItemDigest(t *testing.T, tab *Table) {
+	ctx := context.Background()
+	recs := erpgen.New(erpgen.Options{Seed: 4}).Records(6)
+	for i := range recs {
+		recs[i].SyncONe = true
+	}
+	if err := InsertDemoRecords(ctx, tab.DB(), tab.Dialect(), tab.cfg.Table, recs, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	digests := func(tb *Table) map[string]uint64 {
+		t.Helper()
+		its, err := tb.ListItems(ctx, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]uint64{}
+		for _, it := range its {
+			if it.Digest == 0 || it.Known {
+				t.Fatalf("%s: digest %d, known %v", it.Key, it.Digest, it.Known)
+			}
+			out[it.Key] = it.Digest
+		}
+		return out
+	}
+	before := digests(tab)
+	if len(before) != len(recs) {
+		t.Fatalf("%d rows listed", len(before))
+	}
+	seen := map[uint64]bool{}
+	for _, d := range before {
+		seen[d] = true
+	}
+	if len(seen) != len(recs) {
+		t.Fatal("two rows with one digest")
+	}
+	page, err := tab.Changes(ctx, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range page.Items {
+		got, err := tab.Get(ctx, it.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Digest != before[it.Key] || got.Digest != before[it.Key] {
+			t.Fatalf("%s: digests %d (changes) %d (get) %d (list)", it.Key, it.Digest, got.Digest, before[it.Key])
+		}
+	}
+
+	a, b, c := recs[0].Key, recs[1].Key, recs[2].Key
+	if err := tab.SetPlatformID(ctx, a, mapping.PlatformONe, "org:11111111-2222-4333-8444-555555555555"); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(set string, args ...any) {
+		t.Helper()
+		q := "UPDATE " + tab.q.table + " SET " + set + " WHERE " + tab.q.key + " = " + tab.d.Placeholder(len(args))
+		if _, err := tab.DB().ExecContext(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(tab.q.cursor+" = "+tab.d.Placeholder(1), time.Now().UTC().Truncate(time.Second), a)
+	exec("name = "+tab.d.Placeholder(1), "Renamed Ltd", b)
+	exec(erpgen.SyncCustomerAPI+" = NOT "+erpgen.SyncCustomerAPI, c)
+	after := digests(tab)
+	if after[a] != before[a] {
+		t.Error("a write-back and a moved cursor changed the digest")
+	}
+	if after[b] == before[b] || after[c] == before[c] {
+		t.Error("a renamed or reflagged row kept its digest")
+	}
+
+	cfg := tab.cfg
+	cfg.Rules = append([]mapping.FieldRule(nil), cfg.Rules[1:]...)
+	other, err := New(tab.DB(), tab.d, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, d := range digests(other) {
+		if d == after[k] {
+			t.Errorf("%s: another mapping, the same digest", k)
+		}
+	}
+
+	// Known: the rows whose digest the caller holds, but b.
+	var asked []string
+	its, err := tab.ListKnownItems(ctx, "", 100, func(key string, d uint64) bool {
+		asked = append(asked, key)
+		return key != b && d == after[key]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(its) != len(recs) || len(asked) != len(recs) {
+		t.Fatalf("%d items, %d asked", len(its), len(asked))
+	}
+	for _, it := range its {
+		switch {
+		case it.Digest != after[it.Key]:
+			t.Errorf("%s: digest %d, want %d", it.Key, it.Digest, after[it.Key])
+		case it.Known != (it.Key != b):
+			t.Errorf("%s: known %v", it.Key, it.Known)
+		case it.Known && (it.Customer.Name != "" || it.Customer.ERPKey != it.Key || it.Err != nil):
+			t.Errorf("%s: a known item was mapped: %+v", it.Key, it.Customer)
+		case !it.Known && it.Customer.Name != "Renamed Ltd":
+			t.Errorf("%s: the unknown row was not mapped: %+v", it.Key, it.Customer)
+		}
+		if it.Key == a && it.Customer.PlatformIDs.ONe != "org:11111111-2222-4333-8444-555555555555" {
+			t.Errorf("%s: a known item without its platform id: %+v", it.Key, it.Customer.PlatformIDs)
+		}
+	}
+	var _ erp.KnownLister = tab
+}
