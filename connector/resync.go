@@ -250,21 +250,26 @@ func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, 
 			return fmt.Errorf("connector: resync: list %s: %w", s.name, err)
 		}
 		page, began := lp.page, lp.began
-		var l listed
-		if err := c.state.Update(ctx, func(tx *state.Tx) error {
-			var err error
-			l, err = planListed(tx, s, page, began, o)
-			return err
-		}); err != nil {
-			return fmt.Errorf("connector: resync: %w", err)
-		}
 		position := "platform:" + page.Next
 		if page.Next == "" {
 			position = "erp:"
 		}
-		stampRun(ctx, l.jobs)
-		if _, err := c.store.Advance(ctx, s.resyncName(), queue.Chunk{Position: position, Records: len(page.Records), Jobs: l.jobs}); err != nil {
+		// The page's bookkeeping and the walk's position commit together.
+		var l listed
+		var rejected error
+		if err := c.state.Update(ctx, func(tx *state.Tx) error {
+			var err error
+			if l, err = planListed(tx, s, page, began, o); err != nil {
+				return err
+			}
+			stampRun(ctx, l.jobs)
+			rejected, err = tx.Advance(s.resyncName(), queue.Chunk{Position: position, Records: len(page.Records), Jobs: l.jobs})
 			return err
+		}); err != nil {
+			return fmt.Errorf("connector: resync: %w", err)
+		}
+		if rejected != nil {
+			return rejected
 		}
 		c.noteRead(ctx, s, len(page.Records))
 		c.noteQueued(ctx, l.jobs)
@@ -309,20 +314,25 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 			return fmt.Errorf("connector: resync: %w", err)
 		}
 		its, last, listed, final := pg.its, pg.last, pg.listed, pg.final
-		var jobs []queue.Job
-		if err := c.state.Update(ctx, func(tx *state.Tx) error {
-			jobs, err = c.planResyncPage(ctx, tx, s, its, pg.began, rep)
-			return err
-		}); err != nil {
-			return err
-		}
 		position := "erp:" + last
 		if final {
 			position = "deletes:"
 		}
-		stampRun(ctx, jobs)
-		if _, err := c.store.Advance(ctx, s.resyncName(), queue.Chunk{Position: position, Records: listed, Jobs: jobs}); err != nil {
+		// The page's bookkeeping and the walk's position commit together.
+		var jobs []queue.Job
+		var rejected error
+		if err := c.state.Update(ctx, func(tx *state.Tx) error {
+			if jobs, err = c.planResyncPage(ctx, tx, s, its, pg.began, rep); err != nil {
+				return err
+			}
+			stampRun(ctx, jobs)
+			rejected, err = tx.Advance(s.resyncName(), queue.Chunk{Position: position, Records: listed, Jobs: jobs})
 			return err
+		}); err != nil {
+			return err
+		}
+		if rejected != nil {
+			return rejected
 		}
 		c.noteRead(ctx, s, listed)
 		c.noteQueued(ctx, jobs)

@@ -156,37 +156,53 @@ func (s *Store) Advance(ctx context.Context, name string, c Chunk) (Migration, e
 	var m Migration
 	var rejected error
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		var ok bool
 		var err error
-		m, ok, err = getMigration(tx, name)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrNotFound
-		}
-		if m.Done() {
-			return fmt.Errorf("already done")
-		}
-		t := s.txn(tx)
-		if rejected, err = t.enqueue(c.Jobs); err != nil {
-			return err
-		}
-		recs := c.Records
-		if recs == 0 {
-			recs = len(c.Jobs)
-		}
-		m.Position = c.Position
-		m.ChunksDone++
-		m.RecordsDone += recs
-		m.UpdatedAt = t.now
-		return putMigration(tx, &m)
+		m, rejected, err = s.AdvanceTx(tx, name, c)
+		return err
 	})
 	if err != nil {
-		return Migration{}, fmt.Errorf("queue: advance migration %q: %w", name, err)
+		return Migration{}, err
 	}
-	s.notify()
 	return m, rejected
+}
+
+// AdvanceTx is Advance inside tx, a caller's read-write transaction: the
+// chunk's jobs and position commit with whatever else tx writes (what a
+// page of a walk recorded, say). rejected reports jobs the queue refused
+// (as Advance's error does) without failing the transaction; err fails it.
+func (s *Store) AdvanceTx(tx *bolt.Tx, name string, c Chunk) (m Migration, rejected, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("queue: advance migration %q: %w", name, err)
+		}
+	}()
+	m, ok, err := getMigration(tx, name)
+	if err != nil {
+		return Migration{}, nil, err
+	}
+	if !ok {
+		return Migration{}, nil, ErrNotFound
+	}
+	if m.Done() {
+		return Migration{}, nil, fmt.Errorf("already done")
+	}
+	t := s.txn(tx)
+	if rejected, err = t.enqueue(c.Jobs); err != nil {
+		return Migration{}, nil, err
+	}
+	recs := c.Records
+	if recs == 0 {
+		recs = len(c.Jobs)
+	}
+	m.Position = c.Position
+	m.ChunksDone++
+	m.RecordsDone += recs
+	m.UpdatedAt = t.now
+	if err := putMigration(tx, &m); err != nil {
+		return Migration{}, nil, err
+	}
+	tx.OnCommit(s.notify)
+	return m, rejected, nil
 }
 
 // FinishMigration marks a migration done.

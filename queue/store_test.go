@@ -367,6 +367,48 @@ func TestMigrationResume(t *testing.T) {
 	}
 }
 
+// TestAdvanceTxCommitsWithTheCaller: a chunk advanced in a caller's
+// transaction moves the migration and queues its jobs with what else the
+// transaction writes, or, when the caller's transaction fails, neither.
+func TestAdvanceTxCommitsWithTheCaller(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	if _, err := s.BeginMigration(ctx, "resync", Plan{}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	for _, fail := range []bool{true, false} {
+		err := s.Update(ctx, func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("caller"))
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte("page"), []byte("1")); err != nil {
+				return err
+			}
+			if _, rejected, err := s.AdvanceTx(tx, "resync", Chunk{Position: "p:2", Records: 3,
+				Jobs: []Job{{Type: "t", Key: "a", Lane: LaneBackfill}}}); err != nil || rejected != nil {
+				return errors.Join(err, rejected)
+			}
+			if fail {
+				return boom
+			}
+			return nil
+		})
+		if fail != errors.Is(err, boom) || !fail && err != nil {
+			t.Fatalf("fail %v: %v", fail, err)
+		}
+		m, err := s.Resume(ctx, "resync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready := mustStats(t, s).ByLane["backfill"].Ready
+		if fail && (m.Position != "" || m.RecordsDone != 0 || ready != 0) || !fail && (m.Position != "p:2" || m.RecordsDone != 3 || ready != 1) {
+			t.Fatalf("fail %v: migration %+v, %d ready", fail, m, ready)
+		}
+	}
+}
+
 func TestCursorAndOwnBuckets(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, Options{})

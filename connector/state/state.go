@@ -83,6 +83,14 @@ func (s *Store) Defer(ctx context.Context, fn func(*Tx) error) error {
 // Enqueue queues jobs in the transaction.
 func (t *Tx) Enqueue(jobs ...queue.Job) error { return t.s.q.EnqueueTx(t.tx, jobs...) }
 
+// Advance moves a migration on by a chunk in this transaction (see
+// queue.Store.AdvanceTx): rejected reports jobs the queue refused, err
+// fails the transaction.
+func (t *Tx) Advance(name string, c queue.Chunk) (rejected, err error) {
+	_, rejected, err = t.s.q.AdvanceTx(t.tx, name, c)
+	return rejected, err
+}
+
 // Bury records jobs straight in the dead letters (records that could not
 // be read; see queue.Store.BuryTx) and returns how many it recorded.
 func (t *Tx) Bury(jobs ...queue.Job) (int, error) { return t.s.q.BuryTx(t.tx, jobs...) }
