@@ -329,7 +329,7 @@ func TestNoop(t *testing.T) {
 	if res.Writes != 0 {
 		t.Fatalf("a sync with nothing changed wrote %d times", res.Writes)
 	}
-	if res.Records != testN || res.Clients != testN || res.DistinctExternalIDs != testN || res.Seconds <= 0 || res.FirstRunRPS <= 0 {
+	if res.Platform != platformONe || res.Records != testN || res.Clients != testN || res.DistinctExternalIDs != testN || res.Seconds <= 0 || res.FirstRunRPS <= 0 {
 		t.Fatalf("unexpected figures %+v", res)
 	}
 	if res.ResyncWrites != 0 || res.ResyncSeconds <= 0 || res.ResyncJobs > testN {
@@ -338,6 +338,20 @@ func TestNoop(t *testing.T) {
 	// Once every client has been read back, a resync queues nothing.
 	if res.SteadyResyncWrites != 0 || res.SteadyResyncSeconds <= 0 || res.SteadyResyncJobs != 0 {
 		t.Fatalf("steady-state resync: %+v", res)
+	}
+}
+
+// TestNoopCustomerAPI: the Customer API's second sync and full resyncs of
+// unchanged organisations write nothing and queue nothing.
+func TestNoopCustomerAPI(t *testing.T) {
+	var res NoopResult
+	bench(t, []string{"noop", "--platform", "customerapi", "--records", "300", "--concurrency", "4"}, &res)
+	if res.Platform != platformCustomerAPI || res.Records != testN || res.Writes != 0 || res.Seconds <= 0 || res.FirstRunRPS <= 0 {
+		t.Fatalf("unexpected figures %+v", res)
+	}
+	if res.ResyncWrites != 0 || res.ResyncJobs != 0 || res.ResyncSeconds <= 0 ||
+		res.SteadyResyncWrites != 0 || res.SteadyResyncJobs != 0 || res.SteadyResyncSeconds <= 0 {
+		t.Fatalf("full resyncs with nothing changed: %+v", res)
 	}
 }
 

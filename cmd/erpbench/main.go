@@ -5,7 +5,7 @@
 //	erpbench feed    --events N                   ONe → ERP catch-up vs a raw feed + GET loop
 //	erpbench update  --records N --changed-fields F[,F…] [--platform P]   a sync of changed ERP fields
 //	erpbench pull    --records N                  Customer API → ERP: organisations and farms changed on the platform
-//	erpbench noop    --records N                  a second sync with nothing changed
+//	erpbench noop    --records N [--platform P]   a second sync and two full resyncs with nothing changed
 //	erpbench chaos   [--soak S] [--platform P] [--full]   the kill, faults, shutdown and bad-input soaks
 //
 // --latency and --server-rate make the platform's server a realistic
@@ -65,7 +65,7 @@ const usage = `usage:
   erpbench feed    --events N  [UPSTREAM] [COMMON]
   erpbench update  --records N --changed-fields F[,F…] [--platform one|customerapi] [UPSTREAM] [COMMON]
   erpbench pull    --records N [--platform customerapi] [UPSTREAM] [COMMON]
-  erpbench noop    --records N [COMMON]
+  erpbench noop    --records N [--platform one|customerapi] [COMMON]
 ` + chaosUsage + `  (erpbench chaos --help describes the soaks)
 UPSTREAM: [--latency D] [--server-rate R] [--server-burst B] [--upstream-rate R]
 COMMON:   [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
@@ -199,7 +199,7 @@ func parseBench(cmd string, args []string, stderr io.Writer) (benchOptions, erro
 	var fields string
 	upstreamRate := -1.0
 	switch cmd {
-	case "migrate", "update", "pull":
+	case "migrate", "update", "pull", "noop":
 		fs.StringVar(&plat, "platform", plat, "the platform: "+strings.Join(benchPlatforms(cmd), " or "))
 	}
 	if cmd == "update" {
@@ -260,7 +260,7 @@ func parseBench(cmd string, args []string, stderr io.Writer) (benchOptions, erro
 // benchPlatforms are the platforms a bench command runs on.
 func benchPlatforms(cmd string) []string {
 	switch cmd {
-	case "migrate", "update":
+	case "migrate", "update", "noop":
 		return []string{platformONe, platformCustomerAPI}
 	case "pull":
 		// ONe's platform → ERP direction is the feed command.
