@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector/state"
-	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
 	"github.com/erpconnector/erpconnector/mapping"
 )
@@ -20,26 +19,10 @@ func TestBindingsOfEarlierVersions(t *testing.T) {
 	ctx := context.Background()
 	iw := newInternalWorld(t)
 	c := iw.c
-	recs := erpgen.New(erpgen.Options{Seed: 4}).Records(12)
-	for i := range recs {
-		recs[i].Set("admin_email", strings.ToLower(recs[i].Key)+"@owners.example.co.uk")
-	}
-	if err := sqlerp.InsertDemoRecords(ctx, iw.tab.DB(), iw.tab.Dialect(), sqlerp.DemoTable, recs, time.Now().Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	recs := iw.start(t, 4, 12)
 	sync := func() {
 		t.Helper()
-		wctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		if err := c.SyncOnce(wctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.WaitIdle(wctx); err != nil {
-			t.Fatal(err)
-		}
+		iw.settle(t, c.SyncOnce)
 	}
 	sync()
 	sync()

@@ -2,9 +2,7 @@ package connector
 
 import (
 	"context"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/connector/state"
@@ -71,26 +69,10 @@ func TestResyncMapsWhatChanged(t *testing.T) {
 	ctx := context.Background()
 	iw := newInternalWorld(t)
 	c := iw.c
-	recs := erpgen.New(erpgen.Options{Seed: 8}).Records(24)
-	for i := range recs {
-		recs[i].Set("admin_email", strings.ToLower(recs[i].Key)+"@owners.example.co.uk")
-	}
-	if err := sqlerp.InsertDemoRecords(ctx, iw.tab.DB(), iw.tab.Dialect(), sqlerp.DemoTable, recs, time.Now().Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	iw.start(t, 8, 24)
 	settle := func(run func(context.Context) error) {
 		t.Helper()
-		wctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		if err := run(wctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.WaitIdle(wctx); err != nil {
-			t.Fatal(err)
-		}
+		iw.settle(t, run)
 	}
 	var rep ResyncReport
 	resync := func(ctx context.Context) (err error) { rep, err = c.Resync(ctx); return err }

@@ -2,14 +2,11 @@ package connector
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/connector/state"
-	"github.com/erpconnector/erpconnector/erp/erpgen"
-	"github.com/erpconnector/erpconnector/erp/sqlerp"
 	"github.com/erpconnector/erpconnector/mapping"
 )
 
@@ -20,26 +17,10 @@ func TestBindingsWithoutSeenHash(t *testing.T) {
 	ctx := context.Background()
 	iw := newInternalWorld(t)
 	c := iw.c
-	recs := erpgen.New(erpgen.Options{Seed: 5}).Records(16)
-	for i := range recs {
-		recs[i].Set("admin_email", strings.ToLower(recs[i].Key)+"@owners.example.co.uk")
-	}
-	if err := sqlerp.InsertDemoRecords(ctx, iw.tab.DB(), iw.tab.Dialect(), sqlerp.DemoTable, recs, time.Now().Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	iw.start(t, 5, 16)
 	settle := func(run func(context.Context) error) {
 		t.Helper()
-		wctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		if err := run(wctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.WaitIdle(wctx); err != nil {
-			t.Fatal(err)
-		}
+		iw.settle(t, run)
 	}
 	resync := func(ctx context.Context) error { _, err := c.Resync(ctx); return err }
 	settle(c.SyncOnce)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +58,37 @@ func newInternalWorld(t *testing.T) *internalWorld {
 	}
 	t.Cleanup(func() { _ = c.Stop(context.Background()) })
 	return &internalWorld{c: c, tab: tab, one: one, capi: capi}
+}
+
+// start puts n generated customers (each with its own owner e-mail) into
+// the ERP and starts the connector; it returns the customers.
+func (iw *internalWorld) start(t *testing.T, seed uint64, n int) []erpgen.Record {
+	t.Helper()
+	ctx := context.Background()
+	recs := erpgen.New(erpgen.Options{Seed: seed}).Records(n)
+	for i := range recs {
+		recs[i].Set("admin_email", strings.ToLower(recs[i].Key)+"@owners.example.co.uk")
+	}
+	if err := sqlerp.InsertDemoRecords(ctx, iw.tab.DB(), iw.tab.Dialect(), sqlerp.DemoTable, recs, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := iw.c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// settle runs run (a sync, a resync) and waits until the queue is idle.
+func (iw *internalWorld) settle(t *testing.T, run func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := iw.c.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestWatermark: on every platform, a resync copy read against an older

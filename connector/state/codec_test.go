@@ -184,6 +184,21 @@ func TestBindingCodecReadsVersion1(t *testing.T) {
 
 // TestPutBindingStampsPushedAndSeen: the times of the last push and read
 // move when their hash changes, and only then.
+// openClocked opens a state store in a new file whose clock reads *now.
+func openClocked(t *testing.T, now *time.Time) *Store {
+	t.Helper()
+	q, err := queue.Open(filepath.Join(t.TempDir(), "state.db"), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Close() })
+	s, err := Open(context.Background(), q, func() time.Time { return *now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestBindingWithoutRowHashKeepsVersion2: a binding without a row hash is
 // written as before (readable by earlier versions), one with a row hash
 // is version 3, 8 bytes longer; a version 3 value cut short is refused.
@@ -205,18 +220,10 @@ func TestBindingWithoutRowHashKeepsVersion2(t *testing.T) {
 // from the resync's bookkeeping), and only for a bound key.
 func TestSetRowHashKeepsVersionAndTimes(t *testing.T) {
 	ctx := context.Background()
-	q, err := queue.Open(filepath.Join(t.TempDir(), "state.db"), queue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, q, func() time.Time { return now })
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openClocked(t, &now)
 	var put Binding
-	if err := s.Update(ctx, func(tx *Tx) error {
+	if err := s.Update(ctx, func(tx *Tx) (err error) {
 		put, err = tx.PutBinding(mapping.PlatformONe, Binding{ERPKey: "C1", ID: "x", PushedHash: "p:1"})
 		return err
 	}); err != nil {
@@ -249,16 +256,8 @@ func TestSetRowHashKeepsVersionAndTimes(t *testing.T) {
 
 func TestPutBindingStampsPushedAndSeen(t *testing.T) {
 	ctx := context.Background()
-	q, err := queue.Open(filepath.Join(t.TempDir(), "state.db"), queue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, q, func() time.Time { return now })
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openClocked(t, &now)
 	put := func(b Binding) Binding {
 		t.Helper()
 		var out Binding
