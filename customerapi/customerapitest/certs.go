@@ -53,6 +53,21 @@ func normPostcode(s string) string {
 	return strings.ToUpper(strings.ReplaceAll(s, " ", ""))
 }
 
+// certMatches reports whether one of c's sites has the normalised postcode
+// pc and the holding number hn ("" matches any).
+func certMatches(c customerapi.Certificate, pc, hn string) bool {
+	for _, site := range c.CertifiedSites {
+		if pc != "" && normPostcode(site.SitePostcode) != pc {
+			continue
+		}
+		if hn != "" && (site.SiteIdentifiers == nil || site.SiteIdentifiers.Identifier != hn) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
 // findCerts matches certificates by country (ISO3), postcode and holding
 // number; empty criteria match anything. Certificates come in st.certs
 // order.
@@ -63,19 +78,7 @@ func (st *state) findCerts(country, postcode, holding string) []customerapi.Cert
 	}
 	pc := normPostcode(postcode)
 	hn := strings.TrimSpace(holding)
-	matches := func(c customerapi.Certificate) bool {
-		match := false
-		for _, site := range c.CertifiedSites {
-			if pc != "" && normPostcode(site.SitePostcode) != pc {
-				continue
-			}
-			if hn != "" && (site.SiteIdentifiers == nil || site.SiteIdentifiers.Identifier != hn) {
-				continue
-			}
-			match = true
-		}
-		return match
-	}
+	matches := func(c customerapi.Certificate) bool { return certMatches(c, pc, hn) }
 	// A certificate matches through one of its sites, and the index files
 	// it under each site's holding number and postcode: the candidates
 	// (ascending positions) hold every match, each checked as before.

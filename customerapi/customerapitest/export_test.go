@@ -355,17 +355,7 @@ func scanFindCerts(st *state, country, postcode, holding string) []customerapi.C
 	pc := normPostcode(postcode)
 	hn := strings.TrimSpace(holding)
 	for _, c := range st.certs {
-		match := false
-		for _, site := range c.CertifiedSites {
-			if pc != "" && normPostcode(site.SitePostcode) != pc {
-				continue
-			}
-			if hn != "" && (site.SiteIdentifiers == nil || site.SiteIdentifiers.Identifier != hn) {
-				continue
-			}
-			match = true
-		}
-		if match {
+		if certMatches(c, pc, hn) {
 			out = append(out, c)
 		}
 	}
