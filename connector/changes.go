@@ -152,7 +152,8 @@ type walkOpts struct {
 	// unbound queues pulls of unbound records that the ERP may know or
 	// take in.
 	unbound bool
-	// set, when not empty, records every id seen in the named state set.
+	// set, when not empty, records the ERP key of every bound record seen
+	// in the named state set.
 	set string
 }
 
@@ -181,12 +182,15 @@ func planListed(tx *state.Tx, s *site, page platform.Page, began time.Time, o wa
 	imp, importer := s.p.(platform.Importer)
 	for _, rec := range page.Records {
 		id := rec.Ref.ID
-		if o.set != "" {
-			if err := tx.AddToSet(o.set, id); err != nil {
+		key, bound := tx.KeyOf(s.name, id)
+		if bound && o.set != "" {
+			// By ERP key: a listing in creation order (a migration's
+			// creates follow the ERP's key order) then fills the set's
+			// pages in order, where ids would land at random.
+			if err := tx.AddToSet(o.set, key); err != nil {
 				return out, err
 			}
 		}
-		key, bound := tx.KeyOf(s.name, id)
 		if !bound {
 			_, tomb := tx.Tombstoned(s.name, id)
 			if o.unbound && !tomb && !rec.Inactive && (rec.Customer.ERPKey != "" || importer && imp.Importable(rec)) {
@@ -286,8 +290,9 @@ func (c *Connector) walk(ctx context.Context, s *site, o walkOpts) (queued, boun
 	}
 }
 
-// pullMissing walks the listing again, recording every id in a set, and
-// queues a pull for each binding whose record the walk did not see.
+// pullMissing walks the listing again, recording every bound record's key
+// in a set, and queues a pull for each binding whose record the walk did
+// not see.
 func (c *Connector) pullMissing(ctx context.Context, s *site) (int, error) {
 	set := "missing." + string(s.name)
 	if err := c.state.Update(ctx, func(tx *state.Tx) error { return tx.ResetSet(set) }); err != nil {
@@ -303,14 +308,14 @@ func (c *Connector) pullMissing(ctx context.Context, s *site) (int, error) {
 }
 
 // queueUnseen queues, stamped with the binding version, a pull for every
-// binding whose record is not in the platform set, and (when erpSet is
-// given) a job that reads the ERP customer again for every binding whose
-// key is not in the ERP set.
+// binding whose key is not in the platform set (its record was not
+// listed), and (when erpSet is given) a job that reads the ERP customer
+// again for every binding whose key is not in the ERP set.
 func (c *Connector) queueUnseen(ctx context.Context, s *site, platformSet, erpSet string, lane queue.Lane) (int, error) {
 	var jobs []queue.Job
 	err := c.state.View(ctx, func(tx *state.Tx) error {
 		return tx.EachBinding(s.name, "", func(b state.Binding) (bool, error) {
-			if !tx.InSet(platformSet, b.ID) {
+			if !tx.InSet(platformSet, b.ERPKey) {
 				jobs = append(jobs, s.pullJob(b.ID, b.Version+1, lane))
 			}
 			if erpSet != "" && !tx.InSet(erpSet, b.ERPKey) {

@@ -7,9 +7,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Sets hold platform ids a walk over a platform has seen (a resync, a
-// listing of the Customer API), so that what the walk did not see can be
-// looked at afterwards. A set lives in the file and survives a restart:
+// Sets hold the keys a walk has seen (the ERP keys of the bound records a
+// walk over a platform's listing found, the keys of an ERP walk), so that
+// what the walk did not see can be looked at afterwards. A set lives in the file and survives a restart:
 // a resumed walk keeps what it saw before.
 func setBucket(name string) []byte { return []byte("set." + name) }
 
@@ -24,22 +24,22 @@ func (t *Tx) ResetSet(name string) error {
 	return nil
 }
 
-// AddToSet adds a platform id to the named set.
-func (t *Tx) AddToSet(name, id string) error {
+// AddToSet adds a key to the named set.
+func (t *Tx) AddToSet(name, key string) error {
 	b, err := t.bucket(setBucket(name))
 	if err != nil {
 		return err
 	}
-	if err := b.Put(idKey(id), nil); err != nil {
+	if err := b.Put(idKey(key), nil); err != nil {
 		return fmt.Errorf("state: set %s: %w", name, err)
 	}
 	return nil
 }
 
-// InSet reports whether the named set holds a platform id.
-func (t *Tx) InSet(name, id string) bool {
+// InSet reports whether the named set holds a key.
+func (t *Tx) InSet(name, key string) bool {
 	b := t.tx.Bucket(setBucket(name))
-	return b != nil && b.Get(idKey(id)) != nil
+	return b != nil && b.Get(idKey(key)) != nil
 }
 
 // DropSet removes the named set.
