@@ -108,6 +108,12 @@ type NoopResult struct {
 	SteadyResyncSeconds float64 `json:"steady_resync_seconds"`
 	SteadyResyncWrites  int64   `json:"steady_resync_writes"`
 	SteadyResyncJobs    int     `json:"steady_resync_jobs"`
+	// RequestsByOperation are the requests the server received during the
+	// second sync, Resync… and SteadyResync… during the two resyncs, by
+	// the server's operation ids.
+	RequestsByOperation             map[string]int64 `json:"requests_by_operation"`
+	ResyncRequestsByOperation       map[string]int64 `json:"resync_requests_by_operation"`
+	SteadyResyncRequestsByOperation map[string]int64 `json:"steady_resync_requests_by_operation"`
 }
 
 // writesBetween counts the requests of operations that change a record
@@ -371,6 +377,9 @@ func runNoop(ctx context.Context, o benchOptions, out io.Writer) (NoopResult, er
 		return res, err
 	}
 	res.Writes = writesBetween(before, after)
+	f := runFigures(run, o.records, before, after, upstreamOptions{})
+	res.RequestsByOperation = f.RequestsByOperation
+	fmt.Fprintf(out, "noop: second sync: %s\n", f.describe())
 	res.Seconds = round2(run.wall.Seconds())
 	res.PeakRSSMiB = round2(run.rssMiB)
 	res.PeakAnonMiB = round2(run.anonMiB)
@@ -407,10 +416,14 @@ func runNoop(ctx context.Context, o benchOptions, out io.Writer) (NoopResult, er
 		}
 		writes := writesBetween(before, after)
 		secs, jobs := round2(full.report.ResyncSeconds), full.report.ResyncQueued
+		f := runFigures(full, o.records, before, after, upstreamOptions{})
+		fmt.Fprintf(out, "noop: %s: %s\n", tag, f.describe())
 		if i == 0 {
 			res.ResyncSeconds, res.ResyncJobs, res.ResyncWrites = secs, jobs, writes
+			res.ResyncRequestsByOperation = f.RequestsByOperation
 		} else {
 			res.SteadyResyncSeconds, res.SteadyResyncJobs, res.SteadyResyncWrites = secs, jobs, writes
+			res.SteadyResyncRequestsByOperation = f.RequestsByOperation
 		}
 		fmt.Fprintf(out, "noop: %s of %d unchanged records in %.2f s, %d checks queued, %d writes, peak RSS %.1f MiB\n",
 			tag, o.records, secs, jobs, writes, full.rssMiB)

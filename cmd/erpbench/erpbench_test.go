@@ -339,6 +339,12 @@ func TestNoop(t *testing.T) {
 	if res.SteadyResyncWrites != 0 || res.SteadyResyncSeconds <= 0 || res.SteadyResyncJobs != 0 {
 		t.Fatalf("steady-state resync: %+v", res)
 	}
+	// The resyncs read listing pages only: no client one by one.
+	for _, ops := range []map[string]int64{res.ResyncRequestsByOperation, res.SteadyResyncRequestsByOperation} {
+		if ops["listClients"] == 0 || ops["getClient"] != 0 {
+			t.Fatalf("resync requests %v", ops)
+		}
+	}
 }
 
 // TestNoopCustomerAPI: the Customer API's second sync and full resyncs of
@@ -352,6 +358,15 @@ func TestNoopCustomerAPI(t *testing.T) {
 	if res.ResyncWrites != 0 || res.ResyncJobs != 0 || res.ResyncSeconds <= 0 ||
 		res.SteadyResyncWrites != 0 || res.SteadyResyncJobs != 0 || res.SteadyResyncSeconds <= 0 {
 		t.Fatalf("full resyncs with nothing changed: %+v", res)
+	}
+	// The resyncs read listing pages only: no organisation one by one.
+	for _, ops := range []map[string]int64{res.ResyncRequestsByOperation, res.SteadyResyncRequestsByOperation} {
+		if ops["listOrganisations"] == 0 || ops["getOrganisation"] != 0 || ops["getOrganisationBusinessUnits"] != 0 {
+			t.Fatalf("resync requests %v", ops)
+		}
+	}
+	if res.RequestsByOperation["listOrganisations"] == 0 {
+		t.Fatalf("second sync requests %v", res.RequestsByOperation)
 	}
 }
 
