@@ -54,6 +54,9 @@ type harness struct {
 	// changesOp is the operation the change source reads (the feed, the
 	// listing).
 	changesOp string
+	// listOp is the operation of the platform's listing (the resync's
+	// platform walk).
+	listOp string
 }
 
 // flag sets the record's flag for the platform (and the other platform's
@@ -142,6 +145,7 @@ var oneHarness = harness{
 	},
 	fetchOps:  []string{"getClient"},
 	changesOp: "getClientSyncFeed",
+	listOp:    "listClients",
 }
 
 var capiHarness = harness{
@@ -192,6 +196,7 @@ var capiHarness = harness{
 	},
 	fetchOps:  []string{"getOrganisation", "getOrganisationBusinessUnits"},
 	changesOp: "listOrganisations",
+	listOp:    "listOrganisations",
 }
 
 // harnesses are the platforms every scenario runs on.

@@ -2,9 +2,11 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector/platform"
@@ -15,19 +17,21 @@ import (
 )
 
 // The resync of one platform is one queue migration ("resync.<platform>")
-// that walks three phases, each resumable from its recorded position:
+// of two walks that run side by side, then a check of what they did not
+// see, each resumable from its recorded position (resyncPos):
 //
-//	platform:<cursor>  every platform record, page by page → a pull job for
-//	                   each one changed since it was last taken in (drift on
-//	                   the platform), and for unbound ones the ERP may know
-//	                   or take in
-//	erp:<key>          every flagged ERP customer, by key → a push job where
-//	                   the platform lacks it or differs from it
-//	deletes:           every binding whose record the platform walk did not
-//	                   see → a pull job (its answer applies the delete the
-//	                   change source missed); every binding whose ERP
-//	                   customer the ERP walk did not list (unflagged, or its
-//	                   row deleted) → a job that reads it again
+//	platform walk  every platform record, page by page → a pull job for
+//	               each one changed since it was last taken in (drift on
+//	               the platform), and for unbound ones the ERP may know or
+//	               take in
+//	ERP walk       every flagged ERP customer, by key → a push job where
+//	               the platform lacks it or differs from it
+//	deletes        once both walks are done: every binding whose record the
+//	               platform walk did not see → a pull job (its answer
+//	               applies the delete the change source missed); every
+//	               binding whose ERP customer the ERP walk did not list
+//	               (unflagged, or its row deleted) → a job that reads it
+//	               again
 //
 // What each walk saw is kept in a set in the state file (it survives a
 // restart), so neither check depends on the order in which the ERP lists
@@ -183,35 +187,39 @@ func (c *Connector) resync(ctx context.Context, s *site) (ResyncReport, error) {
 	default:
 		return rep, err
 	}
-	phase, pos, _ := strings.Cut(m.Position, ":")
-	if phase == "" {
-		phase = "platform"
+	pos, err := parseResyncPos(m.Position)
+	if err != nil {
+		return rep, err
 	}
-	if phase == "platform" {
-		if err := c.resyncPlatform(ctx, s, pos, &rep); err != nil {
-			return rep, err
-		}
-		phase, pos = "erp", ""
+	// The two walks run side by side, each from its own position. One that
+	// fails leaves the other to finish its walk: the next resync resumes
+	// each where it stopped.
+	var prep, erep ResyncReport
+	var perr, eerr error
+	var wg sync.WaitGroup
+	if !pos.PlatformDone {
+		wg.Go(func() { perr = c.resyncPlatform(ctx, s, pos.Platform, &prep) })
 	}
-	if phase == "erp" {
-		if err := c.resyncERP(ctx, s, pos, &rep); err != nil {
-			return rep, err
-		}
-		phase = "deletes"
+	if !pos.ERPDone {
+		wg.Go(func() { eerr = c.resyncERP(ctx, s, pos.ERP, &erep) })
 	}
-	if phase == "deletes" {
-		erpSet := s.resyncERPSet()
-		if c.erpPager(nil) == nil {
-			erpSet = "" // the ERP could not be listed
-		}
-		n, err := c.queueUnseen(ctx, s, name, erpSet, queue.LaneBackfill)
-		rep.Queued += n
-		if err != nil {
-			return rep, err
-		}
-		if _, err := c.store.Advance(ctx, name, queue.Chunk{Position: "deletes:~", Records: n}); err != nil {
-			return rep, err
-		}
+	wg.Wait()
+	rep.PlatformRecords, rep.ERPRecords = prep.PlatformRecords, erep.ERPRecords
+	rep.Queued, rep.Missing = prep.Queued+erep.Queued, erep.Missing
+	if err := errors.Join(perr, eerr); err != nil {
+		return rep, err
+	}
+	erpSet := s.resyncERPSet()
+	if c.erpPager(nil) == nil {
+		erpSet = "" // the ERP could not be listed
+	}
+	n, err := c.queueUnseen(ctx, s, name, erpSet, queue.LaneBackfill)
+	rep.Queued += n
+	if err != nil {
+		return rep, err
+	}
+	if _, err := c.store.Advance(ctx, name, queue.Chunk{Position: resyncPos{PlatformDone: true, ERPDone: true}.String(), Records: n}); err != nil {
+		return rep, err
 	}
 	if _, err := c.store.FinishMigration(ctx, name); err != nil {
 		return rep, err
@@ -225,6 +233,64 @@ func (c *Connector) resync(ctx context.Context, s *site) (ResyncReport, error) {
 	c.log.Info("resync queued", "platform", s.name, "platform_records", rep.PlatformRecords, "erp_records", rep.ERPRecords,
 		"queued", rep.Queued, "resumed", rep.Resumed)
 	return rep, nil
+}
+
+// resyncPos is where a resync stands: the platform walk and the ERP walk
+// run side by side, each resuming from its own position, and the deletes
+// phase follows once both are done. It is recorded as the migration's
+// position, "walks:" and its JSON. The earlier form, one walk after the
+// other ("platform:<cursor>", "erp:<key>", "deletes:"), is read too, so a
+// resync an upgrade interrupted resumes where it stopped.
+type resyncPos struct {
+	Platform     string `json:"platform,omitempty"`
+	PlatformDone bool   `json:"platform_done,omitempty"`
+	ERP          string `json:"erp,omitempty"`
+	ERPDone      bool   `json:"erp_done,omitempty"`
+}
+
+const walksPrefix = "walks:"
+
+// parseResyncPos reads a recorded resync position.
+func parseResyncPos(recorded string) (resyncPos, error) {
+	if rest, ok := strings.CutPrefix(recorded, walksPrefix); ok {
+		var p resyncPos
+		if err := json.Unmarshal([]byte(rest), &p); err != nil {
+			return resyncPos{}, fmt.Errorf("connector: resync position %q: %w", recorded, err)
+		}
+		return p, nil
+	}
+	phase, pos, _ := strings.Cut(recorded, ":")
+	switch phase {
+	case "", "platform":
+		return resyncPos{Platform: pos}, nil
+	case "erp":
+		return resyncPos{PlatformDone: true, ERP: pos}, nil
+	case "deletes":
+		return resyncPos{PlatformDone: true, ERPDone: true}, nil
+	}
+	return resyncPos{}, fmt.Errorf("connector: resync position %q: unknown phase %q", recorded, phase)
+}
+
+func (p resyncPos) String() string {
+	b, _ := json.Marshal(p)
+	return walksPrefix + string(b)
+}
+
+// advanceWalk commits in tx a page of one walk: its jobs, its records and
+// the walk's new position (move sets it), beside the other walk's position
+// as tx reads it (the walks commit one transaction at a time).
+func advanceWalk(tx *state.Tx, name string, move func(*resyncPos), c queue.Chunk) (rejected, err error) {
+	m, err := tx.Migration(name)
+	if err != nil {
+		return nil, err
+	}
+	pos, err := parseResyncPos(m.Position)
+	if err != nil {
+		return nil, err
+	}
+	move(&pos)
+	c.Position = pos.String()
+	return tx.Advance(name, c)
 }
 
 // resyncPlatform walks the platform's listing from cursor.
@@ -250,10 +316,7 @@ func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, 
 			return fmt.Errorf("connector: resync: list %s: %w", s.name, err)
 		}
 		page, began := lp.page, lp.began
-		position := "platform:" + page.Next
-		if page.Next == "" {
-			position = "erp:"
-		}
+		move := func(p *resyncPos) { p.Platform, p.PlatformDone = page.Next, page.Next == "" }
 		// The page's bookkeeping and the walk's position commit together.
 		var l listed
 		var rejected error
@@ -263,7 +326,7 @@ func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, 
 				return err
 			}
 			stampRun(ctx, l.jobs)
-			rejected, err = tx.Advance(s.resyncName(), queue.Chunk{Position: position, Records: len(page.Records), Jobs: l.jobs})
+			rejected, err = advanceWalk(tx, s.resyncName(), move, queue.Chunk{Records: len(page.Records), Jobs: l.jobs})
 			return err
 		}); err != nil {
 			return fmt.Errorf("connector: resync: %w", err)
@@ -287,8 +350,10 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 	read := c.erpPager(s)
 	if read == nil {
 		c.log.Warn("the ERP adapter cannot list its customers; the resync compares the platform side only", "platform", s.name)
-		_, err := c.store.Advance(ctx, s.resyncName(), queue.Chunk{Position: "deletes:"})
-		return err
+		return c.state.Update(ctx, func(tx *state.Tx) error {
+			_, err := advanceWalk(tx, s.resyncName(), func(p *resyncPos) { p.ERPDone = true }, queue.Chunk{})
+			return err
+		})
 	}
 	// The next page is read while this one is planned and committed.
 	type erpPage struct {
@@ -314,10 +379,7 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 			return fmt.Errorf("connector: resync: %w", err)
 		}
 		its, last, listed, final := pg.its, pg.last, pg.listed, pg.final
-		position := "erp:" + last
-		if final {
-			position = "deletes:"
-		}
+		move := func(p *resyncPos) { p.ERP, p.ERPDone = last, final }
 		// The page's bookkeeping and the walk's position commit together.
 		var jobs []queue.Job
 		var rejected error
@@ -326,7 +388,7 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 				return err
 			}
 			stampRun(ctx, jobs)
-			rejected, err = tx.Advance(s.resyncName(), queue.Chunk{Position: position, Records: listed, Jobs: jobs})
+			rejected, err = advanceWalk(tx, s.resyncName(), move, queue.Chunk{Records: listed, Jobs: jobs})
 			return err
 		}); err != nil {
 			return err

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/erpconnector/erpconnector/internal/fault"
+
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
@@ -119,7 +121,7 @@ func TestResyncTakesInPlatformOwnedDrift(t *testing.T) {
 	})
 }
 
-// failingLister fails its first listing, after the platform phase was queued.
+// failingLister fails its first listing (the ERP walk's first page).
 type failingLister struct {
 	*countingERP
 	failed bool
@@ -196,6 +198,38 @@ func TestResyncResumes(t *testing.T) {
 		}
 		if !rep.Resumed || rep.PlatformRecords != 0 || rep.ERPRecords == 0 {
 			t.Fatalf("second resync did not resume at the ERP phase: %+v", rep)
+		}
+		w.idle()
+		exactlyOnce(t, w, h)
+	})
+}
+
+// TestResyncWalksResumeApart: the platform walk and the ERP walk run side
+// by side and each resumes from its own position. A listing the platform
+// refuses stops the platform walk while the ERP walk goes on to its end;
+// the next resync lists the platform and leaves the ERP walk done.
+func TestResyncWalksResumeApart(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 20})
+		w.sync()
+		w.idle()
+		ctx := context.Background()
+		if _, err := h.faults(w).Add(fault.Rule{Operation: h.listOp, Status: 400, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := w.conn.Resync(ctx)
+		if err == nil {
+			t.Fatal("the first resync should have failed in the platform walk")
+		}
+		if rep.ERPRecords == 0 || rep.PlatformRecords != 0 {
+			t.Fatalf("the ERP walk did not go on while the platform walk failed: %+v", rep)
+		}
+		rep, err = w.conn.Resync(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Resumed || rep.ERPRecords != 0 || rep.PlatformRecords == 0 {
+			t.Fatalf("the second resync did not resume the platform walk alone: %+v", rep)
 		}
 		w.idle()
 		exactlyOnce(t, w, h)

@@ -124,6 +124,20 @@ func (s *Store) Resume(ctx context.Context, name string) (Migration, error) {
 	return m, nil
 }
 
+// MigrationTx returns a migration's progress as tx sees it (ErrNotFound
+// when there is none), so that a caller can derive the next position from
+// the recorded one in the transaction that advances it.
+func MigrationTx(tx *bolt.Tx, name string) (Migration, error) {
+	m, ok, err := getMigration(tx, name)
+	if err == nil && !ok {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Migration{}, fmt.Errorf("queue: migration %q: %w", name, err)
+	}
+	return m, nil
+}
+
 // Migration returns a migration's progress.
 func (s *Store) Migration(ctx context.Context, name string) (Migration, error) {
 	if err := ctx.Err(); err != nil {

@@ -91,6 +91,9 @@ func (t *Tx) Advance(name string, c queue.Chunk) (rejected, err error) {
 	return rejected, err
 }
 
+// Migration returns a migration's progress as the transaction sees it.
+func (t *Tx) Migration(name string) (queue.Migration, error) { return queue.MigrationTx(t.tx, name) }
+
 // Bury records jobs straight in the dead letters (records that could not
 // be read; see queue.Store.BuryTx) and returns how many it recorded.
 func (t *Tx) Bury(jobs ...queue.Job) (int, error) { return t.s.q.BuryTx(t.tx, jobs...) }
