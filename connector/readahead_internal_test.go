@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -33,7 +34,8 @@ func TestReadAheadKeepsOrderAndBound(t *testing.T) {
 		}
 	}
 
-	next, stop := readAhead(ctx, "0", read(-1))
+	r := readAhead(ctx, "0", 1, read(-1))
+	next, stop := r.next, r.stop
 	for want := 0; want <= 9; want++ {
 		if want == 3 {
 			time.Sleep(50 * time.Millisecond) // a slow page: the reader may run ahead, not far
@@ -51,7 +53,8 @@ func TestReadAheadKeepsOrderAndBound(t *testing.T) {
 	}
 	stop()
 
-	next, stop = readAhead(ctx, "0", read(2))
+	r = readAhead(ctx, "0", 1, read(2))
+	next, stop = r.next, r.stop
 	for want := 0; want < 2; want++ {
 		if got, err := next(); err != nil || got != want {
 			t.Fatalf("page %d: got %d, %v", want, got, err)
@@ -63,7 +66,8 @@ func TestReadAheadKeepsOrderAndBound(t *testing.T) {
 	stop()
 
 	reads.Store(0)
-	next, stop = readAhead(ctx, "0", read(-1))
+	r = readAhead(ctx, "0", 1, read(-1))
+	next, stop = r.next, r.stop
 	if _, err := next(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +76,73 @@ func TestReadAheadKeepsOrderAndBound(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if reads.Load() != n || n > 3 {
 		t.Fatalf("the reader went on after stop: %d reads, then %d", n, reads.Load())
+	}
+}
+
+// TestTakeReadyBatchesReadPages: a walk takes with the page it waited for
+// the pages already read, up to resyncBatch, none past a final page, and
+// the pages before a failed read with its error.
+func TestTakeReadyBatchesReadPages(t *testing.T) {
+	ctx := context.Background()
+	read := func(last, failAt int) func(ctx context.Context, cursor string) (int, string, bool, error) {
+		return func(ctx context.Context, cursor string) (int, string, bool, error) {
+			n, _ := strconv.Atoi(cursor)
+			if n == failAt {
+				return 0, "", true, errors.New("listing refused")
+			}
+			return n, strconv.Itoa(n + 1), n < last, nil
+		}
+	}
+	final := func(last int) func(int) bool { return func(n int) bool { return n == last } }
+	// filled waits until the reader holds n results (pages or an error).
+	filled := func(r *pageReader[int], n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); len(r.ch) < n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the reader holds %d results, want %d", len(r.ch), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	r := readAhead(ctx, "0", resyncBatch, read(9, -1))
+	defer r.stop()
+	var got []int
+	for len(got) == 0 || got[len(got)-1] != 9 {
+		first, err := r.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first < 9-resyncBatch {
+			filled(r, resyncBatch)
+		}
+		batch, err := takeReady(r, first, final(9))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first < 9-resyncBatch && len(batch) != resyncBatch {
+			t.Fatalf("batch from page %d: %v, want %d pages", first, batch, resyncBatch)
+		}
+		got = append(got, batch...)
+	}
+	if want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}; !slices.Equal(got, want) {
+		t.Fatalf("pages %v, want %v", got, want)
+	}
+
+	r = readAhead(ctx, "0", resyncBatch, read(2, -1))
+	defer r.stop()
+	first, _ := r.next()
+	filled(r, 2)
+	if batch, err := takeReady(r, first, final(2)); err != nil || !slices.Equal(batch, []int{0, 1, 2}) {
+		t.Fatalf("batch up to the final page: %v, %v", batch, err)
+	}
+
+	r = readAhead(ctx, "0", resyncBatch, read(9, 2))
+	defer r.stop()
+	first, _ = r.next()
+	filled(r, 2) // page 1 and the failed read of page 2
+	if batch, err := takeReady(r, first, final(9)); err == nil || !slices.Equal(batch, []int{0, 1}) {
+		t.Fatalf("batch up to a failed read: %v, %v", batch, err)
 	}
 }
 

@@ -293,40 +293,68 @@ func advanceWalk(tx *state.Tx, name string, move func(*resyncPos), c queue.Chunk
 	return tx.Advance(name, c)
 }
 
+// resyncBatch bounds the pages a walk reads ahead and commits in one
+// transaction: those already read when the walk comes to commit (so a walk
+// whose reads outpace its commits pays one commit for several pages).
+const resyncBatch = 4
+
+// takeReady returns first and the pages already read after it, up to
+// resyncBatch in all and none after a final page; err is the error of a
+// read among them (the pages before it are returned).
+func takeReady[P any](r *pageReader[P], first P, final func(P) bool) ([]P, error) {
+	out := []P{first}
+	for len(out) < resyncBatch && !final(out[len(out)-1]) && r.ready() {
+		p, err := r.next()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // resyncPlatform walks the platform's listing from cursor.
 func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, rep *ResyncReport) error {
 	known := c.known(ctx, s)
 	o := walkOpts{lane: queue.LaneBackfill, watermark: true, unbound: true, set: s.resyncName()}
-	// The next page is read while this one is planned and committed.
+	// The next pages are read while these are planned and committed.
 	type listedPage struct {
 		page  platform.Page
 		began time.Time
 	}
-	next, stop := readAhead(ctx, cursor, func(ctx context.Context, cursor string) (listedPage, string, bool, error) {
+	pages := readAhead(ctx, cursor, resyncBatch, func(ctx context.Context, cursor string) (listedPage, string, bool, error) {
 		page, began, err := c.list(ctx, s, cursor, known)
 		return listedPage{page, began}, page.Next, page.Next != "", err
 	})
-	defer stop()
+	defer pages.stop()
 	for {
 		if err := c.awaitRoom(ctx); err != nil {
 			return err
 		}
-		lp, err := next()
+		lp, err := pages.next()
 		if err != nil {
 			return fmt.Errorf("connector: resync: list %s: %w", s.name, err)
 		}
-		page, began := lp.page, lp.began
-		move := func(p *resyncPos) { p.Platform, p.PlatformDone = page.Next, page.Next == "" }
-		// The page's bookkeeping and the walk's position commit together.
-		var l listed
+		batch, readErr := takeReady(pages, lp, func(lp listedPage) bool { return lp.page.Next == "" })
+		next := batch[len(batch)-1].page.Next
+		move := func(p *resyncPos) { p.Platform, p.PlatformDone = next, next == "" }
+		// The pages' bookkeeping and the walk's position commit together.
+		var jobs []queue.Job
+		var records int
 		var rejected error
 		if err := c.state.Update(ctx, func(tx *state.Tx) error {
-			var err error
-			if l, err = planListed(tx, s, page, began, o); err != nil {
-				return err
+			jobs, records = nil, 0
+			for _, lp := range batch {
+				l, err := planListed(tx, s, lp.page, lp.began, o)
+				if err != nil {
+					return err
+				}
+				jobs = append(jobs, l.jobs...)
+				records += len(lp.page.Records)
 			}
-			stampRun(ctx, l.jobs)
-			rejected, err = advanceWalk(tx, s.resyncName(), move, queue.Chunk{Records: len(page.Records), Jobs: l.jobs})
+			stampRun(ctx, jobs)
+			var err error
+			rejected, err = advanceWalk(tx, s.resyncName(), move, queue.Chunk{Records: records, Jobs: jobs})
 			return err
 		}); err != nil {
 			return fmt.Errorf("connector: resync: %w", err)
@@ -334,14 +362,16 @@ func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, 
 		if rejected != nil {
 			return rejected
 		}
-		c.noteRead(ctx, s, len(page.Records))
-		c.noteQueued(ctx, l.jobs)
-		rep.PlatformRecords += len(page.Records)
-		rep.Queued += len(l.jobs)
-		if page.Next == "" {
+		c.noteRead(ctx, s, records)
+		c.noteQueued(ctx, jobs)
+		rep.PlatformRecords += records
+		rep.Queued += len(jobs)
+		if readErr != nil {
+			return fmt.Errorf("connector: resync: list %s: %w", s.name, readErr)
+		}
+		if next == "" {
 			return nil
 		}
-		cursor = page.Next
 	}
 }
 
@@ -355,7 +385,7 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 			return err
 		})
 	}
-	// The next page is read while this one is planned and committed.
+	// The next pages are read while these are planned and committed.
 	type erpPage struct {
 		its    []erp.Item
 		last   string
@@ -363,31 +393,40 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 		began  time.Time
 		final  bool
 	}
-	next, stop := readAhead(ctx, after, func(ctx context.Context, after string) (erpPage, string, bool, error) {
+	pages := readAhead(ctx, after, resyncBatch, func(ctx context.Context, after string) (erpPage, string, bool, error) {
 		began := c.now()
 		its, last, listed, err := read(ctx, after)
 		final := listed < c.cfg.ERP.PageSize
 		return erpPage{its: its, last: last, listed: listed, began: began, final: final}, last, !final, err
 	})
-	defer stop()
+	defer pages.stop()
 	for {
 		if err := c.awaitRoom(ctx); err != nil {
 			return err
 		}
-		pg, err := next()
+		pg, err := pages.next()
 		if err != nil {
 			return fmt.Errorf("connector: resync: %w", err)
 		}
-		its, last, listed, final := pg.its, pg.last, pg.listed, pg.final
-		move := func(p *resyncPos) { p.ERP, p.ERPDone = last, final }
-		// The page's bookkeeping and the walk's position commit together.
+		batch, readErr := takeReady(pages, pg, func(pg erpPage) bool { return pg.final })
+		end := batch[len(batch)-1]
+		move := func(p *resyncPos) { p.ERP, p.ERPDone = end.last, end.final }
+		// The pages' bookkeeping and the walk's position commit together.
 		var jobs []queue.Job
+		var listed int
 		var rejected error
 		if err := c.state.Update(ctx, func(tx *state.Tx) error {
-			if jobs, err = c.planResyncPage(ctx, tx, s, its, pg.began, rep); err != nil {
-				return err
+			jobs, listed = nil, 0
+			for _, pg := range batch {
+				js, err := c.planResyncPage(ctx, tx, s, pg.its, pg.began, rep)
+				if err != nil {
+					return err
+				}
+				jobs = append(jobs, js...)
+				listed += pg.listed
 			}
 			stampRun(ctx, jobs)
+			var err error
 			rejected, err = advanceWalk(tx, s.resyncName(), move, queue.Chunk{Records: listed, Jobs: jobs})
 			return err
 		}); err != nil {
@@ -400,10 +439,12 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 		c.noteQueued(ctx, jobs)
 		rep.ERPRecords += listed
 		rep.Queued += len(jobs)
-		if final {
+		if readErr != nil {
+			return fmt.Errorf("connector: resync: %w", readErr)
+		}
+		if end.final {
 			return nil
 		}
-		after = last
 	}
 }
 
