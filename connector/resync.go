@@ -197,11 +197,27 @@ func (c *Connector) resync(ctx context.Context, s *site) (ResyncReport, error) {
 	var prep, erep ResyncReport
 	var perr, eerr error
 	var wg sync.WaitGroup
+	// Each walk's end is logged with its time: the longer one is the
+	// resync's.
+	walk := func(name string, records *int, fn func() error) error {
+		began := time.Now()
+		err := fn()
+		attrs := []any{"platform", s.name, "walk", name, "records", *records, "seconds", time.Since(began).Round(time.Millisecond).Seconds()}
+		if err != nil {
+			attrs = append(attrs, "err", err)
+		}
+		c.log.Info("resync walk ended", attrs...)
+		return err
+	}
 	if !pos.PlatformDone {
-		wg.Go(func() { perr = c.resyncPlatform(ctx, s, pos.Platform, &prep) })
+		wg.Go(func() {
+			perr = walk("platform", &prep.PlatformRecords, func() error { return c.resyncPlatform(ctx, s, pos.Platform, &prep) })
+		})
 	}
 	if !pos.ERPDone {
-		wg.Go(func() { eerr = c.resyncERP(ctx, s, pos.ERP, &erep) })
+		wg.Go(func() {
+			eerr = walk("erp", &erep.ERPRecords, func() error { return c.resyncERP(ctx, s, pos.ERP, &erep) })
+		})
 	}
 	wg.Wait()
 	rep.PlatformRecords, rep.ERPRecords = prep.PlatformRecords, erep.ERPRecords
