@@ -2,18 +2,19 @@ package connector_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/erpconnector/erpconnector/internal/fault"
-
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
+	"github.com/erpconnector/erpconnector/internal/fault"
 	"github.com/erpconnector/erpconnector/mapping"
 )
 
@@ -223,6 +224,21 @@ func TestResyncWalksResumeApart(t *testing.T) {
 		}
 		if rep.ERPRecords == 0 || rep.PlatformRecords != 0 {
 			t.Fatalf("the ERP walk did not go on while the platform walk failed: %+v", rep)
+		}
+		// Each walk's end is logged, with its records and time, and the
+		// failed one with its error.
+		ended := map[string]map[string]any{}
+		for _, l := range strings.Split(w.logs.String(), "\n") {
+			var e map[string]any
+			if json.Unmarshal([]byte(l), &e) == nil && e["msg"] == "resync walk ended" {
+				ended[fmt.Sprint(e["walk"])] = e
+			}
+		}
+		if e := ended["erp"]; e == nil || e["records"] != float64(rep.ERPRecords) || e["err"] != nil || e["seconds"] == nil {
+			t.Fatalf("the ERP walk's end: %v\n%s", e, w.logLines())
+		}
+		if e := ended["platform"]; e == nil || e["err"] == nil {
+			t.Fatalf("the platform walk's end: %v\n%s", e, w.logLines())
 		}
 		rep, err = w.conn.Resync(ctx)
 		if err != nil {
