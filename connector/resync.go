@@ -175,10 +175,17 @@ func (c *Connector) resync(ctx context.Context, s *site) (ResyncReport, error) {
 		}); err != nil {
 			return rep, fmt.Errorf("connector: resync: %w", err)
 		}
+		// Both walks count the records they read: the plan is the ERP's
+		// flagged customers and the platform's bound records (what its
+		// listing holds, the unbound aside). Unknown when the ERP cannot
+		// count.
 		total := 0
 		if cnt, ok := c.erp.(erp.Counter); ok {
 			if n, err := cnt.CountFlagged(ctx); err == nil {
 				total = n
+				if err := c.state.View(ctx, func(tx *state.Tx) error { total += tx.CountBindings(s.name); return nil }); err != nil {
+					return rep, fmt.Errorf("connector: resync: %w", err)
+				}
 			}
 		}
 		if m, err = c.store.BeginMigration(ctx, name, queue.Plan{TotalRecords: total}); err != nil {

@@ -247,6 +247,14 @@ func TestResyncWalksResumeApart(t *testing.T) {
 		if !rep.Resumed || rep.ERPRecords != 0 || rep.PlatformRecords == 0 {
 			t.Fatalf("the second resync did not resume the platform walk alone: %+v", rep)
 		}
+		// The plan counts what both walks read (the ERP's flagged customers
+		// and the platform's bound records): the records read are the
+		// records planned, and the platform's unbound ones (the Customer
+		// API's world holds one).
+		m, err := w.conn.ResyncProgress(ctx)
+		if extra := m.RecordsDone - m.Plan.TotalRecords; err != nil || !m.Done() || m.Plan.TotalRecords == 0 || extra < 0 || extra > 1 {
+			t.Fatalf("progress of the finished resync: %+v, %v (last report %+v)", m, err, rep)
+		}
 		w.idle()
 		exactlyOnce(t, w, h)
 	})
