@@ -365,6 +365,22 @@ func TestMigrationResume(t *testing.T) {
 	if _, err := s.Resume(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("resume missing: %v", err)
 	}
+	// A caller's transaction reads the migration as it stands in it.
+	if err := s.Update(ctx, func(tx *bolt.Tx) error {
+		if _, _, err := s.AdvanceTx(tx, "other", Chunk{}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("advance a missing migration: %v", err)
+		}
+		if _, err := MigrationTx(tx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a missing migration in a transaction: %v", err)
+		}
+		m, err := MigrationTx(tx, "resync")
+		if err != nil || m.Position != "C-19" || !m.Done() {
+			t.Errorf("the migration in a transaction: %+v %v", m, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestAdvanceTxCommitsWithTheCaller: a chunk advanced in a caller's
