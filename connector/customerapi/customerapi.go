@@ -361,6 +361,7 @@ func (p *Platform) List(ctx context.Context, cursor string, known func(string) (
 	if err != nil {
 		return platform.Page{}, fmt.Errorf("customerapi: list organisations: %w", err)
 	}
+	known = knownOnce(known, len(orgs))
 	farms, err := p.listedFarms(ctx, orgs, known)
 	unread := false
 	if err != nil {
@@ -387,6 +388,25 @@ func (p *Platform) List(ctx context.Context, cursor string, known func(string) (
 		out.Next = strconv.Itoa(offset + len(orgs))
 	}
 	return out, nil
+}
+
+// knownOnce returns known remembering its answers, so that a page asks
+// the state about each organisation once (the farms' read and the records
+// both ask).
+func knownOnce(known func(string) (platform.Ref, bool), n int) func(string) (platform.Ref, bool) {
+	type answer struct {
+		ref platform.Ref
+		ok  bool
+	}
+	seen := make(map[string]answer, n)
+	return func(id string) (platform.Ref, bool) {
+		a, asked := seen[id]
+		if !asked {
+			a.ref, a.ok = known(id)
+			seen[id] = a
+		}
+		return a.ref, a.ok
+	}
 }
 
 // listedFarms reads the farm business of every known organisation of a
