@@ -336,48 +336,52 @@ func takeReady[P any](r *pageReader[P], first P, final func(P) bool) ([]P, error
 	return out, nil
 }
 
-// resyncPlatform walks the platform's listing from cursor.
-func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, rep *ResyncReport) error {
-	known := c.known(ctx, s)
-	o := walkOpts{lane: queue.LaneBackfill, watermark: true, unbound: true, set: s.resyncName()}
-	// The next pages are read while these are planned and committed.
-	type listedPage struct {
-		page  platform.Page
-		began time.Time
-	}
-	pages := readAhead(ctx, cursor, resyncBatch, func(ctx context.Context, cursor string) (listedPage, string, bool, error) {
-		page, began, err := c.list(ctx, s, cursor, known)
-		return listedPage{page, began}, page.Next, page.Next != "", err
-	})
-	defer pages.stop()
+// pageWalk is one resync walk over pages of type P, as commitWalk runs it.
+type pageWalk[P any] struct {
+	pages *pageReader[P]
+	// final reports whether a page is the walk's last.
+	final func(P) bool
+	// plan plans one page inside tx: the jobs it queues and the records it read.
+	plan func(tx *state.Tx, pg P) (jobs []queue.Job, records int, err error)
+	// move returns how the walk's position moves once last is committed.
+	move func(last P) func(*resyncPos)
+	// readErr wraps the error of a page's read.
+	readErr func(error) error
+	// done counts a committed batch in the report.
+	done func(records, queued int)
+}
+
+// commitWalk plans a walk's pages as they are read: the pages already read
+// are planned in one transaction, with the walk's position, and what they
+// read and queued is counted.
+func commitWalk[P any](ctx context.Context, c *Connector, s *site, w pageWalk[P]) error {
+	defer w.pages.stop()
 	for {
 		if err := c.awaitRoom(ctx); err != nil {
 			return err
 		}
-		lp, err := pages.next()
+		first, err := w.pages.next()
 		if err != nil {
-			return fmt.Errorf("connector: resync: list %s: %w", s.name, err)
+			return w.readErr(err)
 		}
-		batch, readErr := takeReady(pages, lp, func(lp listedPage) bool { return lp.page.Next == "" })
-		next := batch[len(batch)-1].page.Next
-		move := func(p *resyncPos) { p.Platform, p.PlatformDone = next, next == "" }
-		// The pages' bookkeeping and the walk's position commit together.
+		batch, readErr := takeReady(w.pages, first, w.final)
+		last := batch[len(batch)-1]
 		var jobs []queue.Job
 		var records int
 		var rejected error
 		if err := c.state.Update(ctx, func(tx *state.Tx) error {
 			jobs, records = nil, 0
-			for _, lp := range batch {
-				l, err := planListed(tx, s, lp.page, lp.began, o)
+			for _, pg := range batch {
+				js, n, err := w.plan(tx, pg)
 				if err != nil {
 					return err
 				}
-				jobs = append(jobs, l.jobs...)
-				records += len(lp.page.Records)
+				jobs = append(jobs, js...)
+				records += n
 			}
 			stampRun(ctx, jobs)
 			var err error
-			rejected, err = advanceWalk(tx, s.resyncName(), move, queue.Chunk{Records: records, Jobs: jobs})
+			rejected, err = advanceWalk(tx, s.resyncName(), w.move(last), queue.Chunk{Records: records, Jobs: jobs})
 			return err
 		}); err != nil {
 			return fmt.Errorf("connector: resync: %w", err)
@@ -387,18 +391,45 @@ func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, 
 		}
 		c.noteRead(ctx, s, records)
 		c.noteQueued(ctx, jobs)
-		rep.PlatformRecords += records
-		rep.Queued += len(jobs)
+		w.done(records, len(jobs))
 		if readErr != nil {
-			return fmt.Errorf("connector: resync: list %s: %w", s.name, readErr)
+			return w.readErr(readErr)
 		}
-		if next == "" {
+		if w.final(last) {
 			return nil
 		}
 	}
 }
 
-// resyncERP walks the ERP's flagged customers by key from after.
+// resyncPlatform walks the platform's listing from cursor.
+func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, rep *ResyncReport) error {
+	known := c.known(ctx, s)
+	o := walkOpts{lane: queue.LaneBackfill, watermark: true, unbound: true, set: s.resyncName()}
+	// The next pages are read while these are planned and committed.
+	type listedPage struct {
+		page  platform.Page
+		began time.Time
+	}
+	return commitWalk(ctx, c, s, pageWalk[listedPage]{
+		pages: readAhead(ctx, cursor, resyncBatch, func(ctx context.Context, cursor string) (listedPage, string, bool, error) {
+			page, began, err := c.list(ctx, s, cursor, known)
+			return listedPage{page, began}, page.Next, page.Next != "", err
+		}),
+		final: func(lp listedPage) bool { return lp.page.Next == "" },
+		plan: func(tx *state.Tx, lp listedPage) ([]queue.Job, int, error) {
+			l, err := planListed(tx, s, lp.page, lp.began, o)
+			return l.jobs, len(lp.page.Records), err
+		},
+		move: func(last listedPage) func(*resyncPos) {
+			next := last.page.Next
+			return func(p *resyncPos) { p.Platform, p.PlatformDone = next, next == "" }
+		},
+		readErr: func(err error) error { return fmt.Errorf("connector: resync: list %s: %w", s.name, err) },
+		done:    func(records, queued int) { rep.PlatformRecords += records; rep.Queued += queued },
+	})
+}
+
+// resyncERP walks the ERP's flagged customers in key order after after.
 func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *ResyncReport) error {
 	read := c.erpPager(s)
 	if read == nil {
@@ -416,59 +447,24 @@ func (c *Connector) resyncERP(ctx context.Context, s *site, after string, rep *R
 		began  time.Time
 		final  bool
 	}
-	pages := readAhead(ctx, after, resyncBatch, func(ctx context.Context, after string) (erpPage, string, bool, error) {
-		began := c.now()
-		its, last, listed, err := read(ctx, after)
-		final := listed < c.cfg.ERP.PageSize
-		return erpPage{its: its, last: last, listed: listed, began: began, final: final}, last, !final, err
+	return commitWalk(ctx, c, s, pageWalk[erpPage]{
+		pages: readAhead(ctx, after, resyncBatch, func(ctx context.Context, after string) (erpPage, string, bool, error) {
+			began := c.now()
+			its, last, listed, err := read(ctx, after)
+			final := listed < c.cfg.ERP.PageSize
+			return erpPage{its: its, last: last, listed: listed, began: began, final: final}, last, !final, err
+		}),
+		final: func(pg erpPage) bool { return pg.final },
+		plan: func(tx *state.Tx, pg erpPage) ([]queue.Job, int, error) {
+			js, err := c.planResyncPage(ctx, tx, s, pg.its, pg.began, rep)
+			return js, pg.listed, err
+		},
+		move: func(last erpPage) func(*resyncPos) {
+			return func(p *resyncPos) { p.ERP, p.ERPDone = last.last, last.final }
+		},
+		readErr: func(err error) error { return fmt.Errorf("connector: resync: %w", err) },
+		done:    func(records, queued int) { rep.ERPRecords += records; rep.Queued += queued },
 	})
-	defer pages.stop()
-	for {
-		if err := c.awaitRoom(ctx); err != nil {
-			return err
-		}
-		pg, err := pages.next()
-		if err != nil {
-			return fmt.Errorf("connector: resync: %w", err)
-		}
-		batch, readErr := takeReady(pages, pg, func(pg erpPage) bool { return pg.final })
-		end := batch[len(batch)-1]
-		move := func(p *resyncPos) { p.ERP, p.ERPDone = end.last, end.final }
-		// The pages' bookkeeping and the walk's position commit together.
-		var jobs []queue.Job
-		var listed int
-		var rejected error
-		if err := c.state.Update(ctx, func(tx *state.Tx) error {
-			jobs, listed = nil, 0
-			for _, pg := range batch {
-				js, err := c.planResyncPage(ctx, tx, s, pg.its, pg.began, rep)
-				if err != nil {
-					return err
-				}
-				jobs = append(jobs, js...)
-				listed += pg.listed
-			}
-			stampRun(ctx, jobs)
-			var err error
-			rejected, err = advanceWalk(tx, s.resyncName(), move, queue.Chunk{Records: listed, Jobs: jobs})
-			return err
-		}); err != nil {
-			return err
-		}
-		if rejected != nil {
-			return rejected
-		}
-		c.noteRead(ctx, s, listed)
-		c.noteQueued(ctx, jobs)
-		rep.ERPRecords += listed
-		rep.Queued += len(jobs)
-		if readErr != nil {
-			return fmt.Errorf("connector: resync: %w", readErr)
-		}
-		if end.final {
-			return nil
-		}
-	}
 }
 
 // lastKey is the last key of a page of items, after when it has none (a
