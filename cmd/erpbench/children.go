@@ -10,11 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,6 +105,11 @@ type childReport struct {
 	PeakRSSKiB int64 `json:"peak_rss_kib"`
 	// PeakAnonKiB is the highest anonymous resident memory sampled every 20 ms.
 	PeakAnonKiB int64 `json:"peak_anon_kib"`
+	// PeakAnonGoKiB is, at that peak, the memory the Go runtime held and
+	// had not returned to the system (heap, stacks, its own structures):
+	// the rest of the peak is memory allocated outside the Go runtime
+	// (the SQLite driver's page caches).
+	PeakAnonGoKiB int64 `json:"peak_anon_go_kib"`
 	// ResyncSeconds and ResyncQueued describe the full resync run after
 	// the sync (with --resync).
 	ResyncSeconds float64                   `json:"resync_seconds,omitempty"`
@@ -190,6 +196,7 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile to this file once the queue is idle (after a collection)")
 	idlePoll := fs.Duration("idle-poll", 0, "wait for the queue to drain by calling Idle at this interval instead of WaitIdle (0: WaitIdle, as sync --once does)")
 	resync := fs.Bool("resync", false, "after the sync, run a full resync (as `erpconnector resync` does) and wait for its repairs")
 	passesPath := fs.String("erp-passes", "", "write what the ERP adapter's Changes returned, pass by pass, to this file (JSON)")
@@ -272,7 +279,13 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("connector: status: %w", err)
 	}
 	rep.Seconds, rep.Queue, rep.Outcomes, rep.Bindings = seconds, st.Queue, st.Outcomes, st.Bindings
-	rep.PeakRSSKiB, rep.PeakAnonKiB = peakRSSKiB(), anon.Stop()
+	rep.PeakRSSKiB = peakRSSKiB()
+	rep.PeakAnonKiB, rep.PeakAnonGoKiB = anon.Stop()
+	if *memProfile != "" {
+		if err := writeHeapProfile(*memProfile); err != nil {
+			return fmt.Errorf("connector: %w", err)
+		}
+	}
 	if syncErr != nil {
 		rep.SyncErr = syncErr.Error()
 	}
@@ -340,9 +353,11 @@ func procStatusKiB(field string) int64 {
 // high-water mark for; the rest of VmHWM is file pages (the executable's
 // code, the mapped state file) that the kernel can drop and read again.
 type anonSampler struct {
-	peak atomic.Int64
-	stop chan struct{}
-	done chan struct{}
+	mu     sync.Mutex
+	peak   int64 // KiB
+	peakGo int64 // KiB the Go runtime held at the peak
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 func startAnonSampler(every time.Duration) *anonSampler {
@@ -352,9 +367,7 @@ func startAnonSampler(every time.Duration) *anonSampler {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			if v := procStatusKiB("RssAnon:"); v > a.peak.Load() {
-				a.peak.Store(v)
-			}
+			a.sample()
 			select {
 			case <-a.stop:
 				return
@@ -365,14 +378,50 @@ func startAnonSampler(every time.Duration) *anonSampler {
 	return a
 }
 
-// Stop ends the sampling and returns the peak in KiB.
-func (a *anonSampler) Stop() int64 {
+// sample reads RssAnon and, at a new peak, what the Go runtime held.
+func (a *anonSampler) sample() {
+	v := procStatusKiB("RssAnon:")
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if v <= a.peak {
+		return
+	}
+	// The memory the Go runtime holds: all it mapped, less what it
+	// returned to the system.
+	goHeld := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(goHeld)
+	a.peak = v
+	if goHeld[0].Value.Kind() == metrics.KindUint64 && goHeld[1].Value.Kind() == metrics.KindUint64 {
+		a.peakGo = int64(goHeld[0].Value.Uint64()-goHeld[1].Value.Uint64()) / 1024
+	}
+}
+
+// Stop ends the sampling and returns the peak and the Go runtime's part
+// of it, in KiB.
+func (a *anonSampler) Stop() (peak, goPart int64) {
 	close(a.stop)
 	<-a.done
-	if v := procStatusKiB("RssAnon:"); v > a.peak.Load() {
-		a.peak.Store(v)
+	a.sample()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.peak, a.peakGo
+}
+
+// writeHeapProfile writes the live heap, after a collection, to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
 	}
-	return a.peak.Load()
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
 }
 
 // passLoopAt is how often one item may come back within one pass before

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -84,6 +85,9 @@ func checkRun(t *testing.T, f RunFigures, records int) {
 	if f.Seconds <= 0 || f.ConnectorRPS <= 0 || f.PeakRSSMiB <= 0 || f.PeakAnonMiB <= 0 || f.PeakAnonMiB > f.PeakRSSMiB || f.ConnectorCPUS <= 0 {
 		t.Errorf("run figures not measured: %+v", f)
 	}
+	if f.PeakAnonGoMiB <= 0 || f.PeakAnonGoMiB > f.PeakRSSMiB {
+		t.Errorf("peak_anon_go_mib %v: want the Go runtime's part, within the peak RSS %v", f.PeakAnonGoMiB, f.PeakRSSMiB)
+	}
 	// CPU per record is the child's CPU time over the records.
 	if want := f.ConnectorCPUS * 1e6 / float64(records); f.ConnectorCPUUSPerRecord <= 0 || math.Abs(f.ConnectorCPUUSPerRecord-want) > 0.01*want+5000/float64(records) {
 		t.Errorf("connector_cpu_us_per_record %v, want about %v", f.ConnectorCPUUSPerRecord, want)
@@ -101,12 +105,17 @@ func checkRun(t *testing.T, f RunFigures, records int) {
 }
 
 // runKeys are the names every timed run's JSON line carries.
-var runKeys = []string{"seconds", "connector_rps", "peak_rss_mib", "peak_anon_mib", "connector_cpu_s", "connector_cpu_us_per_record",
+var runKeys = []string{"seconds", "connector_rps", "peak_rss_mib", "peak_anon_mib", "peak_anon_go_mib", "connector_cpu_s", "connector_cpu_us_per_record",
 	"requests", "requests_per_record", "requests_by_operation", "responses_429"}
 
 func TestMigrate(t *testing.T) {
 	var res MigrateResult
-	out := bench(t, []string{"migrate", "--records", "300", "--concurrency", "4", "--seed", "7"}, &res)
+	heap := filepath.Join(t.TempDir(), "heap.prof")
+	out := bench(t, []string{"migrate", "--records", "300", "--concurrency", "4", "--seed", "7", "--memprofile", heap}, &res)
+	// The heap profile of the connector child: a gzipped pprof profile.
+	if b, err := os.ReadFile(heap); err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("--memprofile: want a gzipped profile, got %d bytes, %v", len(b), err)
+	}
 	if res.Platform != platformONe || res.Records != testN || res.Clients != testN || res.DistinctExternalIDs != testN || res.BoundRows != testN {
 		t.Fatalf("want %d records, clients, distinct external ids and bound rows, got %+v", testN, res)
 	}

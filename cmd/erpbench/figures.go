@@ -35,6 +35,9 @@ type RunFigures struct {
 	ConnectorRPS float64 `json:"connector_rps"`
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`
 	PeakAnonMiB  float64 `json:"peak_anon_mib"`
+	// PeakAnonGoMiB is the Go runtime's part of PeakAnonMiB (the rest is
+	// memory allocated outside it, such as the SQLite driver's caches).
+	PeakAnonGoMiB float64 `json:"peak_anon_go_mib"`
 	// ConnectorCPUS is the child's user + system CPU time;
 	// ConnectorCPUUSPerRecord the same in µs per record.
 	ConnectorCPUS           float64 `json:"connector_cpu_s"`
@@ -145,6 +148,7 @@ func runFigures(run childRun, records int, before, after map[string]fault.OpCoun
 		ConnectorRPS:  round1(float64(records) / run.wall.Seconds()),
 		PeakRSSMiB:    round2(run.rssMiB),
 		PeakAnonMiB:   round2(run.anonMiB),
+		PeakAnonGoMiB: round2(run.anonGoMiB),
 		ConnectorCPUS: round2(run.cpuS),
 		// Whole microseconds; a run's CPU time is known to the µs.
 		ConnectorCPUUSPerRecord: math.Round(run.cpuS * 1e6 / float64(records)),

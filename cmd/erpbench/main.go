@@ -68,7 +68,7 @@ const usage = `usage:
   erpbench noop    --records N [--platform one|customerapi] [COMMON]
 ` + chaosUsage + `  (erpbench chaos --help describes the soaks)
 UPSTREAM: [--latency D] [--server-rate R] [--server-burst B] [--upstream-rate R]
-COMMON:   [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
+COMMON:   [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--memprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
 update's fields: ` + changeableFields + `
 `
 
@@ -133,6 +133,7 @@ type benchOptions struct {
 	timeout     time.Duration
 	keep        bool
 	cpuProfile  string
+	memProfile  string
 	idlePoll    time.Duration
 	txlock      string
 	indexIDs    bool
@@ -189,6 +190,7 @@ func parseBench(cmd string, args []string, stderr io.Writer) (benchOptions, erro
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound on the whole run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the working directory (ERP, state, logs)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the connector child to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile of the connector child, taken once its queue is idle, to this file")
 	fs.StringVar(&o.txlock, "sqlite-txlock", "immediate", "the connector's SQLite ERP DSN _txlock (\"\" keeps the driver's deferred transactions)")
 	fs.BoolVar(&o.indexIDs, "index-write-back", false, "index the ERP's platform id columns (the demo layout has no such index)")
 	fs.DurationVar(&o.idlePoll, "idle-poll", 0, "connector child: poll the queue for idleness at this interval instead of WaitIdle's (0: as sync --once does)")

@@ -120,8 +120,10 @@ type childRun struct {
 	wall    time.Duration
 	rssMiB  float64
 	anonMiB float64
-	cpuS    float64
-	report  childReport
+	// anonGoMiB is the Go runtime's part of anonMiB.
+	anonGoMiB float64
+	cpuS      float64
+	report    childReport
 }
 
 // runConnectorChild runs `erpbench connector --config cfg` to completion.
@@ -135,6 +137,9 @@ func runConnectorChild(ctx context.Context, o benchOptions, dir, cfg, tag string
 	args := append([]string{"connector", "--config", cfg}, extra...)
 	if o.cpuProfile != "" {
 		args = append(args, "--cpuprofile", o.cpuProfile)
+	}
+	if o.memProfile != "" {
+		args = append(args, "--memprofile", o.memProfile)
 	}
 	if o.idlePoll > 0 {
 		args = append(args, "--idle-poll", o.idlePoll.String())
@@ -167,6 +172,7 @@ func runConnectorChild(ctx context.Context, o benchOptions, dir, cfg, tag string
 		r.rssMiB = float64(r.report.PeakRSSKiB) / 1024
 	}
 	r.anonMiB = float64(r.report.PeakAnonKiB) / 1024
+	r.anonGoMiB = float64(r.report.PeakAnonGoKiB) / 1024
 	return r, nil
 }
 
