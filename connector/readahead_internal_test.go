@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -245,5 +246,107 @@ func TestListingLeavesRecordsWrittenSinceItsRead(t *testing.T) {
 		if n := plan(time.Now()); n != 1 {
 			t.Errorf("%s: %d pulls from a page read after the binding changed, want 1", s.name, n)
 		}
+	}
+}
+
+// TestReadAheadWide: with cursors that can be told ahead, pages are read
+// side by side (up to width at once) and still come in order; a guess
+// that turns out wrong is dropped and the page read from the cursor its
+// predecessor named; a failed read past the last page is not an error;
+// stopping early ends every read.
+func TestReadAheadWide(t *testing.T) {
+	ctx := context.Background()
+	guess := func(c string) (string, bool) {
+		n, err := strconv.Atoi(c)
+		return strconv.Itoa(n + 1), err == nil
+	}
+	var inFlight, most atomic.Int64
+	var mu sync.Mutex
+	var readCursors []string
+	// Pages 0..9; page 4 names 6 as its next (5 is skipped); the read of
+	// page 10, past the last, fails.
+	read := func(ctx context.Context, cursor string) (int, string, bool, error) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		mu.Lock()
+		readCursors = append(readCursors, cursor)
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		p, _ := strconv.Atoi(cursor)
+		next := p + 1
+		if p == 4 {
+			next = 6
+		}
+		if p >= 10 {
+			return 0, "", false, errors.New("no such page")
+		}
+		return p, strconv.Itoa(next), p < 9, nil
+	}
+	r := readAheadWide(ctx, "0", 2, 2, guess, read)
+	var got []int
+	for {
+		p, err := r.next()
+		if err != nil {
+			t.Fatalf("after pages %v: %v", got, err)
+		}
+		got = append(got, p)
+		if p == 9 {
+			break
+		}
+	}
+	r.stop()
+	if want := []int{0, 1, 2, 3, 4, 6, 7, 8, 9}; !slices.Equal(got, want) {
+		t.Fatalf("pages %v, want %v", got, want)
+	}
+	if m := most.Load(); m != 2 {
+		t.Fatalf("at most %d reads at once, want 2 (width)", m)
+	}
+	mu.Lock()
+	if !slices.Contains(readCursors, "5") || !slices.Contains(readCursors, "10") {
+		t.Fatalf("the wrong guess (5) and the read past the end (10) should have been tried: %v", readCursors)
+	}
+	mu.Unlock()
+
+	// A failed read of a page the walk needs ends it with its error.
+	fail := func(ctx context.Context, cursor string) (int, string, bool, error) {
+		if cursor == "3" {
+			return 0, "", true, errors.New("listing refused")
+		}
+		p, _ := strconv.Atoi(cursor)
+		return p, strconv.Itoa(p + 1), true, nil
+	}
+	r = readAheadWide(ctx, "0", 2, 2, guess, fail)
+	for want := 0; want < 3; want++ {
+		if p, err := r.next(); err != nil || p != want {
+			t.Fatalf("page %d: %d, %v", want, p, err)
+		}
+	}
+	if _, err := r.next(); err == nil || err.Error() != "listing refused" {
+		t.Fatalf("the failed read: %v", err)
+	}
+	r.stop()
+
+	// Stopping early ends the reads in flight.
+	var live atomic.Int64
+	slow := func(ctx context.Context, cursor string) (int, string, bool, error) {
+		live.Add(1)
+		defer live.Add(-1)
+		p, _ := strconv.Atoi(cursor)
+		select {
+		case <-ctx.Done():
+			return 0, "", false, ctx.Err()
+		case <-time.After(time.Duration(p) * time.Second):
+		}
+		return p, strconv.Itoa(p + 1), true, nil
+	}
+	r = readAheadWide(ctx, "0", 2, 2, guess, slow)
+	if p, err := r.next(); err != nil || p != 0 {
+		t.Fatalf("page 0: %d, %v", p, err)
+	}
+	r.stop()
+	if n := live.Load(); n != 0 {
+		t.Fatalf("%d reads still running after stop", n)
 	}
 }

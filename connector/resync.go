@@ -321,6 +321,20 @@ func advanceWalk(tx *state.Tx, name string, move func(*resyncPos), c queue.Chunk
 // whose reads outpace its commits pays one commit for several pages).
 const resyncBatch = 4
 
+// resyncWidth bounds the listing pages a walk reads side by side when the
+// platform's cursors are positions (platform.Seeker): one page is on its
+// way while the one before it is decoded.
+const resyncWidth = 2
+
+// nextCursor returns how p's listing cursors advance, or nil when the next
+// one is known only from the page before it.
+func nextCursor(p platform.Platform) func(string) (string, bool) {
+	if sk, ok := p.(platform.Seeker); ok {
+		return sk.NextCursor
+	}
+	return nil
+}
+
 // takeReady returns first and the pages already read after it, up to
 // resyncBatch in all and none after a final page; err is the error of a
 // read among them (the pages before it are returned).
@@ -411,7 +425,7 @@ func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, 
 		began time.Time
 	}
 	return commitWalk(ctx, c, s, pageWalk[listedPage]{
-		pages: readAhead(ctx, cursor, resyncBatch, func(ctx context.Context, cursor string) (listedPage, string, bool, error) {
+		pages: readAheadWide(ctx, cursor, resyncBatch, resyncWidth, nextCursor(s.p), func(ctx context.Context, cursor string) (listedPage, string, bool, error) {
 			page, began, err := c.list(ctx, s, cursor, known)
 			return listedPage{page, began}, page.Next, page.Next != "", err
 		}),

@@ -215,7 +215,8 @@ func TestResyncWalksResumeApart(t *testing.T) {
 		w.sync()
 		w.idle()
 		ctx := context.Background()
-		if _, err := h.faults(w).Add(fault.Rule{Operation: h.listOp, Status: 400, Count: 1}); err != nil {
+		// Two refusals: the walk reads the first two pages side by side.
+		if _, err := h.faults(w).Add(fault.Rule{Operation: h.listOp, Status: 400, Count: 2}); err != nil {
 			t.Fatal(err)
 		}
 		rep, err := w.conn.Resync(ctx)

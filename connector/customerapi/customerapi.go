@@ -390,6 +390,20 @@ func (p *Platform) List(ctx context.Context, cursor string, known func(string) (
 	return out, nil
 }
 
+// NextCursor implements platform.Seeker: the listing's cursors are
+// offsets, and a full page holds PageSize organisations.
+func (p *Platform) NextCursor(cursor string) (string, bool) {
+	offset := 0
+	if cursor != "" {
+		n, err := strconv.Atoi(cursor)
+		if err != nil || n < 0 {
+			return "", false
+		}
+		offset = n
+	}
+	return strconv.Itoa(offset + p.opts.PageSize), true
+}
+
 // knownOnce returns known remembering its answers, so that a page asks
 // the state about each organisation once (the farms' read and the records
 // both ask).

@@ -231,6 +231,19 @@ func (p *Platform) List(ctx context.Context, cursor string, _ func(string) (plat
 	return out, nil
 }
 
+// NextCursor implements platform.Seeker: the listing's cursors are page
+// numbers.
+func (p *Platform) NextCursor(cursor string) (string, bool) {
+	if cursor == "" {
+		return "2", true
+	}
+	n, err := strconv.Atoi(cursor)
+	if err != nil || n < 1 {
+		return "", false
+	}
+	return strconv.Itoa(n + 1), true
+}
+
 // Poll implements platform.Feed: the client feed from cursor (a startId),
 // one batch at a time, each client once a batch.
 func (p *Platform) Poll(ctx context.Context, cursor string) iter.Seq2[platform.FeedBatch, error] {

@@ -160,6 +160,16 @@ type Platform interface {
 	List(ctx context.Context, cursor string, known func(id string) (Ref, bool)) (Page, error)
 }
 
+// Seeker is a platform whose listing cursors are positions (a page
+// number, an offset), so the cursor after a full page is known before that
+// page is read: a walk of the listing reads the following pages side by
+// side.
+type Seeker interface {
+	// NextCursor returns the cursor of the page after cursor's, were that
+	// page full.
+	NextCursor(cursor string) (string, bool)
+}
+
 // FeedBatch is one batch of a change feed.
 type FeedBatch struct {
 	// IDs are the records that changed (deduplicated within the batch).
