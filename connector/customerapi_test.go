@@ -2,6 +2,7 @@ package connector_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -9,11 +10,13 @@ import (
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector"
+	ccapi "github.com/erpconnector/erpconnector/connector/customerapi"
 	"github.com/erpconnector/erpconnector/customerapi"
 	"github.com/erpconnector/erpconnector/customerapi/customerapitest"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
 	"github.com/erpconnector/erpconnector/internal/fault"
+	"github.com/erpconnector/erpconnector/mapping"
 )
 
 // What only the Customer API has: farms (a farm business unit whose
@@ -410,5 +413,81 @@ func BenchmarkCustomerAPIInitialPush(b *testing.B) {
 		b.StopTimer()
 		_ = cb.conn.Stop(context.Background())
 		b.StartTimer()
+	}
+}
+
+// TestCertificatesRefreshWhenDue: with the certificates on their schedule,
+// a pass (the daemon's first pass, `sync --once`, a restart) looks up every
+// farm only when a scheduled refresh has come due since the last whole one;
+// otherwise only the farms whose binding changed since the last run.
+func TestCertificatesRefreshWhenDue(t *testing.T) {
+	w := capiHarness.world(t, worldOpts{records: 16, seed: 21, configure: func(c *connector.Config) {
+		c.Schedules.Certificates = connector.DefaultCertificates
+	}})
+	lookups := func() int64 {
+		t.Helper()
+		w.srv.Faults().ResetCounts()
+		w.sync()
+		return w.srv.Faults().Count("getRedTractorCertificates")
+	}
+	farms := func() (n int64, keys []string) {
+		for _, r := range w.recs {
+			tr, err := w.conn.Trace(context.Background(), r.Key)
+			if errors.Is(err, connector.ErrNoRecord) {
+				continue // never bound (an invalid row)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range tr.Platforms {
+				if p.Platform == mapping.PlatformCustomerAPI && p.Bound && p.ExtraIDs[ccapi.ExtraFarm] == "1" {
+					n++
+					keys = append(keys, r.Key)
+				}
+			}
+		}
+		return n, keys
+	}
+	first := lookups() // never refreshed: the whole refresh is due
+	second := lookups()
+	n, keys := farms()
+	if n == 0 || first+second != n {
+		t.Fatalf("first two passes looked up %d + %d certificates, want one for each of the %d farms", first, second, n)
+	}
+	if got := lookups(); got != 0 {
+		t.Fatalf("a pass with nothing changed and no refresh due looked up %d certificates", got)
+	}
+	if !strings.Contains(w.logs.String(), "the whole refresh is not due") || !strings.Contains(w.logs.String(), `"next_refresh"`) {
+		t.Fatalf("the skipped refresh is not logged with its next time:\n%s", w.logLines())
+	}
+
+	// A restart does not look every farm up again.
+	w.stop()
+	w.start()
+	if got := lookups(); got != 0 {
+		t.Fatalf("the pass after a restart looked up %d certificates", got)
+	}
+
+	// A farm changed in the ERP is looked up at the next pass, alone.
+	for i := range w.recs {
+		if w.recs[i].Key == keys[0] {
+			w.recs[i].Set("name", w.recs[i].Value("name")+" Farms")
+			w.put(w.recs[i])
+		}
+	}
+	if got := lookups(); got != 1 {
+		t.Fatalf("a pass after one farm changed looked up %d certificates, want 1", got)
+	}
+
+	// A refresh missed (the last whole one two days ago): every farm again.
+	old := []byte(time.Now().Add(-48 * time.Hour).UTC().Format(time.RFC3339Nano))
+	if err := w.conn.Store().SetCursor(context.Background(), "connector.certificates.refreshed", old); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookups(); got != n {
+		t.Fatalf("the pass after a missed refresh looked up %d certificates, want %d", got, n)
+	}
+	if got := lookups(); got != 0 {
+		t.Fatalf("the pass after the whole refresh looked up %d certificates", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/connector/state"
@@ -20,9 +21,100 @@ import (
 // enrichBatch is how many jobs one transaction of an enrichment run queues.
 const enrichBatch = 500
 
+// Keys in the state file's cursor bucket (like cursorPaused, not among
+// CursorNames): when the last whole refresh of the enrichment began, and
+// when the last run of it (whole or not) began; RFC 3339.
+const (
+	cursorEnriched = "connector.certificates.refreshed"
+	cursorChecked  = "connector.certificates.checked"
+)
+
+// refreshAll is the certificates run on its schedule: every enrichable bound
+// customer of every site is looked up again.
+func (c *Connector) refreshAll(ctx context.Context) error {
+	start := c.now()
+	for _, s := range c.sites {
+		if _, err := c.refreshEnrichment(ctx, s, time.Time{}); err != nil {
+			return err
+		}
+	}
+	return c.markEnriched(ctx, start, cursorEnriched, cursorChecked)
+}
+
+// markEnriched keeps at as the time of each of the named cursors.
+func (c *Connector) markEnriched(ctx context.Context, at time.Time, names ...string) error {
+	v := []byte(at.UTC().Format(time.RFC3339Nano))
+	for _, n := range names {
+		if err := c.store.SetCursor(ctx, n, v); err != nil {
+			return fmt.Errorf("connector: keep the certificates' refresh time: %w", err)
+		}
+	}
+	return nil
+}
+
+// refreshDue is the certificates run of a pass (the daemon's first pass,
+// `sync --once`, a reload): every customer is looked up again only when a
+// scheduled refresh has come due since the last whole one (never refreshed,
+// or a refresh missed while the connector was down); otherwise only the
+// customers whose binding changed since the last run began (new farms, a
+// moved holding), so that a restart or a reload does not spend a look-up on
+// every farm against the platform's rate.
+func (c *Connector) refreshDue(ctx context.Context) error {
+	last, next, due, err := c.enrichmentDue(ctx)
+	if err != nil {
+		return err
+	}
+	if due {
+		return c.refreshAll(ctx)
+	}
+	start := c.now()
+	since := last
+	if v, ok, err := c.store.GetCursor(ctx, cursorChecked); err != nil {
+		return fmt.Errorf("connector: read the certificates' refresh time: %w", err)
+	} else if t, perr := time.Parse(time.RFC3339Nano, string(v)); ok && perr == nil && t.After(since) {
+		since = t
+	}
+	queued := 0
+	for _, s := range c.sites {
+		n, err := c.refreshEnrichment(ctx, s, since)
+		queued += n
+		if err != nil {
+			return err
+		}
+	}
+	c.log.Info("certificates: the whole refresh is not due; looked up the customers changed since the last run",
+		"last_refresh", last, "next_refresh", next, "changed_since", since, "queued", queued)
+	return c.markEnriched(ctx, start, cursorChecked)
+}
+
+// enrichmentDue reads when the last whole refresh began and says whether
+// the certificates schedule has fired since (next is when it does). With no
+// schedule, every pass refreshes the whole.
+func (c *Connector) enrichmentDue(ctx context.Context) (last, next time.Time, due bool, err error) {
+	v, ok, err := c.store.GetCursor(ctx, cursorEnriched)
+	if err != nil {
+		return last, next, false, fmt.Errorf("connector: read the certificates' refresh time: %w", err)
+	}
+	spec := c.cfg.Schedules.Certificates
+	if !ok || len(v) == 0 || spec == "" {
+		return last, next, true, nil
+	}
+	if last, err = time.Parse(time.RFC3339Nano, string(v)); err != nil {
+		c.log.Warn("certificates: the last refresh time in the state file is unreadable; refreshing every customer", "err", err)
+		return time.Time{}, next, true, nil
+	}
+	sched, err := ParseSchedule(spec)
+	if err != nil {
+		return last, next, false, fmt.Errorf("connector: schedule %s: %w", RunCertificates, err)
+	}
+	next = sched.Next(last.In(c.sched.loc))
+	return last, next, !next.After(c.now()), nil
+}
+
 // refreshEnrichment queues an enrichment job for every bound customer the
-// site's platform enriches.
-func (c *Connector) refreshEnrichment(ctx context.Context, s *site) (int, error) {
+// site's platform enriches whose binding changed at or after since (every
+// one when since is zero).
+func (c *Connector) refreshEnrichment(ctx context.Context, s *site, since time.Time) (int, error) {
 	e, ok := s.p.(platform.Enricher)
 	if !ok {
 		return 0, nil
@@ -33,6 +125,9 @@ func (c *Connector) refreshEnrichment(ctx context.Context, s *site) (int, error)
 		err := c.state.View(ctx, func(tx *state.Tx) error {
 			return tx.EachBinding(s.name, after, func(b state.Binding) (bool, error) {
 				after = b.ERPKey
+				if b.Updated.Before(since) {
+					return true, nil
+				}
 				if e.Enrichable(platform.Ref{ID: b.ID, Extra: b.Extra}) {
 					keys = append(keys, b.ERPKey)
 				}

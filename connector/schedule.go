@@ -29,6 +29,7 @@ type scheduler struct {
 	c       *Connector
 	cron    *cron.Cron
 	entries map[string]cron.EntryID // run name → its cron entry
+	loc     *time.Location          // the schedules' time zone
 	mu      sync.Mutex
 	paused  bool
 	since   time.Time // when the pause began (zero when unknown or not paused)
@@ -60,7 +61,7 @@ func newScheduler(c *Connector) (*scheduler, error) {
 		return nil, fmt.Errorf("connector: schedules: %w", err)
 	}
 	l := cronLogger{c.log.With("component", "schedule")}
-	s := &scheduler{c: c, entries: map[string]cron.EntryID{}}
+	s := &scheduler{c: c, entries: map[string]cron.EntryID{}, loc: loc}
 	s.halt, s.haltNow = context.WithCancelCause(context.Background())
 	if err := s.load(); err != nil {
 		return nil, err
@@ -85,6 +86,8 @@ type runSpec struct {
 	name string
 	spec string
 	fn   func(ctx context.Context) error
+	// pass, when set, replaces fn in SyncOnce's pass.
+	pass func(ctx context.Context) error
 }
 
 // runSpecs lists the periodic runs the configuration turns on: the ERP
@@ -92,8 +95,8 @@ type runSpec struct {
 func (c *Connector) runSpecs() []runSpec {
 	sc := c.cfg.Schedules
 	out := []runSpec{
-		{RunNewCustomers, sc.NewCustomers, func(ctx context.Context) error { _, err := c.scanERP(ctx, scanNew); return err }},
-		{RunUpdates, sc.Updates, func(ctx context.Context) error {
+		{name: RunNewCustomers, spec: sc.NewCustomers, fn: func(ctx context.Context) error { _, err := c.scanERP(ctx, scanNew); return err }},
+		{name: RunUpdates, spec: sc.Updates, fn: func(ctx context.Context) error {
 			// Records the platforms refused whose time has come are tried
 			// again first (the ERP's own changes follow).
 			if _, err := c.store.Heal(ctx); err != nil {
@@ -105,7 +108,7 @@ func (c *Connector) runSpecs() []runSpec {
 	}
 	enrich := false
 	for _, s := range c.sites {
-		out = append(out, runSpec{s.changesRun, s.changesSpec, func(ctx context.Context) error {
+		out = append(out, runSpec{name: s.changesRun, spec: s.changesSpec, fn: func(ctx context.Context) error {
 			_, err := c.readChanges(ctx, s)
 			return err
 		}})
@@ -113,16 +116,9 @@ func (c *Connector) runSpecs() []runSpec {
 		enrich = enrich || ok
 	}
 	if enrich {
-		out = append(out, runSpec{RunCertificates, sc.Certificates, func(ctx context.Context) error {
-			for _, s := range c.sites {
-				if _, err := c.refreshEnrichment(ctx, s); err != nil {
-					return err
-				}
-			}
-			return nil
-		}})
+		out = append(out, runSpec{name: RunCertificates, spec: sc.Certificates, fn: c.refreshAll, pass: c.refreshDue})
 	}
-	out = append(out, runSpec{RunResync, sc.Resync, func(ctx context.Context) error {
+	out = append(out, runSpec{name: RunResync, spec: sc.Resync, fn: func(ctx context.Context) error {
 		_, err := c.resyncAll(ctx)
 		return err
 	}})
@@ -277,7 +273,11 @@ func (c *Connector) SyncOnce(ctx context.Context) error {
 		if e.name == RunResync {
 			continue
 		}
-		if err := c.run(ctx, e.name, e.fn); err != nil {
+		fn := e.fn
+		if e.pass != nil {
+			fn = e.pass
+		}
+		if err := c.run(ctx, e.name, fn); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", e.name, err))
 		}
 	}
