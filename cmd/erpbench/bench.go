@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
 	"github.com/erpconnector/erpconnector/internal/fault"
@@ -788,7 +789,8 @@ func counters(ctx context.Context, base string) (map[string]fault.OpCount, error
 }
 
 // writeConfig writes the connector child's configuration: the ERP, the
-// ONe server, all schedules off (the child runs one pass), no Customer API,
+// ONe server, the schedules off but the daily certificates' (the child runs
+// one pass), no Customer API,
 // no reference servers.
 //
 // txlock sets the DSN's _txlock: with the driver's deferred transactions,
@@ -854,8 +856,12 @@ func writeConfigWith(dir, name, oneURL, key, erpPath, statePath string, workers 
 				"rules":          cfg.Rules,
 			},
 		},
+		// Every schedule off but the certificates', on its default: a pass
+		// looks a farm's certificates up only when the daily refresh is due
+		// or the farm changed, as in production (off, every pass would).
 		"schedules": map[string]any{
-			"new_customers": "", "updates": "", "feed": "", "customer_pull": "", "certificates": "", "resync": "",
+			"new_customers": "", "updates": "", "feed": "", "customer_pull": "", "resync": "",
+			"certificates": connector.DefaultCertificates,
 		},
 	}
 	if extra != nil {
