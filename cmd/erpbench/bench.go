@@ -96,6 +96,9 @@ type NoopResult struct {
 	Clients             int     `json:"clients"`
 	DistinctExternalIDs int     `json:"distinct_external_ids"`
 	FirstRunRPS         float64 `json:"first_run_rps"`
+	// UpstreamFigures are the upstream the second sync and the resyncs
+	// met (--latency, --server-rate; the migration before them met none).
+	UpstreamFigures
 	// ResyncSeconds is a third run, a full resync (every ERP record and
 	// every ONe client read and compared) with nothing changed;
 	// ResyncWrites the server's writes during it (must be 0), ResyncJobs
@@ -365,11 +368,24 @@ func runNoop(ctx context.Context, o benchOptions, out io.Writer) (NoopResult, er
 	}
 	defer m.server.stop()
 	res := NoopResult{Platform: o.plat().name, Records: o.records, FirstRunRPS: first.ConnectorRPS}
+	// The second sync and the resyncs meet the upstream the options
+	// describe (the migration before them did not); the checks of the
+	// server's records read it at full speed.
+	cfg := m.cfg
+	res.UpstreamFigures = o.upstream.figures()
+	if o.upstream.on() {
+		if err := throttle(ctx, m.server.url, o.upstream); err != nil {
+			return res, err
+		}
+		if cfg, err = benchConfig(o, dir, "connector-timed.yaml", m.server.url, m.key, m.erp, m.state, o.upstream.rate); err != nil {
+			return res, err
+		}
+	}
 	before, err := counters(ctx, m.server.url)
 	if err != nil {
 		return res, err
 	}
-	run, err := runConnectorChild(ctx, o, dir, m.cfg, "noop")
+	run, err := runConnectorChild(ctx, o, dir, cfg, "noop")
 	if err != nil {
 		return res, err
 	}
@@ -386,6 +402,9 @@ func runNoop(ctx context.Context, o benchOptions, out io.Writer) (NoopResult, er
 	res.PeakAnonMiB = round2(run.anonMiB)
 	res.ConnectorCPUS = round2(run.cpuS)
 	if o.plat() == onePlatform {
+		if err := unthrottle(ctx, m.server.url, o.upstream); err != nil {
+			return res, err
+		}
 		res.Clients, res.DistinctExternalIDs, err = serverClients(ctx, m.server.url, m.key)
 		if err != nil {
 			return res, err
@@ -393,6 +412,9 @@ func runNoop(ctx context.Context, o benchOptions, out io.Writer) (NoopResult, er
 		fmt.Fprintf(out, "noop: server holds %d clients (%d distinct external ids)\n", res.Clients, res.DistinctExternalIDs)
 		if res.Clients != o.records || res.DistinctExternalIDs != o.records {
 			return res, fmt.Errorf("noop: %w: want %d clients", errCheck, o.records)
+		}
+		if err := throttle(ctx, m.server.url, o.upstream); err != nil {
+			return res, err
 		}
 	}
 	fmt.Fprintf(out, "noop: second sync of %d unchanged records in %.2f s, %d writes, peak RSS %.1f MiB, CPU %.2f s\n",
@@ -407,7 +429,7 @@ func runNoop(ctx context.Context, o benchOptions, out io.Writer) (NoopResult, er
 		if err != nil {
 			return res, err
 		}
-		full, err := runConnectorChild(ctx, o, dir, m.cfg, tag, "--resync")
+		full, err := runConnectorChild(ctx, o, dir, cfg, tag, "--resync")
 		if err != nil {
 			return res, err
 		}

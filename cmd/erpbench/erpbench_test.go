@@ -357,11 +357,12 @@ func TestNoop(t *testing.T) {
 }
 
 // TestNoopCustomerAPI: the Customer API's second sync and full resyncs of
-// unchanged organisations write nothing and queue nothing.
+// unchanged organisations write nothing and queue nothing, against a
+// server with a latency.
 func TestNoopCustomerAPI(t *testing.T) {
 	var res NoopResult
-	bench(t, []string{"noop", "--platform", "customerapi", "--records", "300", "--concurrency", "4"}, &res)
-	if res.Platform != platformCustomerAPI || res.Records != testN || res.Writes != 0 || res.Seconds <= 0 || res.FirstRunRPS <= 0 {
+	bench(t, []string{"noop", "--platform", "customerapi", "--records", "300", "--concurrency", "4", "--latency", "2ms"}, &res)
+	if res.Platform != platformCustomerAPI || res.Records != testN || res.Writes != 0 || res.Seconds <= 0 || res.FirstRunRPS <= 0 || res.LatencyMS != 2 {
 		t.Fatalf("unexpected figures %+v", res)
 	}
 	if res.ResyncWrites != 0 || res.ResyncJobs != 0 || res.ResyncSeconds <= 0 ||
@@ -443,7 +444,7 @@ func TestBadCommandLines(t *testing.T) {
 		{"negative latency", []string{"migrate", "--latency", "-1s"}, exitUsage, "--latency: must not be negative"},
 		{"negative rate", []string{"update", "--server-rate", "-5"}, exitUsage, "--server-rate: must not be negative"},
 		{"burst without rate", []string{"pull", "--server-burst", "5"}, exitUsage, "--server-burst: must be positive, with --server-rate"},
-		{"noop is not throttled", []string{"noop", "--latency", "1ms"}, exitUsage, "flag provided but not defined: -latency"},
+		{"negative noop latency", []string{"noop", "--latency", "-1ms"}, exitUsage, "--latency: must not be negative"},
 		{"serve-one without tenant", []string{"serve-one"}, exitFailure, "--tenant: want NAME with $ERPBENCH_API_KEY set"},
 		{"serve-customer without user", []string{"serve-customer"}, exitFailure, "--user: want EMAIL with $ERPBENCH_API_KEY set"},
 	})

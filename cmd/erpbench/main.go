@@ -65,7 +65,7 @@ const usage = `usage:
   erpbench feed    --events N  [UPSTREAM] [COMMON]
   erpbench update  --records N --changed-fields F[,F…] [--platform one|customerapi] [UPSTREAM] [COMMON]
   erpbench pull    --records N [--platform customerapi] [UPSTREAM] [COMMON]
-  erpbench noop    --records N [--platform one|customerapi] [COMMON]
+  erpbench noop    --records N [--platform one|customerapi] [UPSTREAM] [COMMON]
 ` + chaosUsage + `  (erpbench chaos --help describes the soaks)
 UPSTREAM: [--latency D] [--server-rate R] [--server-burst B] [--upstream-rate R]
 COMMON:   [--concurrency C] [--seed S] [--timeout D] [--keep] [--cpuprofile FILE] [--memprofile FILE] [--idle-poll D] [--sqlite-txlock M] [--index-write-back]
@@ -207,12 +207,10 @@ func parseBench(cmd string, args []string, stderr io.Writer) (benchOptions, erro
 	if cmd == "update" {
 		fs.StringVar(&fields, "changed-fields", "name", "comma-separated ERP columns changed in every record: "+changeableFields)
 	}
-	if cmd != "noop" {
-		fs.DurationVar(&o.upstream.latency, "latency", 0, "the platform's server adds this latency to every request")
-		fs.Float64Var(&o.upstream.serverRate, "server-rate", 0, "the platform's server accepts this many requests per second and answers 429 with Retry-After above it (0: no limit)")
-		fs.IntVar(&o.upstream.serverBurst, "server-burst", 0, "the server's token bucket size (0: one second's worth, the rate)")
-		fs.Float64Var(&upstreamRate, "upstream-rate", -1, "the connector's upstream rate and the baselines' pace (default: --server-rate; 0: unlimited)")
-	}
+	fs.DurationVar(&o.upstream.latency, "latency", 0, "the platform's server adds this latency to every request")
+	fs.Float64Var(&o.upstream.serverRate, "server-rate", 0, "the platform's server accepts this many requests per second and answers 429 with Retry-After above it (0: no limit)")
+	fs.IntVar(&o.upstream.serverBurst, "server-burst", 0, "the server's token bucket size (0: one second's worth, the rate)")
+	fs.Float64Var(&upstreamRate, "upstream-rate", -1, "the connector's upstream rate and the baselines' pace (default: --server-rate; 0: unlimited)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

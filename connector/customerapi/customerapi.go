@@ -24,6 +24,7 @@ import (
 	"time"
 
 	capi "github.com/erpconnector/erpconnector/customerapi"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/internal/apierr"
@@ -53,6 +54,10 @@ const (
 // businessBatch is the most business unit ids one read of businesses asks
 // for (the ids travel in the query string).
 const businessBatch = 100
+
+// businessReads is how many reads of businesses one listing page has in
+// flight at once.
+const businessReads = 4
 
 // Statuses of an organisation the connector sets.
 const (
@@ -443,12 +448,28 @@ func (p *Platform) listedFarms(ctx context.Context, orgs []capi.Organisation, kn
 	if len(ids) == 0 {
 		return out, nil
 	}
+	// The batches are read side by side (a page of 500 farms is five
+	// reads): against a platform's latency, one after the other they
+	// would cost a round trip each.
+	batches := make([][]capi.Business, (len(ids)+businessBatch-1)/businessBatch)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(businessReads)
+	for i := range batches {
+		batch := ids[i*businessBatch : min((i+1)*businessBatch, len(ids))]
+		g.Go(func() error {
+			biz, err := p.api.BusinessesByBusinessUnitIDs(gctx, batch)
+			if err != nil {
+				return fmt.Errorf("customerapi: read the businesses of listed farms: %w", err)
+			}
+			batches[i] = biz
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	byUnit := map[string]*capi.Business{}
-	for start := 0; start < len(ids); start += businessBatch {
-		biz, err := p.api.BusinessesByBusinessUnitIDs(ctx, ids[start:min(start+businessBatch, len(ids))])
-		if err != nil {
-			return nil, fmt.Errorf("customerapi: read the businesses of listed farms: %w", err)
-		}
+	for _, biz := range batches {
 		for i := range biz {
 			byUnit[biz[i].BusinessUnitID] = &biz[i]
 		}
