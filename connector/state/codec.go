@@ -131,20 +131,44 @@ func parseUUID(s string) ([16]byte, bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' || s != strings.ToLower(s) {
 		return u, false
 	}
-	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
-	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
+	var h [32]byte // the hex digits without the dashes
+	copy(h[0:8], s[0:8])
+	copy(h[8:12], s[9:13])
+	copy(h[12:16], s[14:18])
+	copy(h[16:20], s[19:23])
+	copy(h[20:32], s[24:36])
+	if _, err := hex.Decode(u[:], h[:]); err != nil {
 		return u, false
 	}
 	return u, true
 }
 
-func formatUUID(u []byte) string {
-	h := hex.EncodeToString(u)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+// prefixedUUID is prefix followed by the text form of the 16 bytes u, made
+// in one allocation (a resync decodes a binding for every listed record).
+func prefixedUUID(prefix string, u []byte) string {
+	var h [32]byte
+	hex.Encode(h[:], u[:16])
+	var b strings.Builder
+	b.Grow(len(prefix) + 36)
+	b.WriteString(prefix)
+	b.Write(h[0:8])
+	b.WriteByte('-')
+	b.Write(h[8:12])
+	b.WriteByte('-')
+	b.Write(h[12:16])
+	b.WriteByte('-')
+	b.Write(h[16:20])
+	b.WriteByte('-')
+	b.Write(h[20:32])
+	return b.String()
 }
 
 // idKey is the reverse index key of a platform id: its compact form.
-func idKey(id string) []byte { return appendID(nil, id) }
+func idKey(id string) []byte {
+	// Room for the longest form (a prefix, its length and the text): one
+	// allocation.
+	return appendID(make([]byte, 0, len(id)+binary.MaxVarintLen64+1), id)
+}
 
 var errBindingCodec = errors.New("malformed binding")
 
@@ -262,7 +286,7 @@ func (r *bindingReader) id() string {
 	case 0:
 		return r.string()
 	case 2:
-		prefix = r.string() + ":"
+		prefix = r.string()
 	case 1:
 	default:
 		if r.err == nil {
@@ -275,7 +299,12 @@ func (r *bindingReader) id() string {
 		r.fail("id")
 		return ""
 	}
-	s := prefix + formatUUID(r.buf[:16])
+	var s string
+	if form == 2 {
+		s = prefixedUUID(prefix+":", r.buf[:16])
+	} else {
+		s = prefixedUUID("", r.buf[:16])
+	}
 	r.buf = r.buf[16:]
 	return s
 }
@@ -289,9 +318,14 @@ func (r *bindingReader) hash() string {
 			r.fail("hash")
 			return ""
 		}
-		s := sha256Prefix + hex.EncodeToString(r.buf[:32])
+		var h [64]byte
+		hex.Encode(h[:], r.buf[:32])
+		var b strings.Builder
+		b.Grow(len(sha256Prefix) + len(h))
+		b.WriteString(sha256Prefix)
+		b.Write(h[:])
 		r.buf = r.buf[32:]
-		return s
+		return b.String()
 	case 2:
 		return r.string()
 	case 3:
@@ -315,12 +349,15 @@ func (r *bindingReader) digest() string {
 		return ""
 	}
 	var b strings.Builder
+	b.Grow(len(mapping.DigestPrefix) + int(n)*(2*mapping.DigestPartSize+1))
 	b.WriteString(mapping.DigestPrefix)
+	var h [2 * mapping.DigestPartSize]byte
 	for i := range n {
 		if i > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(hex.EncodeToString(r.buf[:mapping.DigestPartSize]))
+		hex.Encode(h[:], r.buf[:mapping.DigestPartSize])
+		b.Write(h[:])
 		r.buf = r.buf[mapping.DigestPartSize:]
 	}
 	return b.String()

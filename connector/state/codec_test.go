@@ -384,3 +384,30 @@ func TestHistoryCodec(t *testing.T) {
 		t.Errorf("trailing byte: err = %v", err)
 	}
 }
+
+// BenchmarkDecodeBinding: a binding as a resync reads one for every listed
+// record (a digest of two parts, a content hash, an id and one extra id).
+func BenchmarkDecodeBinding(b *testing.B) {
+	at := time.Date(2026, 11, 23, 3, 4, 5, 6, time.UTC)
+	v := encodeBinding(Binding{ERPKey: "C0001234", ID: "org:e89098c0-860e-47a8-b7a9-23bb6b685d4d", Version: 3, Updated: at,
+		PushedHash: "p:0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210",
+		SeenHash:   "sha256:7d696c7d1ce518024a891d82ce26d46de15e419d91446d2f30d2c37be1854034",
+		Extra:      map[string]string{"businessUnitId": "021a0e64-6010-42df-86a2-1ceff41a6965"}, PushedAt: at, SeenAt: at, RowHash: 42})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeBinding("C0001234", v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIDKey: the reverse index key of a listed record's id, as a
+// resync makes one for every listed record (a Customer API organisation id).
+func BenchmarkIDKey(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if k := idKey("e89098c0-860e-47a8-b7a9-23bb6b685d4d"); len(k) != 17 {
+			b.Fatalf("key of %d bytes", len(k))
+		}
+	}
+}
