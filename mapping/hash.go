@@ -1,10 +1,13 @@
 package mapping
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"sync"
 
 	"github.com/erpconnector/erpconnector/oneapi"
 )
@@ -15,14 +18,30 @@ const HashPrefix = "sha256:"
 // ContentHash returns a stable hash of v's JSON form. encoding/json writes
 // struct fields in declaration order and map keys sorted, so equal values
 // always hash equal, whatever order maps were filled in.
+//
+// The JSON is encoded into a reused buffer (what json.Marshal writes, and
+// Encoder.Encode before its closing newline) and the hash text is made in
+// one allocation: a resync hashes every listed record.
 func ContentHash(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := hashBuffers.Get().(*bytes.Buffer)
+	defer hashBuffers.Put(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return "", fmt.Errorf("mapping: hash: %w", err)
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 	sum := sha256.Sum256(b)
-	return HashPrefix + hex.EncodeToString(sum[:]), nil
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	var out strings.Builder
+	out.Grow(len(HashPrefix) + len(h))
+	out.WriteString(HashPrefix)
+	out.Write(h[:])
+	return out.String(), nil
 }
+
+// hashBuffers are ContentHash's buffers.
+var hashBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // ONePayload is everything the connector sends to ONe for one customer: the
 // full write body and the finance-data body.
