@@ -69,10 +69,12 @@ func (c *Connector) refreshDue(ctx context.Context) error {
 	}
 	start := c.now()
 	since := last
-	if v, ok, err := c.store.GetCursor(ctx, cursorChecked); err != nil {
-		return fmt.Errorf("connector: read the certificates' refresh time: %w", err)
-	} else if t, perr := time.Parse(time.RFC3339Nano, string(v)); ok && perr == nil && t.After(since) {
-		since = t
+	checked, ok, err := c.enrichedAt(ctx, cursorChecked)
+	if err != nil {
+		return err
+	}
+	if ok && checked.After(since) {
+		since = checked
 	}
 	queued := 0
 	for _, s := range c.sites {
@@ -91,17 +93,10 @@ func (c *Connector) refreshDue(ctx context.Context) error {
 // the certificates schedule has fired since (next is when it does). With no
 // schedule, every pass refreshes the whole.
 func (c *Connector) enrichmentDue(ctx context.Context) (last, next time.Time, due bool, err error) {
-	v, ok, err := c.store.GetCursor(ctx, cursorEnriched)
-	if err != nil {
-		return last, next, false, fmt.Errorf("connector: read the certificates' refresh time: %w", err)
-	}
+	last, ok, err := c.enrichedAt(ctx, cursorEnriched)
 	spec := c.cfg.Schedules.Certificates
-	if !ok || len(v) == 0 || spec == "" {
-		return last, next, true, nil
-	}
-	if last, err = time.Parse(time.RFC3339Nano, string(v)); err != nil {
-		c.log.Warn("certificates: the last refresh time in the state file is unreadable; refreshing every customer", "err", err)
-		return time.Time{}, next, true, nil
+	if err != nil || !ok || spec == "" {
+		return time.Time{}, next, err == nil, err
 	}
 	sched, err := ParseSchedule(spec)
 	if err != nil {
@@ -109,6 +104,25 @@ func (c *Connector) enrichmentDue(ctx context.Context) (last, next time.Time, du
 	}
 	next = sched.Next(last.In(c.sched.loc))
 	return last, next, !next.After(c.now()), nil
+}
+
+// enrichedAt reads one of the certificates' refresh times; ok is false
+// when there is none, or when it is unreadable (logged: the caller then
+// refreshes as if it had never run).
+func (c *Connector) enrichedAt(ctx context.Context, name string) (time.Time, bool, error) {
+	v, ok, err := c.store.GetCursor(ctx, name)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("connector: read the certificates' refresh time: %w", err)
+	}
+	if !ok || len(v) == 0 {
+		return time.Time{}, false, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(v))
+	if err != nil {
+		c.log.Warn("certificates: a refresh time in the state file is unreadable; taken as never refreshed", "cursor", name, "err", err)
+		return time.Time{}, false, nil
+	}
+	return t, true, nil
 }
 
 // refreshEnrichment queues an enrichment job for every bound customer the

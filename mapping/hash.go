@@ -30,14 +30,19 @@ func ContentHash(v any) (string, error) {
 		return "", fmt.Errorf("mapping: hash: %w", err)
 	}
 	b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
-	sum := sha256.Sum256(b)
+	return HashText(sha256.Sum256(b)), nil
+}
+
+// HashText is the text of a content hash whose SHA-256 is sum: HashPrefix
+// and the sum in lower-case hex, made in one allocation.
+func HashText(sum [sha256.Size]byte) string {
 	var h [2 * sha256.Size]byte
 	hex.Encode(h[:], sum[:])
 	var out strings.Builder
 	out.Grow(len(HashPrefix) + len(h))
 	out.WriteString(HashPrefix)
 	out.Write(h[:])
-	return out.String(), nil
+	return out.String()
 }
 
 // hashBuffers are ContentHash's buffers.

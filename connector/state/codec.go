@@ -39,7 +39,7 @@ const (
 	bindingCodecV3 = 0x03
 )
 
-const sha256Prefix = "sha256:"
+const sha256Prefix = mapping.HashPrefix
 
 func encodeBinding(b Binding) []byte {
 	buf := make([]byte, 0, 128)
@@ -318,14 +318,9 @@ func (r *bindingReader) hash() string {
 			r.fail("hash")
 			return ""
 		}
-		var h [64]byte
-		hex.Encode(h[:], r.buf[:32])
-		var b strings.Builder
-		b.Grow(len(sha256Prefix) + len(h))
-		b.WriteString(sha256Prefix)
-		b.Write(h[:])
+		t := mapping.HashText([32]byte(r.buf[:32]))
 		r.buf = r.buf[32:]
-		return b.String()
+		return t
 	case 2:
 		return r.string()
 	case 3:
