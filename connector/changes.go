@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector/platform"
@@ -71,18 +72,36 @@ func (c *Connector) withRetries(ctx context.Context, what string, read func() er
 	}
 }
 
-// list reads one listing page, again after a passing failure, and returns
-// when the read that answered began.
-func (c *Connector) list(ctx context.Context, s *site, cursor string, known func(string) (platform.Ref, bool)) (platform.Page, time.Time, error) {
-	var page platform.Page
-	var began time.Time
+// listing is one listing page as the engine read it.
+type listing struct {
+	platform.Page
+	// began is when the read that answered began.
+	began time.Time
+	// asked holds, for each platform id the platform asked the engine about
+	// while it built the page (a Customer API page reads the farms of the
+	// bound organisations only), the version of its binding then, 0 when
+	// it was not bound.
+	asked map[string]uint64
+}
+
+// list reads one listing page, again after a passing failure.
+func (c *Connector) list(ctx context.Context, s *site, cursor string) (listing, error) {
+	var l listing
 	err := c.withRetries(ctx, string(s.name)+" listing", func() error {
 		var err error
-		began = c.now()
-		page, err = s.p.List(ctx, cursor, known)
+		l = listing{began: c.now(), asked: map[string]uint64{}}
+		var mu sync.Mutex
+		known := func(id string) (platform.Ref, bool) {
+			ref, version := c.known(ctx, s, id)
+			mu.Lock()
+			l.asked[id] = version
+			mu.Unlock()
+			return ref, version != 0
+		}
+		l.Page, err = s.p.List(ctx, cursor, known)
 		return err
 	})
-	return page, began, err
+	return l, err
 }
 
 // pollFeed drains a platform's feed from the stored cursor, queueing one
@@ -157,27 +176,27 @@ type walkOpts struct {
 	set string
 }
 
-// known returns the Ref bound to a platform id (List asks it per record).
-func (c *Connector) known(ctx context.Context, s *site) func(string) (platform.Ref, bool) {
-	return func(id string) (platform.Ref, bool) {
-		var ref platform.Ref
-		var ok bool
-		_ = c.state.View(ctx, func(tx *state.Tx) error {
-			key, bound := tx.KeyOf(s.name, id)
-			if !bound {
-				return nil
-			}
-			b, found, err := tx.Binding(s.name, key)
-			ref, ok = platform.Ref{ID: b.ID, Extra: b.Extra}, found && err == nil
+// known returns the Ref bound to a platform id and its binding's version
+// (0 when it is not bound).
+func (c *Connector) known(ctx context.Context, s *site, id string) (platform.Ref, uint64) {
+	var ref platform.Ref
+	var version uint64
+	_ = c.state.View(ctx, func(tx *state.Tx) error {
+		key, bound := tx.KeyOf(s.name, id)
+		if !bound {
 			return nil
-		})
-		return ref, ok
-	}
+		}
+		b, found, err := tx.Binding(s.name, key)
+		if found && err == nil {
+			ref, version = platform.Ref{ID: b.ID, Extra: b.Extra}, b.Version
+		}
+		return nil
+	})
+	return ref, version
 }
 
-// planListed plans the pulls one listing page needs, in tx; the read of
-// the page began at began.
-func planListed(tx *state.Tx, s *site, page platform.Page, began time.Time, o walkOpts) (listed, error) {
+// planListed plans the pulls one listing page needs, in tx.
+func planListed(tx *state.Tx, s *site, page listing, o walkOpts) (listed, error) {
 	var out listed
 	imp, importer := s.p.(platform.Importer)
 	for _, rec := range page.Records {
@@ -206,12 +225,15 @@ func planListed(tx *state.Tx, s *site, page platform.Page, began time.Time, o wa
 		if !ok || b.SeenHash != "" && b.SeenHash == rec.Seen {
 			continue // unchanged since the connector last took it in
 		}
-		if b.SeenHash != "" && b.Updated.After(began) {
+		if v, asked := page.asked[id]; asked && v != b.Version || b.SeenHash != "" && b.Updated.After(page.began) {
 			// The connector wrote or read the record since the page's read
 			// began: what the page shows may be older than what the binding
 			// holds (a record listed between its organisation's create and
 			// its farm unit's, or not read at all because it was not bound
-			// when listed). The next walk compares it.
+			// when listed). The next walk compares it. The version the
+			// platform was told of catches a binding stamped before the read
+			// began whose transaction committed only after the platform asked
+			// about it.
 			continue
 		}
 		var version uint64
@@ -258,19 +280,18 @@ func (c *Connector) walkListing(ctx context.Context, s *site) (int, error) {
 
 // walk reads every listing page and queues what planListed plans.
 func (c *Connector) walk(ctx context.Context, s *site, o walkOpts) (queued, bound int, err error) {
-	known := c.known(ctx, s)
 	for cursor := ""; ; {
 		if err := c.awaitRoom(ctx); err != nil {
 			return queued, bound, err
 		}
-		page, began, err := c.list(ctx, s, cursor, known)
+		page, err := c.list(ctx, s, cursor)
 		if err != nil {
 			return queued, bound, fmt.Errorf("connector: list %s: %w", s.name, err)
 		}
 		var l listed
 		err = c.state.Update(ctx, func(tx *state.Tx) error {
 			var err error
-			if l, err = planListed(tx, s, page, began, o); err != nil {
+			if l, err = planListed(tx, s, page, o); err != nil {
 				return err
 			}
 			stampRun(ctx, l.jobs)

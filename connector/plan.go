@@ -133,9 +133,8 @@ func (c *Connector) planSite(ctx context.Context, s *site, limit int) (PlanRepor
 func (c *Connector) planPlatformSide(ctx context.Context, s *site, rep *PlanReport, limit int) (planSide, error) {
 	side := planSide{bound: map[string]platform.Record{}, byIdentity: map[string]string{}}
 	imp, importer := s.p.(platform.Importer)
-	known := c.known(ctx, s)
 	for cursor := ""; ; {
-		page, _, err := c.list(ctx, s, cursor, known)
+		page, err := c.list(ctx, s, cursor)
 		if err != nil {
 			return side, fmt.Errorf("connector: plan: list %s: %w", s.name, err)
 		}

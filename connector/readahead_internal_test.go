@@ -233,7 +233,7 @@ func TestListingLeavesRecordsWrittenSinceItsRead(t *testing.T) {
 			var l listed
 			if err := c.state.Update(ctx, func(tx *state.Tx) error {
 				var err error
-				l, err = planListed(tx, s, page, began, walkOpts{lane: queue.LaneLive})
+				l, err = planListed(tx, s, listing{Page: page, began: began}, walkOpts{lane: queue.LaneLive})
 				return err
 			}); err != nil {
 				t.Fatal(err)

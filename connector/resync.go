@@ -417,25 +417,20 @@ func commitWalk[P any](ctx context.Context, c *Connector, s *site, w pageWalk[P]
 
 // resyncPlatform walks the platform's listing from cursor.
 func (c *Connector) resyncPlatform(ctx context.Context, s *site, cursor string, rep *ResyncReport) error {
-	known := c.known(ctx, s)
 	o := walkOpts{lane: queue.LaneBackfill, watermark: true, unbound: true, set: s.resyncName()}
 	// The next pages are read while these are planned and committed.
-	type listedPage struct {
-		page  platform.Page
-		began time.Time
-	}
-	return commitWalk(ctx, c, s, pageWalk[listedPage]{
-		pages: readAheadWide(ctx, cursor, resyncBatch, resyncWidth, nextCursor(s.p), func(ctx context.Context, cursor string) (listedPage, string, bool, error) {
-			page, began, err := c.list(ctx, s, cursor, known)
-			return listedPage{page, began}, page.Next, page.Next != "", err
+	return commitWalk(ctx, c, s, pageWalk[listing]{
+		pages: readAheadWide(ctx, cursor, resyncBatch, resyncWidth, nextCursor(s.p), func(ctx context.Context, cursor string) (listing, string, bool, error) {
+			page, err := c.list(ctx, s, cursor)
+			return page, page.Next, page.Next != "", err
 		}),
-		final: func(lp listedPage) bool { return lp.page.Next == "" },
-		plan: func(tx *state.Tx, lp listedPage) ([]queue.Job, int, error) {
-			l, err := planListed(tx, s, lp.page, lp.began, o)
-			return l.jobs, len(lp.page.Records), err
+		final: func(lp listing) bool { return lp.Next == "" },
+		plan: func(tx *state.Tx, lp listing) ([]queue.Job, int, error) {
+			l, err := planListed(tx, s, lp, o)
+			return l.jobs, len(lp.Records), err
 		},
-		move: func(last listedPage) func(*resyncPos) {
-			next := last.page.Next
+		move: func(last listing) func(*resyncPos) {
+			next := last.Next
 			return func(p *resyncPos) { p.Platform, p.PlatformDone = next, next == "" }
 		},
 		readErr: func(err error) error { return fmt.Errorf("connector: resync: list %s: %w", s.name, err) },

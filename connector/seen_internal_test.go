@@ -8,6 +8,7 @@ import (
 	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/mapping"
+	"github.com/erpconnector/erpconnector/queue"
 )
 
 // TestBindingsWithoutSeenHash: bindings an earlier version wrote after a
@@ -113,13 +114,61 @@ func TestListingPageOlderThanTheBinding(t *testing.T) {
 		var l listed
 		if err := c.state.View(ctx, func(tx *state.Tx) error {
 			var err error
-			l, err = planListed(tx, s, page, tc.began, walkOpts{})
+			l, err = planListed(tx, s, listing{Page: page, began: tc.began}, walkOpts{})
 			return err
 		}); err != nil {
 			t.Fatal(err)
 		}
 		if len(l.jobs) != tc.want {
 			t.Errorf("%s: %d pulls, want %d", tc.name, len(l.jobs), tc.want)
+		}
+	}
+}
+
+// TestListingPageAskedBeforeTheBindingCommitted: a binding is stamped when
+// its transaction runs, and seen by others only once it commits. A page
+// whose read began between the two, and whose platform asked about the
+// record before the commit (the Customer API then reads no farm for it and
+// gives it no Seen), holds an older view than the binding: no pull. Once
+// the platform was told of the binding as it is, a differing Seen is a
+// change (pulled).
+func TestListingPageAskedBeforeTheBindingCommitted(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c := iw.c
+	for _, s := range c.sites {
+		var b state.Binding
+		err := c.state.Update(ctx, func(tx *state.Tx) error {
+			var err error
+			b, err = tx.PutBinding(s.name, state.Binding{ERPKey: "K-" + string(s.name), ID: "id-" + string(s.name), SeenHash: "sha256:1"})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		began := b.Updated.Add(time.Millisecond) // the stamp came before the read began
+		for _, tc := range []struct {
+			name  string
+			asked map[string]uint64
+			want  int
+		}{
+			{"asked while unbound", map[string]uint64{b.ID: 0}, 0},
+			{"asked at an older version", map[string]uint64{b.ID: b.Version - 1}, 0},
+			{"asked at this version", map[string]uint64{b.ID: b.Version}, 1},
+			{"not asked", nil, 1},
+		} {
+			page := listing{Page: platform.Page{Records: []platform.Record{{Ref: platform.Ref{ID: b.ID}}}}, began: began, asked: tc.asked}
+			var l listed
+			if err := c.state.View(ctx, func(tx *state.Tx) error {
+				var err error
+				l, err = planListed(tx, s, page, walkOpts{lane: queue.LaneLive})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(l.jobs) != tc.want {
+				t.Errorf("%s, %s: %d pulls, want %d", s.name, tc.name, len(l.jobs), tc.want)
+			}
 		}
 	}
 }
