@@ -107,6 +107,10 @@ type NoopResult struct {
 	ResyncSeconds float64 `json:"resync_seconds"`
 	ResyncWrites  int64   `json:"resync_writes"`
 	ResyncJobs    int     `json:"resync_jobs"`
+	// ResyncCPUS and SteadyResyncCPUS are the connector's CPU seconds in
+	// each resync (a figure this machine's load moves less than the time).
+	ResyncCPUS       float64 `json:"resync_cpu_s"`
+	SteadyResyncCPUS float64 `json:"steady_resync_cpu_s"`
 	// SteadyResync* are a second full resync: every client has been read
 	// back once, so only the listings and the ERP are read and compared.
 	SteadyResyncSeconds float64 `json:"steady_resync_seconds"`
@@ -441,11 +445,12 @@ func runNoop(ctx context.Context, o benchOptions, out io.Writer) (NoopResult, er
 		secs, jobs := round2(full.report.ResyncSeconds), full.report.ResyncQueued
 		f := runFigures(full, o.records, before, after, upstreamOptions{})
 		fmt.Fprintf(out, "noop: %s: %s\n", tag, f.describe())
+		cpu := round2(full.report.ResyncCPUSeconds)
 		if i == 0 {
-			res.ResyncSeconds, res.ResyncJobs, res.ResyncWrites = secs, jobs, writes
+			res.ResyncSeconds, res.ResyncJobs, res.ResyncWrites, res.ResyncCPUS = secs, jobs, writes, cpu
 			res.ResyncRequestsByOperation = f.RequestsByOperation
 		} else {
-			res.SteadyResyncSeconds, res.SteadyResyncJobs, res.SteadyResyncWrites = secs, jobs, writes
+			res.SteadyResyncSeconds, res.SteadyResyncJobs, res.SteadyResyncWrites, res.SteadyResyncCPUS = secs, jobs, writes, cpu
 			res.SteadyResyncRequestsByOperation = f.RequestsByOperation
 		}
 		fmt.Fprintf(out, "noop: %s of %d unchanged records in %.2f s, %d checks queued, %d writes, peak RSS %.1f MiB\n",

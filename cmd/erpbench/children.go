@@ -25,6 +25,7 @@ import (
 	"github.com/erpconnector/erpconnector/erp/fileerp"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
 	"github.com/erpconnector/erpconnector/internal/config"
+	"github.com/erpconnector/erpconnector/internal/cputime"
 	"github.com/erpconnector/erpconnector/oneapi/oneapitest"
 	"github.com/erpconnector/erpconnector/queue"
 )
@@ -112,12 +113,15 @@ type childReport struct {
 	PeakAnonGoKiB int64 `json:"peak_anon_go_kib"`
 	// ResyncSeconds and ResyncQueued describe the full resync run after
 	// the sync (with --resync).
-	ResyncSeconds float64                   `json:"resync_seconds,omitempty"`
-	ResyncQueued  int                       `json:"resync_queued,omitempty"`
-	Queue         queue.Stats               `json:"queue"`
-	Outcomes      map[string]map[string]int `json:"outcomes"`
-	Bindings      map[string]int            `json:"bindings"`
-	SyncErr       string                    `json:"sync_err,omitempty"`
+	ResyncSeconds float64 `json:"resync_seconds,omitempty"`
+	ResyncQueued  int     `json:"resync_queued,omitempty"`
+	// ResyncCPUSeconds is the CPU the connector process used during the
+	// resync (less noisy than its wall time on a busy machine).
+	ResyncCPUSeconds float64                   `json:"resync_cpu_seconds,omitempty"`
+	Queue            queue.Stats               `json:"queue"`
+	Outcomes         map[string]map[string]int `json:"outcomes"`
+	Bindings         map[string]int            `json:"bindings"`
+	SyncErr          string                    `json:"sync_err,omitempty"`
 	// BreakerTransitions are the circuit breaker's state changes by
 	// upstream and new state (erpconnector_queue_breaker_transitions_total).
 	BreakerTransitions map[string]map[string]int `json:"breaker_transitions,omitempty"`
@@ -264,7 +268,7 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	seconds := time.Since(start).Seconds()
 	var rep childReport
 	if *resync && syncErr == nil {
-		rstart := time.Now()
+		rstart, rcpu := time.Now(), cputime.Process()
 		rr, err := conn.Resync(ctx)
 		if err != nil {
 			return fmt.Errorf("connector: resync: %w", err)
@@ -273,6 +277,7 @@ func connectorMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return fmt.Errorf("connector: wait idle after resync: %w", err)
 		}
 		rep.ResyncSeconds, rep.ResyncQueued = time.Since(rstart).Seconds(), rr.Queued
+		rep.ResyncCPUSeconds = (cputime.Process() - rcpu).Seconds()
 	}
 	st, err := conn.Status(ctx)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -347,6 +348,13 @@ func TestNoop(t *testing.T) {
 	// Once every client has been read back, a resync queues nothing.
 	if res.SteadyResyncWrites != 0 || res.SteadyResyncSeconds <= 0 || res.SteadyResyncJobs != 0 {
 		t.Fatalf("steady-state resync: %+v", res)
+	}
+	// The resyncs' CPU is the connector's own in the resync: some, and no
+	// more than its cores could give in the resync's time.
+	for _, r := range [][2]float64{{res.ResyncCPUS, res.ResyncSeconds}, {res.SteadyResyncCPUS, res.SteadyResyncSeconds}} {
+		if r[0] <= 0 || r[0] > r[1]*float64(runtime.NumCPU())+0.02 {
+			t.Fatalf("a resync of %.2f s used %.2f s of CPU: %+v", r[1], r[0], res)
+		}
 	}
 	// The resyncs read listing pages only: no client one by one.
 	for _, ops := range []map[string]int64{res.ResyncRequestsByOperation, res.SteadyResyncRequestsByOperation} {

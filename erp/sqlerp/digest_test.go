@@ -2,6 +2,8 @@ package sqlerp
 
 import (
 	"context"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -103,6 +105,10 @@ func testItemDigest(t *testing.T, tab *Table) {
 	}
 
 	// Known: the rows whose digest the caller holds, but b.
+	whole, err := tab.ListItems(ctx, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var asked []string
 	its, err := tab.ListKnownItems(ctx, "", 100, func(key string, d uint64) bool {
 		asked = append(asked, key)
@@ -124,10 +130,103 @@ func testItemDigest(t *testing.T, tab *Table) {
 			t.Errorf("%s: a known item was mapped: %+v", it.Key, it.Customer)
 		case !it.Known && it.Customer.Name != "Renamed Ltd":
 			t.Errorf("%s: the unknown row was not mapped: %+v", it.Key, it.Customer)
+		case !it.Known:
+			for _, w := range whole {
+				if w.Key == it.Key && !reflect.DeepEqual(w, it) {
+					t.Errorf("%s: the unknown row is not as ListItems reads it:\n%+v\n%+v", it.Key, it, w)
+				}
+			}
 		}
 		if it.Key == a && it.Customer.PlatformIDs.ONe != "org:11111111-2222-4333-8444-555555555555" {
 			t.Errorf("%s: a known item without its platform id: %+v", it.Key, it.Customer.PlatformIDs)
 		}
 	}
+
+	// Rows that change while the page is read: the ones known does not
+	// know are read again as they are then; one deleted or unflagged
+	// meanwhile is left out.
+	d, e := recs[3].Key, recs[4].Key
+	var want []string
+	for _, it := range its {
+		if it.Key != d && it.Key != e {
+			want = append(want, it.Key)
+		}
+	}
+	exec("name = "+tab.d.Placeholder(1), "Renamed Again Ltd", b)
+	now := digests(tab)
+	exec("name = "+tab.d.Placeholder(1), "Renamed Ltd", b)
+	changed := false
+	its, err = tab.ListKnownItems(ctx, "", 100, func(key string, dg uint64) bool {
+		if !changed {
+			changed = true
+			exec("name = "+tab.d.Placeholder(1), "Renamed Again Ltd", b)
+			q := "DELETE FROM " + tab.q.table + " WHERE " + tab.q.key + " = " + tab.d.Placeholder(1)
+			if _, err := tab.DB().ExecContext(ctx, q, d); err != nil {
+				t.Fatal(err)
+			}
+			exec(erpgen.SyncONeColumn+" = NOT "+tab.d.True+", "+erpgen.SyncCustomerAPI+" = NOT "+tab.d.True, e)
+		}
+		return key != b && key != d && key != e && dg == after[key]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, it := range its {
+		keys = append(keys, it.Key)
+		if it.Key == b && (it.Known || it.Customer.Name != "Renamed Again Ltd" || it.Digest != now[b]) {
+			t.Errorf("%s: changed while listed: known %v, name %q, digest %d (want %d)", b, it.Known, it.Customer.Name, it.Digest, now[b])
+		}
+	}
+	if len(want) != len(recs)-2 || !slices.Equal(keys, want) {
+		t.Errorf("listed %v, want %v (in key order; %s deleted and %s unflagged while listed)", keys, want, d, e)
+	}
 	var _ erp.KnownLister = tab
+}
+
+// TestUnknownRowsFewStatements: the rows ListKnownItems reads again are
+// read through a statement per power of two of their count, not one per
+// count (each prepared statement is cached for the table's life).
+func TestUnknownRowsFewStatements(t *testing.T) {
+	ctx := context.Background()
+	tab := openSQLite(t)
+	recs := erpgen.New(erpgen.Options{Seed: 5}).Records(9)
+	for i := range recs {
+		recs[i].SyncONe = true
+	}
+	if err := InsertDemoRecords(ctx, tab.DB(), tab.Dialect(), tab.cfg.Table, recs, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cached := func() int {
+		tab.stmts.mu.Lock()
+		defer tab.stmts.mu.Unlock()
+		return len(tab.stmts.m)
+	}
+	if _, err := tab.ListKnownItems(ctx, "", 100, func(string, uint64) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	before := cached()
+	for n := 1; n <= len(recs); n++ {
+		i := 0
+		its, err := tab.ListKnownItems(ctx, "", 100, func(string, uint64) bool { i++; return i > n })
+		if err != nil {
+			t.Fatal(err)
+		}
+		mapped := 0
+		for _, it := range its {
+			if !it.Known {
+				mapped++
+				if it.Customer.Name == "" {
+					t.Errorf("%s: read again, not mapped", it.Key)
+				}
+			}
+		}
+		if len(its) != len(recs) || mapped != n {
+			t.Fatalf("%d unknown: %d items, %d mapped", n, len(its), mapped)
+		}
+	}
+	// 1, 2, 4, 8 and 16 keys.
+	if got := cached() - before; got != 5 {
+		t.Errorf("%d statements prepared for 1 to %d unknown rows, want 5", got, len(recs))
+	}
 }

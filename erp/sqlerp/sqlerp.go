@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -204,9 +205,13 @@ type Table struct {
 	curExpr string // the cursor column as Changes compares it
 	sel     string // the column list of every SELECT
 	selIn   string // the same on the inbound table
-	nFixed  int    // columns before the rule columns
-	ruleCol []string
-	stmts   stmtCache
+	// selKnown is sel without the cursor (NULL in its place): the first
+	// read of ListKnownItems, which maps no row (a SQLite timestamp cursor
+	// is an expression costing a third of the read).
+	selKnown string
+	nFixed   int // columns before the rule columns
+	ruleCol  []string
+	stmts    stmtCache
 	// writeMu serialises this process's SQLite writes: SQLite has one
 	// writer at a time anyway, and a writer that waits here starts the
 	// moment the previous one ends, where SQLite's busy handler would
@@ -415,6 +420,9 @@ func New(db *sql.DB, d Dialect, cfg Config, log *slog.Logger) (*Table, error) {
 	}
 	cols = append(cols, t.q.rules...)
 	t.sel = strings.Join(cols, ", ")
+	known := slices.Clone(cols)
+	known[1] = "NULL"
+	t.selKnown = strings.Join(known, ", ")
 	cols[0] = t.q.inKey
 	t.selIn = strings.Join(cols, ", ")
 	return t, nil
@@ -505,9 +513,7 @@ type scanner struct {
 	vals   []sql.NullString
 	dest   []any
 	strs   []string
-	// known (ListKnownItems): a row it reports known is not mapped.
-	known func(key string, digest uint64) bool
-	buf   []byte // the digest's input, reused
+	buf    []byte // the digest's input, reused
 }
 
 type anyValue struct{ v any }
@@ -589,6 +595,11 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, position, error) {
 	if err := rows.Scan(s.dest...); err != nil {
 		return erp.Item{}, position{}, classify(err)
 	}
+	return s.item()
+}
+
+// item maps the row scan read.
+func (s *scanner) item() (erp.Item, position, error) {
 	t := s.t
 	key := asString(s.fixed[0].v)
 	pos, ok, err := readPosition(s.sch.cur, s.fixed[1].v)
@@ -602,12 +613,6 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, position, error) {
 	}
 	pos.key, pos.keyed = key, true
 	digest := s.digest()
-	if s.known != nil && key != "" && s.known(key, digest) {
-		it := erp.Item{Key: key, Digest: digest, Known: true}
-		it.Customer.ERPKey = key
-		s.writeBacks(&it.Customer)
-		return it, pos, nil
-	}
 	for i := range s.vals {
 		s.strs[i] = s.vals[i].String
 	}
@@ -653,6 +658,15 @@ func (s *scanner) scan(rows *sql.Rows) (erp.Item, position, error) {
 		it.Err = &mapping.ValidationError{Key: key, Fields: ferrs}
 	}
 	return it, pos, nil
+}
+
+// scanDigest reads one row of ListKnownItems' first read: its key and
+// digest (the columns are not mapped).
+func (s *scanner) scanDigest(rows *sql.Rows) (string, uint64, error) {
+	if err := rows.Scan(s.dest...); err != nil {
+		return "", 0, classify(err)
+	}
+	return asString(s.fixed[0].v), s.digest(), nil
 }
 
 // firstWriteBack is the index in scanner.fixed of the first write-back
@@ -1223,7 +1237,11 @@ func (t *Table) listItems(ctx context.Context, after string, limit int, known fu
 	if err != nil {
 		return nil, fmt.Errorf("sqlerp: list items: %w", err)
 	}
-	q, args, err := t.listQuery(sch, "list items", t.sel, after, limit)
+	sel := t.sel
+	if known != nil {
+		sel = t.selKnown
+	}
+	q, args, err := t.listQuery(sch, "list items", sel, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -1232,20 +1250,110 @@ func (t *Table) listItems(ctx context.Context, after string, limit int, known fu
 		return nil, fmt.Errorf("sqlerp: list items: %w", classify(err))
 	}
 	defer rows.Close()
-	var items []erp.Item
+	items := make([]erp.Item, 0, max(limit, 0))
 	sc := t.newScanner(sch, false)
-	sc.known = known
+	var unknown []string
 	for rows.Next() {
-		it, _, err := sc.scan(rows)
+		if known == nil {
+			it, _, err := sc.scan(rows)
+			if err != nil {
+				return nil, fmt.Errorf("sqlerp: list items: %w", err)
+			}
+			items = append(items, it)
+			continue
+		}
+		key, digest, err := sc.scanDigest(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlerp: list items: %w", err)
+		}
+		if key == "" {
+			// A row without a key: mapped here, to be reported unreadable
+			// (it cannot be read again by its key).
+			it, _, err := sc.item()
+			if err != nil {
+				return nil, fmt.Errorf("sqlerp: list items: %w", err)
+			}
+			items = append(items, it)
+			continue
+		}
+		it := erp.Item{Key: key, Digest: digest}
+		if known(key, digest) {
+			it.Known = true
+			it.Customer.ERPKey = key
+			sc.writeBacks(&it.Customer)
+		} else {
+			it.Err = errUnread
+			unknown = append(unknown, key) // read whole below
 		}
 		items = append(items, it)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlerp: list items: %w", classify(err))
 	}
-	return items, nil
+	rows.Close()
+	if len(unknown) == 0 {
+		return items, nil
+	}
+	return t.readUnknown(ctx, sch, items, unknown)
+}
+
+// errUnread marks an item of ListKnownItems' first read that is read
+// whole after it.
+var errUnread = errors.New("sqlerp: not read yet")
+
+// readUnknown replaces the items of ListKnownItems' first read that known
+// did not know by the rows read whole (and mapped). A row deleted or
+// unflagged since the first read is left out; one changed since is read
+// as it is now.
+func (t *Table) readUnknown(ctx context.Context, sch *schemaInfo, items []erp.Item, unknown []string) ([]erp.Item, error) {
+	args := make([]any, 0, len(unknown))
+	marks := make([]string, 0, len(unknown))
+	for _, k := range unknown {
+		v, ok := sch.key.arg(k)
+		if !ok {
+			continue // not a key value (it was read from the column): cannot happen
+		}
+		args = append(args, v)
+		marks = append(marks, t.d.Placeholder(len(args)))
+	}
+	whole := make(map[string]erp.Item, len(unknown))
+	if len(args) > 0 {
+		// The list is padded to a power of two with its last key: a few
+		// statements to prepare and cache, not one per count.
+		for n := 1 << bits.Len(uint(len(args)-1)); len(args) < n; {
+			args = append(args, args[len(args)-1])
+			marks = append(marks, t.d.Placeholder(len(args)))
+		}
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s IN (%s)", t.sel, t.q.table, t.flagFilter(), t.q.key, strings.Join(marks, ", "))
+		rows, err := t.query(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlerp: list items: %w", classify(err))
+		}
+		defer rows.Close()
+		sc := t.newScanner(sch, false)
+		for rows.Next() {
+			it, _, err := sc.scan(rows)
+			if err != nil {
+				return nil, fmt.Errorf("sqlerp: list items: %w", err)
+			}
+			whole[it.Key] = it
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlerp: list items: %w", classify(err))
+		}
+	}
+	out := items[:0]
+	for _, it := range items {
+		if it.Err == errUnread {
+			w, ok := whole[it.Key]
+			if !ok {
+				continue
+			}
+			it = w
+		}
+		out = append(out, it)
+	}
+	return out, nil
 }
 
 // ListKeys implements erp.KeyLister: flagged customers' keys in the
