@@ -335,7 +335,14 @@ func TestPull(t *testing.T) {
 
 func TestNoop(t *testing.T) {
 	var res NoopResult
-	bench(t, []string{"noop", "--records", "300", "--concurrency", "4"}, &res)
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	bench(t, []string{"noop", "--records", "300", "--concurrency", "4", "--cpuprofile", prof}, &res)
+	// The second sync's CPU profile, and each resync's beside it.
+	for _, f := range []string{prof, prof + ".resync", prof + ".steady-resync"} {
+		if b, err := os.ReadFile(f); err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("--cpuprofile: %s: want a gzipped profile, got %d bytes, %v", filepath.Base(f), len(b), err)
+		}
+	}
 	if res.Writes != 0 {
 		t.Fatalf("a sync with nothing changed wrote %d times", res.Writes)
 	}

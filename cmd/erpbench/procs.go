@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -135,11 +136,19 @@ func runConnectorChild(ctx context.Context, o benchOptions, dir, cfg, tag string
 	}
 	defer logf.Close()
 	args := append([]string{"connector", "--config", cfg}, extra...)
+	// A resync child (noop's two) profiles into FILE.<tag>, so that FILE
+	// keeps the command's timed run.
+	prof := func(file string) string {
+		if slices.Contains(extra, "--resync") {
+			return file + "." + tag
+		}
+		return file
+	}
 	if o.cpuProfile != "" {
-		args = append(args, "--cpuprofile", o.cpuProfile)
+		args = append(args, "--cpuprofile", prof(o.cpuProfile))
 	}
 	if o.memProfile != "" {
-		args = append(args, "--memprofile", o.memProfile)
+		args = append(args, "--memprofile", prof(o.memProfile))
 	}
 	if o.idlePoll > 0 {
 		args = append(args, "--idle-poll", o.idlePoll.String())
