@@ -41,8 +41,22 @@ const (
 type countingERP struct {
 	erp.Adapter
 	writes atomic.Int64
-	// mapped and known count the rows ListKnownItems mapped and left.
-	mapped, known atomic.Int64
+	// mapped and known count the rows ListKnownItems mapped and left;
+	// changesMapped and changesKnown those ChangesKnown mapped and left.
+	mapped, known               atomic.Int64
+	changesMapped, changesKnown atomic.Int64
+}
+
+func (c *countingERP) ChangesKnown(ctx context.Context, cursor string, limit int, known func(string, uint64) bool) (erp.Page, error) {
+	page, err := c.Adapter.(erp.KnownChanger).ChangesKnown(ctx, cursor, limit, known)
+	for _, it := range page.Items {
+		if it.Known {
+			c.changesKnown.Add(1)
+		} else {
+			c.changesMapped.Add(1)
+		}
+	}
+	return page, err
 }
 
 func (c *countingERP) Upsert(ctx context.Context, cu mapping.Customer) (string, error) {

@@ -2,10 +2,14 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/erpconnector/erpconnector/connector/platform"
 	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/erp/erpgen"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
 	"github.com/erpconnector/erpconnector/mapping"
@@ -155,5 +159,64 @@ func TestResyncMapsWhatChanged(t *testing.T) {
 	settle(resync)
 	if rep.Queued != 0 {
 		t.Errorf("the resync after queued %d", rep.Queued)
+	}
+}
+
+// TestPlanKnownChecksAgain: a row the change scan's read left unmapped is
+// checked again in the transaction that plans the page. Where that still
+// holds nothing is queued; on a platform where its binding changed in
+// between (made, dropped, pushed) a job reads the row again at delivery.
+func TestPlanKnownChecksAgain(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c := iw.c
+	one, capi := c.site(mapping.PlatformONe), c.site(mapping.PlatformCustomerAPI)
+	const key, row = "K-1", uint64(77)
+	pushed := "sha256:" + strings.Repeat("a", 64)
+	put := func(b state.Binding) {
+		t.Helper()
+		if err := c.state.Update(ctx, func(tx *state.Tx) error { _, err := tx.PutBinding(capi.name, b); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(state.Binding{ERPKey: key, ID: "00000000-0000-4000-8000-000000000001", PushedHash: pushed, RowHash: capi.rowHash(row, pushed)})
+	plan := func(kind scanKind) []string {
+		t.Helper()
+		var out []string
+		err := c.state.View(ctx, func(tx *state.Tx) error {
+			js, ps, err := c.planKnown(ctx, tx, erp.Item{Key: key, Digest: row, Known: true}, kind)
+			if len(js) != len(ps) {
+				t.Fatalf("%d jobs, %d payloads", len(js), len(ps))
+			}
+			for i, j := range js {
+				var p pushPayload
+				if err := json.Unmarshal(j.Payload, &p); err != nil || p.Op != opReread || p.Customer.ERPKey != key || ps[i].Op != opReread {
+					t.Fatalf("job %s: payload %s, %v", j.Key, j.Payload, err)
+				}
+				out = append(out, j.Type)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		kind scanKind
+		want []string
+	}{
+		{"update scan, the row hash holds (ONe unbound)", scanUpdates, nil},
+		{"new scan: bound on the Customer API only", scanNew, []string{one.pushType()}},
+	} {
+		if got := plan(tc.kind); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: jobs %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// Pushed since: the row hash no longer holds.
+	put(state.Binding{ERPKey: key, ID: "00000000-0000-4000-8000-000000000001", PushedHash: "sha256:" + strings.Repeat("b", 64)})
+	if got := plan(scanUpdates); !slices.Equal(got, []string{capi.pushType()}) {
+		t.Errorf("update scan after a push: jobs %v, want a re-read on the Customer API", got)
 	}
 }

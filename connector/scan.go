@@ -8,6 +8,7 @@ import (
 	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -82,7 +83,7 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 		if err != nil {
 			return queued, err
 		}
-		page, err := c.erp.Changes(ctx, string(cur), c.cfg.ERP.PageSize)
+		page, err := c.readERPChanges(ctx, string(cur), kind)
 		if err != nil {
 			return queued, fmt.Errorf("connector: read ERP changes: %w", err)
 		}
@@ -103,10 +104,26 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 				return err
 			}
 			for _, it := range page.Items {
-				for _, s := range c.sites {
-					j, p, _, err := planPush(tx, s, it, kind, queue.LaneLive)
+				if it.Known {
+					// Not mapped: what the read found is checked again here.
+					js, ps, err := c.planKnown(ctx, tx, it, kind)
 					if err != nil {
 						return err
+					}
+					jobs, payloads = append(jobs, js...), append(payloads, ps...)
+					continue
+				}
+				for _, s := range c.sites {
+					j, p, b, err := planPush(tx, s, it, kind, queue.LaneLive)
+					if err != nil {
+						return err
+					}
+					if h := s.rowHash(it.Digest, p.Hash); j == nil && p.Op == opUpsert && h != b.RowHash {
+						// Unchanged for the platform: the next scan or
+						// resync that reads the row need not map it.
+						if err := tx.SetRowHash(s.name, it.Key, h); err != nil {
+							return err
+						}
 					}
 					if j != nil {
 						p.Run = runOf(ctx) // what stampRun writes
@@ -135,6 +152,68 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 			return queued, nil
 		}
 	}
+}
+
+// readERPChanges reads a page of ERP changes from cur. With an adapter that
+// can leave rows unmapped (erp.KnownChanger) the rows the scan has nothing
+// to do for are not mapped (mapping, phone numbers above all, is most of a
+// page's cost): for the new-customer scan a row bound on every platform,
+// for the update scan a row that on every platform is unbound or maps to
+// what the platform holds (Binding.RowHash).
+func (c *Connector) readERPChanges(ctx context.Context, cur string, kind scanKind) (erp.Page, error) {
+	kc, ok := c.erp.(erp.KnownChanger)
+	if !ok {
+		return c.erp.Changes(ctx, cur, c.cfg.ERP.PageSize)
+	}
+	var page erp.Page
+	err := c.state.View(ctx, func(tx *state.Tx) error {
+		var err error
+		page, err = kc.ChangesKnown(ctx, cur, c.cfg.ERP.PageSize, func(key string, row uint64) bool {
+			for _, s := range c.sites {
+				if !s.scanKnows(tx, kind, key, row) {
+					return false
+				}
+			}
+			return true
+		})
+		return err
+	})
+	return page, err
+}
+
+// scanKnows reports whether a scan of kind has nothing to do on s's
+// platform for the ERP row of key with digest row.
+func (s *site) scanKnows(tx *state.Tx, kind scanKind, key string, row uint64) bool {
+	_, bound, err := tx.Binding(s.name, key)
+	switch {
+	case err != nil:
+		return false
+	case kind == scanNew:
+		return bound
+	case kind == scanUpdates:
+		return !bound || s.knowsRow(tx, key, row)
+	}
+	return false
+}
+
+// planKnown plans, in tx, an item the scan's read left unmapped: nothing
+// where that still holds; where a binding changed since (made, dropped or
+// pushed), a job that reads the row again at delivery.
+func (c *Connector) planKnown(ctx context.Context, tx *state.Tx, it erp.Item, kind scanKind) ([]queue.Job, []pushPayload, error) {
+	var jobs []queue.Job
+	var ps []pushPayload
+	for _, s := range c.sites {
+		if s.scanKnows(tx, kind, it.Key, it.Digest) {
+			continue
+		}
+		p := pushPayload{Op: opReread, Customer: mapping.Customer{ERPKey: it.Key}, Run: runOf(ctx)}
+		j, err := s.pushJob(p, queue.LaneLive)
+		if err != nil {
+			return nil, nil, err
+		}
+		jobs, ps = append(jobs, j), append(ps, p)
+	}
+	return jobs, ps, nil
 }
 
 // maxHeld bounds the jobs a scan, a feed poll or a listing walk lets the

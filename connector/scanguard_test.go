@@ -17,6 +17,9 @@ type stuckERP struct {
 	calls atomic.Int64
 }
 
+// ChangesKnown is hidden: the scans read through Changes.
+func (*stuckERP) ChangesKnown() {}
+
 func (s *stuckERP) Changes(ctx context.Context, cursor string, limit int) (erp.Page, error) {
 	s.calls.Add(1)
 	p, err := s.countingERP.Changes(ctx, "", limit)

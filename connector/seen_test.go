@@ -2,11 +2,14 @@ package connector_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/erpconnector/erpconnector/connector"
 	"github.com/erpconnector/erpconnector/customerapi"
+	"github.com/erpconnector/erpconnector/erp/erpgen"
+	"github.com/erpconnector/erpconnector/erp/sqlerp"
 	"github.com/erpconnector/erpconnector/internal/fault"
 )
 
@@ -203,6 +206,67 @@ func TestLostCreatesResyncQuietly(t *testing.T) {
 		if rep := w.resync(h.platform); rep.Queued != 0 || h.fetches(w) != 0 {
 			t.Fatalf("a resync after the adoptions queued %d jobs and read %d records: %+v\n%s",
 				rep.Queued, h.fetches(w), h.faults(w).Counts(), w.logLines())
+		}
+	})
+}
+
+// TestScansLeaveUnchangedRowsUnmapped: an ERP change scan maps only the
+// rows it may have something to do for. Rows whose change cursor moved
+// with nothing else changed are read, but the new-customer scan maps only
+// the rows not bound to the platform and the update scan none (their row
+// hash says they map to what the platform holds): nothing is queued or
+// written. A row renamed afterwards is mapped and its update sent.
+func TestScansLeaveUnchangedRowsUnmapped(t *testing.T) {
+	forEach(t, func(t *testing.T, h harness) {
+		w := h.world(t, worldOpts{records: 40})
+		w.sync() // the migration
+		w.sync() // rows the migration wrote to (ids, certificates) settle
+		valid := h.valid(w)
+		exactlyOnce(t, w, h)
+		ctx := context.Background()
+		touch := func(set string, args ...any) {
+			t.Helper()
+			w.clock = w.clock.Add(time.Minute)
+			if now := time.Now(); now.After(w.clock) {
+				w.clock = now
+			}
+			args = append([]any{w.clock.UTC()}, args...)
+			q := fmt.Sprintf("UPDATE %s SET %s = ?%s", sqlerp.DemoTable, erpgen.UpdatedAtColumn, set)
+			if _, err := w.tab.DB().ExecContext(ctx, q, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		touch("") // every row's cursor moves; nothing else changes
+		w.erp.changesMapped.Store(0)
+		w.erp.changesKnown.Store(0)
+		writes := h.writes(w)
+		w.sync()
+		rows := int64(w.rows())
+		if m, k := w.erp.changesMapped.Load(), w.erp.changesKnown.Load(); m != rows-int64(len(valid)) || m+k != 2*rows {
+			t.Fatalf("the scans mapped %d rows and left %d of %d (%d bound): want the %d unbound ones mapped once\n%s",
+				m, k, 2*rows, len(valid), rows-int64(len(valid)), w.logLines())
+		}
+		if n := h.writes(w) - writes; n != 0 {
+			t.Fatalf("a sync of touched rows wrote %d times", n)
+		}
+		st, err := w.conn.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Queue.Dead != 0 {
+			t.Fatalf("dead letters after the sync: %+v", st.Queue)
+		}
+
+		// A renamed row is mapped by the update scan and sent.
+		r := valid[len(valid)/2]
+		touch(", name = ? WHERE "+erpgen.KeyColumn+" = ?", "Renamed In The ERP Ltd", r.Key)
+		w.erp.changesMapped.Store(0)
+		w.sync()
+		if m := w.erp.changesMapped.Load(); m != 1 {
+			t.Fatalf("the scans mapped %d rows after one was renamed, want 1 (the update scan's)", m)
+		}
+		if c, ok := h.record(w, h.id(w, r.Key)); !ok || c.Name != "Renamed In The ERP Ltd" {
+			t.Fatalf("the renamed row did not reach the platform: %+v", c)
 		}
 	})
 }

@@ -24,6 +24,9 @@ type stallingERP struct {
 	released chan error    // how the stalled read ended
 }
 
+// ChangesKnown is hidden: the scans read through Changes.
+func (*stallingERP) ChangesKnown() {}
+
 func (s *stallingERP) Changes(ctx context.Context, cursor string, limit int) (erp.Page, error) {
 	if s.calls.Add(1) <= s.pages {
 		return s.countingERP.Changes(ctx, cursor, limit)

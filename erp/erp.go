@@ -191,6 +191,17 @@ type KnownLister interface {
 	ListKnownItems(ctx context.Context, after string, limit int, known func(key string, digest uint64) bool) ([]Item, error)
 }
 
+// KnownChanger is an optional extra of an Adapter whose items carry a
+// Digest: Changes that does not map a row the caller knows. For each row
+// with a key, known is called with its key and digest, in the page's
+// order, on the calling goroutine; a row it reports known is returned as
+// an Item with Known set (Key, Digest, Customer.PlatformIDs and
+// Customer.UpdatedAt only), the others as Changes returns them. The page
+// and its cursor are the same as Changes gives.
+type KnownChanger interface {
+	ChangesKnown(ctx context.Context, cursor string, limit int, known func(key string, digest uint64) bool) (Page, error)
+}
+
 // Holder is an optional extra: the canonical fields the adapter holds (the
 // fields its rules target, as in mapping.FieldRule.Field). What a platform
 // holds in a field the ERP does not hold is carried over, never erased. An

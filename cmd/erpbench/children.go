@@ -491,6 +491,12 @@ func (t countedTable) Changes(ctx context.Context, cursor string, limit int) (er
 	return t.pc.changes(ctx, t.Table.Changes, cursor, limit)
 }
 
+func (t countedTable) ChangesKnown(ctx context.Context, cursor string, limit int, known func(string, uint64) bool) (erp.Page, error) {
+	return t.pc.changes(ctx, func(ctx context.Context, cursor string, limit int) (erp.Page, error) {
+		return t.Table.ChangesKnown(ctx, cursor, limit, known)
+	}, cursor, limit)
+}
+
 type countedFolder struct {
 	*fileerp.Folder
 	pc *passCounter

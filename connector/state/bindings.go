@@ -100,6 +100,7 @@ func (t *Tx) KeyOf(p mapping.Platform, id string) (string, bool) {
 // SetRowHash stores a binding's RowHash, leaving its version and times as
 // they are (the row hash is bookkeeping of the resync, not a change of the
 // record). A key without a binding, or one that holds h already, is left.
+// The resync and the ERP scans keep it.
 func (t *Tx) SetRowHash(p mapping.Platform, erpKey string, h uint64) error {
 	b, had, err := t.Binding(p, erpKey)
 	if err != nil || !had || b.RowHash == h {

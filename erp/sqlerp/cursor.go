@@ -350,6 +350,16 @@ func (t *Table) changesQueries(sch *schemaInfo, p position, has bool, limit int,
 
 // Changes implements erp.Adapter.
 func (t *Table) Changes(ctx context.Context, cur string, limit int) (erp.Page, error) {
+	return t.changes(ctx, cur, limit, nil)
+}
+
+// ChangesKnown implements erp.KnownChanger: Changes without mapping the
+// rows known reports known.
+func (t *Table) ChangesKnown(ctx context.Context, cur string, limit int, known func(key string, digest uint64) bool) (erp.Page, error) {
+	return t.changes(ctx, cur, limit, known)
+}
+
+func (t *Table) changes(ctx context.Context, cur string, limit int, known func(string, uint64) bool) (erp.Page, error) {
 	if limit <= 0 {
 		limit = DefaultPageSize
 	}
@@ -367,6 +377,7 @@ func (t *Table) Changes(ctx context.Context, cur string, limit int) (erp.Page, e
 	page := erp.Page{Cursor: cur}
 	prev, hasPrev := from, has
 	sc := t.newScanner(sch, true)
+	sc.known = known
 	for _, q := range t.changesQueries(sch, from, has, limit, true) {
 		if page.More {
 			break

@@ -142,6 +142,31 @@ func testItemDigest(t *testing.T, tab *Table) {
 		}
 	}
 
+	// The change scan's read: the same page and cursor as Changes, the
+	// rows known reports known unmapped.
+	full, err := tab.Changes(ctx, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := tab.ChangesKnown(ctx, "", 100, func(key string, d uint64) bool { return key != b && d == after[key] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kp.Cursor != full.Cursor || kp.More != full.More || len(kp.Items) != len(full.Items) {
+		t.Fatalf("ChangesKnown: cursor %q, more %v, %d items; Changes: %q, %v, %d", kp.Cursor, kp.More, len(kp.Items), full.Cursor, full.More, len(full.Items))
+	}
+	for i, it := range kp.Items {
+		w := full.Items[i]
+		switch {
+		case it.Key != w.Key || it.Digest != w.Digest || it.Known != (it.Key != b):
+			t.Errorf("ChangesKnown item %d: %s, digest %d, known %v; Changes: %s, %d", i, it.Key, it.Digest, it.Known, w.Key, w.Digest)
+		case it.Known && (it.Customer.Name != "" || it.Customer.PlatformIDs != w.Customer.PlatformIDs || !it.Customer.UpdatedAt.Equal(w.Customer.UpdatedAt)):
+			t.Errorf("%s: a known item was mapped, or lost its ids: %+v", it.Key, it.Customer)
+		case !it.Known && !reflect.DeepEqual(it, w):
+			t.Errorf("%s: the unknown row is not as Changes reads it", it.Key)
+		}
+	}
+
 	// Rows that change while the page is read: the ones known does not
 	// know are read again as they are then; one deleted or unflagged
 	// meanwhile is left out.

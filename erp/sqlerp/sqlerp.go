@@ -513,7 +513,9 @@ type scanner struct {
 	vals   []sql.NullString
 	dest   []any
 	strs   []string
-	buf    []byte // the digest's input, reused
+	// known (ChangesKnown): a row it reports known is not mapped.
+	known func(key string, digest uint64) bool
+	buf   []byte // the digest's input, reused
 }
 
 type anyValue struct{ v any }
@@ -613,6 +615,15 @@ func (s *scanner) item() (erp.Item, position, error) {
 	}
 	pos.key, pos.keyed = key, true
 	digest := s.digest()
+	if s.known != nil && key != "" && s.known(key, digest) {
+		it := erp.Item{Key: key, Digest: digest, Known: true}
+		it.Customer.ERPKey = key
+		if ok {
+			it.Customer.UpdatedAt = t.updatedAt(s.sch.cur, pos)
+		}
+		s.writeBacks(&it.Customer)
+		return it, pos, nil
+	}
 	for i := range s.vals {
 		s.strs[i] = s.vals[i].String
 	}
