@@ -185,8 +185,10 @@ type ItemLister interface {
 // known is called with its key and digest, in key order, on the calling
 // goroutine; a row it reports known is returned as an Item with Known set
 // (Key, Digest and Customer.PlatformIDs only), the others as ListItems
-// returns them. Mapping (phone numbers, rules) is most of a page's cost, so a
-// full resync of unchanged customers reads the ERP at the cost of the query.
+// returns them. It returns one item per row listed, as ListItems does (a
+// caller takes a page shorter than limit as the last). Mapping (phone
+// numbers, rules) is most of a page's cost, so a full resync of unchanged
+// customers reads the ERP at the cost of the query.
 type KnownLister interface {
 	ListKnownItems(ctx context.Context, after string, limit int, known func(key string, digest uint64) bool) ([]Item, error)
 }

@@ -1313,9 +1313,11 @@ func (t *Table) listItems(ctx context.Context, after string, limit int, known fu
 var errUnread = errors.New("sqlerp: not read yet")
 
 // readUnknown replaces the items of ListKnownItems' first read that known
-// did not know by the rows read whole (and mapped). A row deleted or
-// unflagged since the first read is left out; one changed since is read
-// as it is now.
+// did not know by the rows read whole (and mapped), as they are now: one
+// changed or unflagged since the first read comes as it is now. The page
+// keeps its length, which tells the caller whether more rows follow: a row
+// deleted in between stays as a Known item (nothing to do for it in this
+// walk; the next one no longer lists it).
 func (t *Table) readUnknown(ctx context.Context, sch *schemaInfo, items []erp.Item, unknown []string) ([]erp.Item, error) {
 	args := make([]any, 0, len(unknown))
 	marks := make([]string, 0, len(unknown))
@@ -1335,7 +1337,7 @@ func (t *Table) readUnknown(ctx context.Context, sch *schemaInfo, items []erp.It
 			args = append(args, args[len(args)-1])
 			marks = append(marks, t.d.Placeholder(len(args)))
 		}
-		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s IN (%s)", t.sel, t.q.table, t.flagFilter(), t.q.key, strings.Join(marks, ", "))
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s IN (%s)", t.sel, t.q.table, t.q.key, strings.Join(marks, ", "))
 		rows, err := t.query(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlerp: list items: %w", classify(err))
@@ -1358,7 +1360,9 @@ func (t *Table) readUnknown(ctx context.Context, sch *schemaInfo, items []erp.It
 		if it.Err == errUnread {
 			w, ok := whole[it.Key]
 			if !ok {
-				continue
+				it.Err, it.Known = nil, true
+				it.Customer.ERPKey = it.Key
+				w = it
 			}
 			it = w
 		}
