@@ -515,12 +515,6 @@ func (c *Connector) planResyncPage(ctx context.Context, tx *state.Tx, s *site, i
 		if err != nil {
 			return nil, err
 		}
-		if h := s.rowHash(it.Digest, p.Hash); j == nil && p.Op == opUpsert && h != b.RowHash {
-			// Unchanged: the next resync need not map the row.
-			if err := tx.SetRowHash(s.name, it.Key, h); err != nil {
-				return nil, err
-			}
-		}
 		if j == nil || b.Updated.After(began) {
 			continue
 		}

@@ -62,7 +62,13 @@ func (s *site) rowHash(row uint64, want string) uint64 {
 // the platform holds, by the binding's RowHash.
 func (s *site) knowsRow(tx *state.Tx, key string, row uint64) bool {
 	b, bound, err := tx.Binding(s.name, key)
-	return err == nil && bound && b.RowHash != 0 && b.RowHash == s.rowHash(row, b.PushedHash)
+	return err == nil && bound && s.rowKnown(b, row)
+}
+
+// rowKnown reports whether the ERP row of digest row maps to what the
+// platform holds, by the (bound) binding b's RowHash.
+func (s *site) rowKnown(b state.Binding, row uint64) bool {
+	return b.RowHash != 0 && b.RowHash == s.rowHash(row, b.PushedHash)
 }
 
 // nonZero keeps 0 for "none".

@@ -31,7 +31,8 @@ const (
 // planPush decides the push (if any) one ERP item needs on one platform,
 // reading its binding inside tx. Invalid records become jobs that dead-
 // letter them with their reasons; unchanged ones (the digest last pushed)
-// need nothing.
+// need nothing: their row hash is kept, so that the next scan or resync
+// that reads the row need not map it.
 func planPush(tx *state.Tx, s *site, it erp.Item, kind scanKind, lane queue.Lane) (*queue.Job, pushPayload, state.Binding, error) {
 	if it.Key == "" {
 		return nil, pushPayload{}, state.Binding{}, nil
@@ -58,7 +59,13 @@ func planPush(tx *state.Tx, s *site, it erp.Item, kind scanKind, lane queue.Lane
 		}
 	case opUpsert:
 		if bound && s.pushed(b, p.Hash, p.Customer) {
-			return nil, p, b, nil // nothing changed for this platform
+			// Nothing changed for this platform.
+			if h := s.rowHash(it.Digest, p.Hash); h != b.RowHash {
+				if err := tx.SetRowHash(s.name, it.Key, h); err != nil {
+					return nil, p, b, err
+				}
+			}
+			return nil, p, b, nil
 		}
 	}
 	j, err := s.pushJob(p, lane)
@@ -114,16 +121,9 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 					continue
 				}
 				for _, s := range c.sites {
-					j, p, b, err := planPush(tx, s, it, kind, queue.LaneLive)
+					j, p, _, err := planPush(tx, s, it, kind, queue.LaneLive)
 					if err != nil {
 						return err
-					}
-					if h := s.rowHash(it.Digest, p.Hash); j == nil && p.Op == opUpsert && h != b.RowHash {
-						// Unchanged for the platform: the next scan or
-						// resync that reads the row need not map it.
-						if err := tx.SetRowHash(s.name, it.Key, h); err != nil {
-							return err
-						}
 					}
 					if j != nil {
 						p.Run = runOf(ctx) // what stampRun writes
@@ -184,14 +184,14 @@ func (c *Connector) readERPChanges(ctx context.Context, cur string, kind scanKin
 // scanKnows reports whether a scan of kind has nothing to do on s's
 // platform for the ERP row of key with digest row.
 func (s *site) scanKnows(tx *state.Tx, kind scanKind, key string, row uint64) bool {
-	_, bound, err := tx.Binding(s.name, key)
+	b, bound, err := tx.Binding(s.name, key)
 	switch {
 	case err != nil:
 		return false
 	case kind == scanNew:
 		return bound
 	case kind == scanUpdates:
-		return !bound || s.knowsRow(tx, key, row)
+		return !bound || s.rowKnown(b, row)
 	}
 	return false
 }
