@@ -24,6 +24,8 @@ type handoff struct {
 type handed struct {
 	sum uint64 // maphash of the payload's bytes
 	p   pushPayload
+	// chunk is a chunk job's payload (see chunk.go).
+	chunk *chunkPayload
 }
 
 // maxHandoff bounds the payloads kept: more than a scan lets the queue
@@ -53,18 +55,46 @@ func (h *handoff) keep(jobs []queue.Job, ps []pushPayload) {
 	}
 }
 
+// keepChunk records the payload of a chunk job just committed (its members
+// are creates, which go out as queued).
+func (h *handoff) keepChunk(job queue.Job, cp chunkPayload) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m)+1 > maxHandoff {
+		if h.m == nil {
+			h.seed = maphash.MakeSeed()
+		}
+		h.m = make(map[string]handed)
+	}
+	h.m[job.Key] = handed{sum: maphash.Bytes(h.seed, job.Payload), chunk: &cp}
+}
+
 // take returns the payload kept for job, if the job carries exactly the
 // bytes queued, and forgets it either way.
 func (h *handoff) take(job queue.Job) (pushPayload, bool) {
+	e, ok := h.taken(job)
+	if !ok || e.chunk != nil {
+		return pushPayload{}, false
+	}
+	return e.p, true
+}
+
+// takeChunk is take for a chunk job.
+func (h *handoff) takeChunk(job queue.Job) (chunkPayload, bool) {
+	e, ok := h.taken(job)
+	if !ok || e.chunk == nil {
+		return chunkPayload{}, false
+	}
+	return *e.chunk, true
+}
+
+func (h *handoff) taken(job queue.Job) (handed, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e, ok := h.m[job.Key]
 	if !ok {
-		return pushPayload{}, false
+		return handed{}, false
 	}
 	delete(h.m, job.Key)
-	if e.sum != maphash.Bytes(h.seed, job.Payload) {
-		return pushPayload{}, false
-	}
-	return e.p, true
+	return e, e.sum == maphash.Bytes(h.seed, job.Payload)
 }

@@ -84,8 +84,13 @@ func (c *Connector) reread(ctx context.Context, s *site, key string) (pushPayloa
 
 // push delivers one push job.
 func (c *Connector) push(ctx context.Context, s *site, job queue.Job, p pushPayload) error {
+	defer c.locks.lockUntilSettled(ctx, p.Customer.ERPKey)()
+	return c.pushLocked(ctx, s, job, p)
+}
+
+// pushLocked delivers a push, the ERP key's lock held.
+func (c *Connector) pushLocked(ctx context.Context, s *site, job queue.Job, p pushPayload) error {
 	key := p.Customer.ERPKey
-	defer c.locks.lockUntilSettled(ctx, key)()
 	if p.Op != opUpsert && p.Op != opUnflag || failedBefore(job) {
 		fresh, err := c.reread(ctx, s, key)
 		if err != nil {

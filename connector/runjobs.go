@@ -64,7 +64,7 @@ func (c *Connector) noteQueued(ctx context.Context, jobs []queue.Job) {
 	queued := map[string]int{}
 	for _, j := range jobs {
 		if s := c.siteOfType(j.Type); s != nil {
-			queued[string(s.name)]++
+			queued[string(s.name)] += s.jobRecords(j)
 		}
 	}
 	for p, n := range queued {

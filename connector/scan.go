@@ -103,9 +103,12 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 		var rejected map[string]int
 		var queuedJobs []queue.Job
 		var payloads []pushPayload
+		var chunks []queue.Job
+		var chunked [][]pushPayload
 		err = c.state.Update(ctx, func(tx *state.Tx) error {
 			var jobs []queue.Job
-			payloads = payloads[:0]
+			payloads, chunks, chunked = payloads[:0], nil, nil
+			creates := map[*site][]pushPayload{}
 			var err error
 			if rejected, err = reject(tx, page.Items); err != nil {
 				return err
@@ -125,23 +128,52 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 					if err != nil {
 						return err
 					}
-					if j != nil {
-						p.Run = runOf(ctx) // what stampRun writes
-						jobs, payloads = append(jobs, *j), append(payloads, p)
+					if j == nil {
+						continue
+					}
+					p.Run = runOf(ctx) // what stampRun writes
+					if kind == scanNew {
+						if ok, err := chunkable(tx, s, p); err != nil {
+							return err
+						} else if ok {
+							creates[s] = append(creates[s], p)
+							continue
+						}
+					}
+					jobs, payloads = append(jobs, *j), append(payloads, p)
+				}
+			}
+			for _, s := range c.sites {
+				js, carried, err := chunkJobs(ctx, tx, s, creates[s], queue.LaneLive)
+				if err != nil {
+					return err
+				}
+				for i, j := range js {
+					if j.Type == s.chunkType() {
+						chunks, chunked = append(chunks, j), append(chunked, carried[i])
+					} else {
+						jobs, payloads = append(jobs, j), append(payloads, carried[i][0])
 					}
 				}
 			}
 			stampRun(ctx, jobs)
-			if err := tx.Enqueue(jobs...); err != nil {
+			queuedJobs = append(jobs, chunks...)
+			if err := tx.Enqueue(queuedJobs...); err != nil {
 				return err
 			}
-			n, queuedJobs = len(jobs), jobs
+			n = len(jobs)
+			for _, ps := range chunked {
+				n += len(ps)
+			}
 			return tx.SetCursor(cursorName, page.Cursor)
 		})
 		if err != nil {
 			return queued, fmt.Errorf("connector: queue ERP changes: %w", err)
 		}
-		c.handoff.keep(queuedJobs, payloads)
+		c.handoff.keep(queuedJobs[:len(payloads)], payloads)
+		for i, j := range chunks {
+			c.handoff.keepChunk(j, chunkPayload{Run: runOf(ctx), Members: chunked[i]})
+		}
 		queued += n
 		c.m.queued.WithLabelValues("erp").Add(float64(n))
 		c.m.countRejected(rejected)
@@ -228,7 +260,7 @@ const (
 // awaitRoom blocks while the queue holds maxHeld jobs or more, until it
 // is down to resumeHeld (or ctx ends).
 func (c *Connector) awaitRoom(ctx context.Context) error {
-	n, err := c.store.Held(ctx)
+	n, err := c.held(ctx)
 	if err != nil || n < maxHeld {
 		return err
 	}
@@ -241,7 +273,7 @@ func (c *Connector) awaitRoom(ctx context.Context) error {
 			return fmt.Errorf("connector: wait for queue room: %w", ctx.Err())
 		case <-t.C:
 		}
-		if n, err = c.store.Held(ctx); err != nil {
+		if n, err = c.held(ctx); err != nil {
 			return err
 		}
 	}

@@ -42,6 +42,8 @@ type site struct {
 	// legacyHash is the whole-payload hash earlier versions stored as a
 	// binding's pushed hash (see pushed).
 	legacyHash func(mapping.Customer) (string, error)
+	// chunk is how many new customers one chunk job carries (1: none).
+	chunk int
 }
 
 // pushed reports whether a binding says the platform holds what digest d
@@ -83,7 +85,9 @@ func (s *site) resyncERPSet() string { return "resync." + string(s.name) + ".erp
 
 // types are the job types the site's pool delivers (enrichment jobs exist
 // only for a platform.Enricher).
-func (s *site) types() []string { return []string{s.pushType(), s.pullType(), s.enrichType()} }
+func (s *site) types() []string {
+	return []string{s.pushType(), s.pullType(), s.enrichType(), s.chunkType()}
+}
 
 // Job payloads and operations.
 const (
@@ -192,6 +196,14 @@ func (c *Connector) handle(s *site) queue.Handler {
 			err = c.refused(ctx, s, p.Customer.ERPKey, err)
 			c.delivered(ctx, s, job, err)
 			return err
+		case s.chunkType():
+			cp, ok := c.handoff.takeChunk(job)
+			if !ok {
+				if err := decode(&cp); err != nil {
+					return err
+				}
+			}
+			return c.deliverChunk(ctx, s, job, cp)
 		case s.pullType():
 			var p pullPayload
 			if err := decode(&p); err != nil {
@@ -229,6 +241,7 @@ func (c *Connector) newPool(s *site, u Upstream, opts Options) error {
 		return fmt.Errorf("connector: %w", err)
 	}
 	s.pool = pool
+	s.chunk = chunkSize(u, c.cfg.Queue.LeaseTimeout)
 	return nil
 }
 

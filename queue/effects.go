@@ -1,10 +1,14 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/erpconnector/erpconnector/internal/apierr"
 )
 
 // settlement is what a handler asked to happen with its job's settlement:
@@ -86,4 +90,67 @@ func settled(outs []Outcome) {
 			}
 		}
 	}
+}
+
+// HandOverTx queues, in tx, jobs that carry on records another job (one
+// carrying several records) attempted, each starting where its record's
+// attempt left off: Attempts, LastError, History and OutcomeUnknown are
+// kept as given. err, when not nil, is how the record's attempt just ended
+// and is settled as the job's own attempt would be: a permanent error
+// takes the job straight to the dead letters; any other schedules it after
+// the error's Retry-After or the backoff, or takes it to the dead letters
+// once the attempts are used up. A key the queue already holds a job for
+// keeps that job (it was queued later) and the handed-over one is dropped.
+// Invalid jobs fail the call.
+func (s *Store) HandOverTx(tx *bolt.Tx, err error, jobs ...Job) error {
+	t := s.txn(tx)
+	for i := range jobs {
+		if verr := validate(i, &jobs[i]); verr != nil {
+			return fmt.Errorf("queue: hand over: %w", verr)
+		}
+		if herr := t.handOver(err, jobs[i]); herr != nil {
+			return fmt.Errorf("queue: hand over: %w", herr)
+		}
+	}
+	tx.OnCommit(s.notify)
+	return nil
+}
+
+func (t *txn) handOver(err error, in Job) error {
+	if ks := t.keyState(in.Key); ks.pending != 0 || ks.inflight != 0 {
+		return nil
+	}
+	id, serr := t.jobs.NextSequence()
+	if serr != nil {
+		return serr
+	}
+	j := Job{
+		ID: id, Type: in.Type, Key: in.Key, Payload: bytes.Clone(in.Payload), Lane: in.Lane,
+		State: StateReady, Attempts: in.Attempts, LastError: in.LastError, History: slices.Clone(in.History),
+		OutcomeUnknown: in.OutcomeUnknown, NextAttempt: t.now, Created: t.now, Updated: t.now,
+	}
+	if err != nil {
+		msg := errText(err)
+		j.History = t.appendHistory(j.History, msg)
+		j.LastError = msg
+		j.OutcomeUnknown = j.OutcomeUnknown || apierr.Classify(err) == apierr.OutcomeUnknown
+		switch {
+		case apierr.Classify(err) == apierr.Permanent:
+			return t.buryHealing(&j, msg, heals(err))
+		case j.Attempts >= t.s.opts.MaxAttempts:
+			return t.buryHealing(&j, fmt.Sprintf("max attempts (%d) reached: %s", t.s.opts.MaxAttempts, msg), heals(err))
+		}
+		after := apierr.RetryAfterOf(err)
+		if after <= 0 {
+			after = t.s.backoff(j.Attempts)
+		}
+		j.NextAttempt = t.now.Add(after)
+	}
+	if aerr := t.addReady(&j); aerr != nil {
+		return aerr
+	}
+	if perr := t.put(&j); perr != nil {
+		return perr
+	}
+	return t.putKeyState(j.Key, keyState{pending: id})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,5 +171,74 @@ func TestDeferOutsideAHandler(t *testing.T) {
 	}
 	if got := marks(t, s)["k2"]; got != "v2" {
 		t.Fatalf("mark = %q, want it committed at once", got)
+	}
+}
+
+// TestHandOver: a handed-over job starts where its record's attempt left
+// off. Without an error it is ready with the attempts and history given;
+// a retryable error schedules it after the backoff (or the Retry-After),
+// with the error recorded and the outcome-unknown mark when the error says
+// so; a permanent error, or one that uses up the attempts, takes it
+// straight to the dead letters (a platform's refusal heals by itself
+// later); a key the queue holds a job for keeps that job.
+func TestHandOver(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	s := openTest(t, Options{Clock: clock.Now, MaxAttempts: 3, Backoff: Backoff{Initial: time.Minute, Max: time.Minute, Jitter: -1}})
+	if err := s.Enqueue(ctx, Job{Type: "t", Key: "held", Payload: []byte("newer")}); err != nil {
+		t.Fatal(err)
+	}
+	earlier := []Attempt{{At: clock.Now().Add(-time.Hour), Error: "lease abandoned by a previous process"}}
+	hand := func(err error, jobs ...Job) {
+		t.Helper()
+		if herr := s.Update(ctx, func(tx *bolt.Tx) error { return s.HandOverTx(tx, err, jobs...) }); herr != nil {
+			t.Fatal(herr)
+		}
+	}
+	hand(nil, Job{Type: "t", Key: "plain", Payload: []byte("p")},
+		Job{Type: "t", Key: "again", Payload: []byte("a"), Attempts: 1, LastError: earlier[0].Error, History: earlier, OutcomeUnknown: true},
+		Job{Type: "t", Key: "held", Payload: []byte("older")})
+	refused := &apierr.Error{Operation: "create", Status: 422, Message: "name taken"}
+	hand(refused, Job{Type: "t", Key: "refused", Payload: []byte("r"), Attempts: 1})
+	hand(apierr.UnknownOutcome(errors.New("connection dropped")), Job{Type: "t", Key: "unknown", Payload: []byte("u"), Attempts: 1})
+	hand(&apierr.Error{Operation: "create", Status: 500}, Job{Type: "t", Key: "used up", Payload: []byte("x"), Attempts: 3})
+
+	jobs := map[string]Job{}
+	for _, j := range mustLease(t, s, 10, "t") {
+		jobs[j.Key] = j
+	}
+	if len(jobs) != 3 || string(jobs["held"].Payload) != "newer" {
+		t.Fatalf("leased now: %+v, want plain, again and the newer held job", jobs)
+	}
+	if j := jobs["plain"]; j.Attempts != 1 || j.LastError != "" || j.OutcomeUnknown {
+		t.Fatalf("plain: %+v", j)
+	}
+	if j := jobs["again"]; j.Attempts != 2 || j.LastError != earlier[0].Error || len(j.History) != 1 || !j.OutcomeUnknown {
+		t.Fatalf("again: %+v", j)
+	}
+	for _, j := range jobs {
+		if err := s.Ack(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(time.Minute)
+	later := mustLease(t, s, 10, "t")
+	if len(later) != 1 || later[0].Key != "unknown" || !later[0].OutcomeUnknown || later[0].Attempts != 2 ||
+		later[0].LastError != "connection dropped" || len(later[0].History) != 1 {
+		t.Fatalf("after the backoff: %+v", later)
+	}
+	dead, _, err := s.DeadLetters(ctx, DeadFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]Job{}
+	for _, d := range dead {
+		byKey[d.Key] = d
+	}
+	if d := byKey["refused"]; len(dead) != 2 || d.LastError != refused.Error() || d.HealAt.IsZero() {
+		t.Fatalf("dead letters: %+v", dead)
+	}
+	if d := byKey["used up"]; !strings.HasPrefix(d.LastError, "max attempts (3) reached: create: status 500") {
+		t.Fatalf("used up: %+v", d)
 	}
 }

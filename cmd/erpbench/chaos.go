@@ -256,6 +256,10 @@ type ChaosResult struct {
 	// Runs counts connector starts; Kills the SIGKILLs that landed.
 	Runs  int `json:"runs"`
 	Kills int `json:"kills"`
+	// ChunksResumed counts, over the connector runs' logs, the chunk jobs
+	// (several new customers in one queue job) delivered again with
+	// members left: after a kill, those it cut short mid-chunk.
+	ChunksResumed int `json:"chunks_resumed"`
 	// Clients and DistinctExternalIDs are what the server holds at the end:
 	// ONe's clients and their distinct external ids, or the Customer API's
 	// organisations (the bench user's own left out) and their distinct
@@ -809,7 +813,31 @@ func killSoak(ctx context.Context, o chaosOptions, plat *chaosPlatform, n, k int
 	if _, err := e.readCounters(ctx, res); err != nil {
 		return err
 	}
+	if res.ChunksResumed, err = countLogLines(filepath.Join(e.dir, "connector-*.log"), chunkResumedLog); err != nil {
+		return err
+	}
 	return e.verify(ctx, res)
+}
+
+// chunkResumedLog is what the connector logs when it delivers a chunk job
+// again with members left.
+const chunkResumedLog = "chunk delivered again;"
+
+// countLogLines counts the lines holding s in the files glob matches.
+func countLogLines(glob, s string) (int, error) {
+	files, err := filepath.Glob(glob)
+	if err != nil {
+		return 0, fmt.Errorf("count log lines: %w", err)
+	}
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, fmt.Errorf("count log lines: %w", err)
+		}
+		n += bytes.Count(b, []byte(s))
+	}
+	return n, nil
 }
 
 // addRules installs fault rules on the soak's server over HTTP.

@@ -80,13 +80,35 @@ func (s *Store) Defer(ctx context.Context, fn func(*Tx) error) error {
 	return s.q.Defer(ctx, func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, s: s}) })
 }
 
-// Enqueue queues jobs in the transaction.
-func (t *Tx) Enqueue(jobs ...queue.Job) error { return t.s.q.EnqueueTx(t.tx, jobs...) }
+// Enqueue queues jobs in the transaction. A job queued for the key of a
+// chunk member takes the member out of its chunk: the newer job delivers it.
+func (t *Tx) Enqueue(jobs ...queue.Job) error {
+	if err := t.unchunk(jobs); err != nil {
+		return err
+	}
+	return t.s.q.EnqueueTx(t.tx, jobs...)
+}
+
+// unchunk takes the keys of jobs about to be queued out of their chunks.
+func (t *Tx) unchunk(jobs []queue.Job) error {
+	if t.tx.Bucket(bktChunkMembers) == nil {
+		return nil
+	}
+	for _, j := range jobs {
+		if err := t.DropChunkMember(j.Key, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Advance moves a migration on by a chunk in this transaction (see
 // queue.Store.AdvanceTx): rejected reports jobs the queue refused, err
 // fails the transaction.
 func (t *Tx) Advance(name string, c queue.Chunk) (rejected, err error) {
+	if err := t.unchunk(c.Jobs); err != nil {
+		return nil, err
+	}
 	_, rejected, err = t.s.q.AdvanceTx(t.tx, name, c)
 	return rejected, err
 }

@@ -1,0 +1,281 @@
+package connector
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// Chunk jobs. The new-customer scan (a migration above all) queues the new
+// customers of a page for a platform in chunks: one queue job carries up
+// to maxChunk of them, so enqueue, lease and settlement are paid once per
+// chunk, and the bindings of a chunk commit with its settlement.
+//
+// Each customer keeps the guarantees of its own push job:
+//   - A customer goes into a chunk only when no job and no dead letter of
+//     its push key exists. The state file names it a member of the chunk
+//     (state: chunk members); any job queued for its key later takes it out
+//     (that newer job delivers it), so a chunk never sends a stale copy.
+//   - A delivery locks every member's ERP key (in key order, so two chunks
+//     never wait on each other) until its settlement, as a push job does.
+//   - A member that fails goes on alone: a per-record job of its own, which
+//     reads the ERP record again and retries, dead-letters and replays it
+//     as any push job; after a failure the upstream's breaker and pause
+//     see, the rest go on the same way, each in its own job.
+//   - A chunk delivered again after an earlier attempt failed or was
+//     abandoned (a kill) may have created members whose bindings never
+//     committed: each member then reads its ERP record again and looks for
+//     the record an earlier attempt created before creating one.
+
+// maxChunk is the most customers one chunk job carries.
+const maxChunk = 32
+
+// requestsPerCreate is what one new customer may cost a platform (create,
+// a follow-up write, a look-up), for sizing chunks under a rate limit.
+const requestsPerCreate = 3
+
+// chunkAgainMsg is logged when a chunk job is delivered again with members
+// left (after a failure, or an attempt a kill cut short).
+const chunkAgainMsg = "chunk delivered again; its members look for the records an earlier attempt may have created"
+
+// chunkPayload is the payload of a chunk job.
+type chunkPayload struct {
+	// Run: see pushPayload.Run (the members carry none of their own).
+	Run     uint64        `json:"run,omitempty"`
+	Members []pushPayload `json:"members"`
+}
+
+func (s *site) chunkType() string { return s.prefix + ".chunk" }
+
+// chunkSize is how many new customers a chunk job of an upstream carries:
+// maxChunk, fewer when the upstream's rate would make a chunk's delivery
+// take more than a quarter of the lease; 1 (no chunks) when not even two
+// fit.
+func chunkSize(u Upstream, lease time.Duration) int {
+	n := maxChunk
+	if u.Rate > 0 {
+		perWorker := u.Rate / float64(max(u.Workers, 1))
+		n = min(n, int(perWorker*(lease/4).Seconds()/requestsPerCreate))
+	}
+	return max(n, 1)
+}
+
+// chunkable reports whether a planned push may go in a chunk: a create
+// (the scan plans only upserts of unbound customers as such) of a key the
+// queue holds nothing for.
+func chunkable(tx *state.Tx, s *site, p pushPayload) (bool, error) {
+	if s.chunk < 2 || p.Op != opUpsert {
+		return false, nil
+	}
+	jobs, dead, err := tx.KeyJobs(s.pushKey(p.Customer.ERPKey))
+	if err != nil {
+		return false, err
+	}
+	return len(jobs) == 0 && dead == nil, nil
+}
+
+// chunkJobs cuts the creates ps of one platform into chunk jobs (a lone
+// one becomes a push job) and records their members in tx. It returns the
+// jobs and, for each, the payloads it carries.
+func chunkJobs(ctx context.Context, tx *state.Tx, s *site, ps []pushPayload, lane queue.Lane) ([]queue.Job, [][]pushPayload, error) {
+	slices.SortFunc(ps, func(a, b pushPayload) int { return cmp.Compare(a.Customer.ERPKey, b.Customer.ERPKey) })
+	var jobs []queue.Job
+	var carried [][]pushPayload
+	for len(ps) > 0 {
+		n := min(len(ps), s.chunk)
+		part := ps[:n:n]
+		ps = ps[n:]
+		if n == 1 {
+			j, err := s.pushJob(part[0], lane)
+			if err != nil {
+				return nil, nil, err
+			}
+			jobs, carried = append(jobs, j), append(carried, part)
+			continue
+		}
+		key, err := tx.NewChunkKey(s.prefix)
+		if err != nil {
+			return nil, nil, err
+		}
+		members := make([]string, n)
+		cp := chunkPayload{Run: runOf(ctx), Members: make([]pushPayload, n)}
+		for i, p := range part {
+			members[i] = s.pushKey(p.Customer.ERPKey)
+			p.Run = 0
+			cp.Members[i] = p
+		}
+		if err := tx.PutChunkMembers(key, members); err != nil {
+			return nil, nil, err
+		}
+		payload, err := json.Marshal(cp)
+		if err != nil {
+			return nil, nil, fmt.Errorf("connector: encode chunk: %w", err)
+		}
+		jobs = append(jobs, queue.Job{Type: s.chunkType(), Key: key, Payload: payload, Lane: lane})
+		carried = append(carried, part)
+	}
+	return jobs, carried, nil
+}
+
+// memberMark starts each member of a chunk payload (members carry no run).
+var memberMark = []byte(`{"op":`)
+
+// jobRecords is how many customers a job carries: a chunk's members, else 1.
+func (s *site) jobRecords(j queue.Job) int {
+	if j.Type == s.chunkType() {
+		return bytes.Count(j.Payload, memberMark)
+	}
+	return 1
+}
+
+// deliverChunk delivers a chunk job: each member still the chunk's, in
+// key order, under the locks of all of them.
+func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp chunkPayload) error {
+	ctx = withRun(ctx, cp.Run)
+	slices.SortFunc(cp.Members, func(a, b pushPayload) int { return cmp.Compare(a.Customer.ERPKey, b.Customer.ERPKey) })
+	cp.Members = slices.CompactFunc(cp.Members, func(a, b pushPayload) bool { return a.Customer.ERPKey == b.Customer.ERPKey })
+	for _, p := range cp.Members {
+		defer c.locks.lockUntilSettled(ctx, p.Customer.ERPKey)()
+	}
+	var live []pushPayload
+	err := c.state.View(ctx, func(tx *state.Tx) error {
+		for _, p := range cp.Members {
+			mk := s.pushKey(p.Customer.ERPKey)
+			if tx.ChunkOf(mk) != job.Key {
+				continue // delivered, or a newer job of its own delivers it
+			}
+			jobs, _, err := tx.KeyJobs(mk)
+			if err != nil {
+				return err
+			}
+			if len(jobs) == 0 {
+				live = append(live, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Delivered before: members may have been created by an attempt whose
+	// settlement never committed.
+	again := failedBefore(job)
+	if again && len(live) > 0 {
+		c.log.Warn(chunkAgainMsg, "platform", s.name, "chunk", job.Key, "members", len(live), "attempt", job.Attempts, "last_error", job.LastError)
+	}
+	budget := time.Now().Add(c.cfg.Queue.LeaseTimeout / 4)
+	for i, p := range live {
+		if i > 0 && time.Now().After(budget) {
+			// Slow going: the rest go on in jobs of their own before the
+			// lease is at risk.
+			return c.handOver(ctx, s, job, nil, live[i:], again)
+		}
+		mk := s.pushKey(p.Customer.ERPKey)
+		mj := queue.Job{ID: job.ID, Type: s.pushType(), Key: mk, Lane: job.Lane, Attempts: job.Attempts,
+			LastError: job.LastError, History: job.History, OutcomeUnknown: job.OutcomeUnknown || again, Created: job.Created}
+		err := c.pushLocked(ctx, s, mj, p)
+		c.m.outcome(s.dirPush(), p.Op, err)
+		class := apierr.Classify(err)
+		switch class {
+		case apierr.Success:
+			if err := c.state.Defer(ctx, func(tx *state.Tx) error { return tx.DropChunkMember(mk, job.Key) }); err != nil {
+				return err
+			}
+			c.delivered(ctx, s, mj, nil)
+			continue
+		case apierr.Canceled, apierr.Unauthorized:
+			// Not the record's failure: the chunk keeps this member and
+			// the rest, and is delivered again later.
+			return err
+		}
+		// The record failed: it goes on in a job of its own that has had
+		// this attempt (refused: straight to the dead letters).
+		err = c.refused(ctx, s, p.Customer.ERPKey, err)
+		c.delivered(ctx, s, mj, err)
+		if herr := c.handOver(ctx, s, job, &failed{p, err}, nil, again); herr != nil {
+			return herr
+		}
+		if class == apierr.Permanent {
+			continue
+		}
+		// A failure the breaker counts: the rest go on in jobs of their
+		// own too (retried, paused and dead-lettered as push jobs), and
+		// the chunk's retry finds nothing left to do (on its last
+		// attempt it is done instead of dead).
+		if herr := c.handOver(ctx, s, job, nil, live[i+1:], again); herr != nil {
+			return herr
+		}
+		if job.Attempts >= c.cfg.Queue.MaxAttempts {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// failed is a chunk member whose attempt just failed with err.
+type failed struct {
+	p   pushPayload
+	err error
+}
+
+// handOver queues, with the chunk job's settlement, a push job of its own
+// for members of the chunk: f, which has had the chunk's attempt, and
+// rest, which have had its earlier attempts only. After an earlier failed
+// attempt of the chunk (again) each may have been created by it.
+func (c *Connector) handOver(ctx context.Context, s *site, job queue.Job, f *failed, rest []pushPayload, again bool) error {
+	jobOf := func(p pushPayload, attempts int) (queue.Job, error) {
+		p.Run = runOf(ctx)
+		j, err := s.pushJob(p, job.Lane)
+		j.Attempts, j.LastError, j.History = attempts, job.LastError, job.History
+		j.OutcomeUnknown = job.OutcomeUnknown || again
+		return j, err
+	}
+	var one []queue.Job
+	if f != nil {
+		j, err := jobOf(f.p, job.Attempts)
+		if err != nil {
+			return err
+		}
+		one = []queue.Job{j}
+	}
+	others := make([]queue.Job, 0, len(rest))
+	for _, p := range rest {
+		j, err := jobOf(p, job.Attempts-1)
+		if err != nil {
+			return err
+		}
+		others = append(others, j)
+	}
+	c.log.Debug("chunk members go on in jobs of their own", "platform", s.name, "chunk", job.Key, "members", len(one)+len(others))
+	return c.state.Defer(ctx, func(tx *state.Tx) error {
+		if f != nil {
+			if err := tx.HandOver(job.Key, f.err, one...); err != nil {
+				return err
+			}
+		}
+		return tx.HandOver(job.Key, nil, others...)
+	})
+}
+
+// held is what the queue holds, counting each customer a chunk still
+// carries.
+func (c *Connector) held(ctx context.Context) (int, error) {
+	n, err := c.store.Held(ctx)
+	if err != nil {
+		return 0, err
+	}
+	err = c.state.View(ctx, func(tx *state.Tx) error {
+		n += tx.ChunkMembers()
+		return nil
+	})
+	return n, err
+}

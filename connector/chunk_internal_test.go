@@ -1,0 +1,236 @@
+package connector
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/erpconnector/erpconnector/connector/state"
+	"github.com/erpconnector/erpconnector/erp/erpgen"
+	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/internal/fault"
+	"github.com/erpconnector/erpconnector/mapping"
+	"github.com/erpconnector/erpconnector/queue"
+)
+
+// putRecords puts n generated customers (each with its own owner e-mail
+// and name) into the ERP.
+func (iw *internalWorld) putRecords(t *testing.T, seed uint64, n int) []erpgen.Record {
+	t.Helper()
+	recs := erpgen.New(erpgen.Options{Seed: seed}).Records(n)
+	for i := range recs {
+		k := strings.ToLower(recs[i].Key)
+		recs[i].Key = recs[i].Key + "-" + string(rune('a'+seed))
+		recs[i].Set("admin_email", k+"-"+string(rune('a'+seed))+"@owners.example.co.uk")
+		recs[i].Set("name", recs[i].Value("name")+" "+recs[i].Key)
+	}
+	if err := sqlerp.InsertDemoRecords(context.Background(), iw.tab.DB(), iw.tab.Dialect(), sqlerp.DemoTable, recs, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// creates counts, per site, the records of the ERP's flagged rows that
+// the new-customer scan would create.
+func (iw *internalWorld) creates(t *testing.T, keys map[string]bool) map[*site][]string {
+	t.Helper()
+	page, err := iw.tab.Changes(context.Background(), "", 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[*site][]string{}
+	for _, s := range iw.c.sites {
+		for _, it := range page.Items {
+			if !keys[it.Key] {
+				continue
+			}
+			if p, err := classify(s, it); err == nil && p.Op == opUpsert {
+				out[s] = append(out[s], it.Key)
+			}
+		}
+	}
+	return out
+}
+
+func keySet(recs []erpgen.Record) map[string]bool {
+	m := map[string]bool{}
+	for _, r := range recs {
+		m[r.Key] = true
+	}
+	return m
+}
+
+// TestNewCustomersGoInChunks, on both platforms: the new-customer scan
+// queues a page's new customers in chunk jobs of up to maxChunk (no push
+// job of their own); a job queued later for a member's key takes it out of
+// its chunk, so the chunk never sends the copy it carries (here: a row
+// deleted after the scan is not created); every other member is created
+// exactly once and bound, with nothing left in the queue.
+func TestNewCustomersGoInChunks(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c := iw.c
+	recs := iw.putRecords(t, 1, 160)
+	want := iw.creates(t, keySet(recs))
+	if _, err := c.scanERP(ctx, scanNew); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.store.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members int
+	if err := c.state.View(ctx, func(tx *state.Tx) error { members = tx.ChunkMembers(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, s := range c.sites {
+		n := len(want[s])
+		if n <= maxChunk {
+			t.Fatalf("%s: only %d creates generated", s.name, n)
+		}
+		total += n
+		if got, wantChunks := st.ByType[s.chunkType()].Total(), (n+maxChunk-1)/maxChunk; got != wantChunks {
+			t.Errorf("%s: %d chunk jobs for %d new customers, want %d (%+v)", s.name, got, n, wantChunks, st.ByType)
+		}
+	}
+	if members != total {
+		t.Fatalf("%d chunk members, want %d", members, total)
+	}
+
+	// A row deleted after the scan, with a job of its own queued for it on
+	// every platform: the chunks must not create it.
+	gone := want[c.sites[0]][3]
+	if _, err := iw.tab.DB().ExecContext(ctx, "DELETE FROM "+sqlerp.DemoTable+" WHERE erp_key = ?", gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.state.Update(ctx, func(tx *state.Tx) error {
+		for _, s := range c.sites {
+			j, err := s.pushJob(pushPayload{Op: opReread, Customer: mapping.Customer{ERPKey: gone}}, queue.LaneLive)
+			if err != nil {
+				return err
+			}
+			if err := tx.Enqueue(j); err != nil {
+				return err
+			}
+			if tx.ChunkOf(s.pushKey(gone)) != "" {
+				t.Errorf("%s: %s is still a chunk member after a job of its own was queued", s.name, gone)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	iw.settle(t, func(context.Context) error { return c.Start(ctx) })
+	for _, s := range c.sites {
+		for _, k := range want[s] {
+			b, bound, err := c.binding(ctx, s, k)
+			switch {
+			case err != nil:
+				t.Fatal(err)
+			case k == gone && bound:
+				t.Errorf("%s: the deleted row %s was created as %s from its chunk's copy", s.name, k, b.ID)
+			case k != gone && !bound:
+				t.Errorf("%s: %s was not created", s.name, k)
+			}
+		}
+	}
+	iw.noneLeft(t)
+	if n := iw.one.Faults().Counts()["createClient"].Total; n != int64(len(want[c.site("one")])-1) {
+		t.Errorf("ONe saw %d creates, want %d (each new customer once)", n, len(want[c.site("one")])-1)
+	}
+}
+
+// TestChunkMemberFailuresGoOnAlone, on both platforms: a member the
+// platform refuses gets a dead letter of its own with the platform's
+// answer while the others are created; after a failure the breaker
+// counts (a 500), the failed member and the rest go on in push jobs of
+// their own and are all created.
+func TestChunkMemberFailuresGoOnAlone(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c := iw.c
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	injectors := map[string]*fault.Injector{"one": iw.one.Faults(), "customerapi": iw.capi.Faults()}
+	createOps := map[string]string{"one": "createClient", "customerapi": "createOrganisation"}
+	for round, status := range []int{422, 500} {
+		for _, s := range c.sites {
+			if _, err := injectors[string(s.name)].Add(fault.Rule{Operation: createOps[string(s.name)], Status: status, Count: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		recs := iw.putRecords(t, uint64(2+round), 70)
+		want := iw.creates(t, keySet(recs))
+		iw.settle(t, c.SyncOnce)
+		dead, _, err := c.store.DeadLetters(ctx, queue.DeadFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range c.sites {
+			var mine []queue.Job
+			for _, d := range dead {
+				if d.Type == s.pushType() && keySet(recs)[strings.TrimPrefix(d.Key, s.prefix+":push:")] {
+					mine = append(mine, d)
+				}
+			}
+			created := 0
+			for _, k := range want[s] {
+				if _, bound, err := c.binding(ctx, s, k); err != nil {
+					t.Fatal(err)
+				} else if bound {
+					created++
+				}
+			}
+			switch status {
+			case 422:
+				if len(mine) != 1 || !strings.Contains(mine[0].LastError, "status 422") || created != len(want[s])-1 {
+					t.Errorf("%s, one create refused: %d of %d created, dead letters %+v", s.name, created, len(want[s]), mine)
+				}
+			case 500:
+				if len(mine) != 0 || created != len(want[s]) {
+					t.Errorf("%s, one create failed with 500: %d of %d created, dead letters %+v", s.name, created, len(want[s]), mine)
+				}
+			}
+		}
+		iw.noneLeft(t)
+	}
+}
+
+// noneLeft fails the test when the queue holds a job or a chunk member.
+func (iw *internalWorld) noneLeft(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	held, err := iw.c.held(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held != 0 {
+		t.Errorf("the queue holds %d jobs and chunk members after the deliveries", held)
+	}
+}
+
+// TestChunkSize: chunks of maxChunk, fewer when the upstream's rate per
+// worker would make a chunk's requests outlast a quarter of the lease,
+// none (1) when not even two fit.
+func TestChunkSize(t *testing.T) {
+	for _, tc := range []struct {
+		u     Upstream
+		lease time.Duration
+		want  int
+	}{
+		{Upstream{Workers: 4}, 2 * time.Minute, maxChunk},            // no rate limit
+		{Upstream{Rate: 200, Workers: 4}, 2 * time.Minute, maxChunk}, // 50/s a worker
+		{Upstream{Rate: 4, Workers: 4}, 2 * time.Minute, 10},         // 1/s a worker: 30 s for 10 creates of 3 requests
+		{Upstream{Rate: 1, Workers: 8}, 2 * time.Minute, 1},          // not even one create in 30 s
+		{Upstream{Rate: 10, Workers: 1}, 12 * time.Second, 10},       // 3 s: 30 requests
+		{Upstream{Rate: 10, Workers: 1}, 2 * time.Second, 1},         // 0.5 s: 5 requests
+	} {
+		if got := chunkSize(tc.u, tc.lease); got != tc.want {
+			t.Errorf("chunkSize(%+v, %s) = %d, want %d", tc.u, tc.lease, got, tc.want)
+		}
+	}
+}
