@@ -173,6 +173,11 @@ func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp
 	}
 	budget := time.Now().Add(c.cfg.Queue.LeaseTimeout / 4)
 	for i, p := range live {
+		if i > 0 && queue.Stopping(ctx) {
+			// The connector stops: the rest wait in the chunk for the next
+			// start instead of holding the stop up.
+			return fmt.Errorf("connector: chunk %s: %d members left for the next start: %w", job.Key, len(live)-i, context.Canceled)
+		}
 		if i > 0 && time.Now().After(budget) {
 			// Slow going: the rest go on in jobs of their own before the
 			// lease is at risk.

@@ -98,6 +98,14 @@ func TestNewCustomersGoInChunks(t *testing.T) {
 	if members != total {
 		t.Fatalf("%d chunk members, want %d", members, total)
 	}
+	// The trail of a member names the chunk job that carries it.
+	tr, err := c.Trace(ctx, want[c.sites[0]][0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := tr.Platforms[0].Queued; len(q) != 1 || q[0].Type != c.sites[0].chunkType() || q[0].State != "ready" {
+		t.Fatalf("trail of a chunk member: queued %+v", q)
+	}
 
 	// A row deleted after the scan, with a job of its own queued for it on
 	// every platform: the chunks must not create it.
@@ -232,5 +240,91 @@ func TestChunkSize(t *testing.T) {
 		if got := chunkSize(tc.u, tc.lease); got != tc.want {
 			t.Errorf("chunkSize(%+v, %s) = %d, want %d", tc.u, tc.lease, got, tc.want)
 		}
+	}
+}
+
+// TestChunkGivesTheRestBackOnStop, on both platforms: a stop does not wait
+// for a chunk to finish; its delivery ends between two members, so every
+// record the platform created is bound, the rest stay members of their
+// chunk for the next start, and nothing is dead-lettered.
+func TestChunkGivesTheRestBackOnStop(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c := iw.c
+	injectors := map[string]*fault.Injector{"one": iw.one.Faults(), "customerapi": iw.capi.Faults()}
+	createOps := map[string]string{"one": "createClient", "customerapi": "createOrganisation"}
+	for _, s := range c.sites {
+		if _, err := injectors[string(s.name)].Add(fault.Rule{Operation: createOps[string(s.name)], Latency: fault.Duration(100 * time.Millisecond)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := iw.putRecords(t, 4, 100)
+	want := iw.creates(t, keySet(recs))
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SyncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.sites {
+		for injectors[string(s.name)].Counts()[createOps[string(s.name)]].Total == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := c.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+	// The state file as the next start finds it.
+	q, err := queue.Open(c.cfg.StatePath, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	qs, err := q.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.sites {
+		if qs.ByType[s.chunkType()].Total() == 0 {
+			t.Errorf("%s: no chunk job left for the next start: %+v", s.name, qs.ByType)
+		}
+	}
+	sf, err := state.Open(ctx, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members int
+	bound := map[mapping.Platform]int{}
+	if err := sf.View(ctx, func(tx *state.Tx) error {
+		members = tx.ChunkMembers()
+		for _, s := range c.sites {
+			for _, k := range want[s] {
+				if _, ok, err := tx.Binding(s.name, k); err != nil {
+					return err
+				} else if ok {
+					bound[s.name]++
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, s := range c.sites {
+		bound := bound[s.name]
+		total += len(want[s]) - bound
+		created := injectors[string(s.name)].Counts()[createOps[string(s.name)]].Total
+		if int64(bound) != created || bound == len(want[s]) {
+			t.Errorf("%s: %d records created, %d bound, of %d: want every created record bound and some left", s.name, created, bound, len(want[s]))
+		}
+	}
+	if members != total {
+		t.Errorf("%d chunk members left, want the %d records not created", members, total)
+	}
+	if dead, _, err := q.DeadLetters(ctx, queue.DeadFilter{Limit: 10}); err != nil || len(dead) != 0 {
+		t.Errorf("dead letters after the stop: %v %+v", err, dead)
 	}
 }

@@ -63,7 +63,8 @@ type PlatformTrace struct {
 	History []state.Event `json:"history,omitempty"`
 	// DeadLetters are the customer's dead letters, with their history.
 	DeadLetters []DeadLetter `json:"dead_letters,omitempty"`
-	// Queued are its jobs waiting or in flight.
+	// Queued are its jobs waiting or in flight (a chunk job that carries
+	// it among other new customers included).
 	Queued []QueuedJob `json:"queued,omitempty"`
 }
 
@@ -161,6 +162,9 @@ func tracePlatform(tx *state.Tx, p mapping.Platform, erpKey string) (PlatformTra
 	}
 	prefix := platformPrefixes[p]
 	keys := []string{prefix + ":push:" + erpKey, prefix + ":cert:" + erpKey}
+	if chunk := tx.ChunkOf(keys[0]); chunk != "" {
+		keys = append(keys, chunk) // queued as a member of a chunk job
+	}
 	for _, id := range []string{pt.PlatformID, pt.UnboundID} {
 		if id != "" {
 			keys = append(keys, prefix+":pull:"+id)

@@ -18,6 +18,8 @@ type settlement struct {
 	store   *Store
 	effects []func(tx *bolt.Tx) error
 	after   []func()
+	// stopping is closed when the delivering pool stops leasing.
+	stopping <-chan struct{}
 }
 
 type settlementKey struct{}
@@ -60,6 +62,24 @@ func AfterSettle(ctx context.Context, fn func()) bool {
 	}
 	st.after = append(st.after, fn)
 	return true
+}
+
+// Stopping reports whether the pool delivering the job of ctx (a pool
+// handler's context) is stopping: a handler working through several
+// records can give the rest back (return an error wrapping
+// context.Canceled: the job returns to ready without counting an attempt)
+// rather than hold the stop up. It is false outside a pool handler.
+func Stopping(ctx context.Context) bool {
+	st := settlementOf(ctx)
+	if st == nil || st.stopping == nil {
+		return false
+	}
+	select {
+	case <-st.stopping:
+		return true
+	default:
+		return false
+	}
 }
 
 // applyEffects runs an outcome's deferred writes in tx. A failed write

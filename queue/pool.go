@@ -567,7 +567,7 @@ func (p *Pool) deliver(j Job) Outcome {
 		return p.outcome(j, Release, 0, nil)
 	}
 	start := time.Now()
-	st := &settlement{store: p.store}
+	st := &settlement{store: p.store, stopping: p.stopLeasing}
 	_, err := p.cb.Execute(func() (any, error) { return nil, p.call(withSettlement(ctx, st), j) })
 	d := time.Since(start)
 	p.observe(d)

@@ -551,3 +551,37 @@ func TestPoolGatePausesOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolHandlerSeesStopping: a handler learns that its pool stops
+// leasing (Stopping turns true once Stop is called) and can give its job
+// back: the job returns to ready without counting an attempt. Outside a
+// handler Stopping is false.
+func TestPoolHandlerSeesStopping(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		if Stopping(context.Background()) {
+			t.Fatal("Stopping outside a handler")
+		}
+		s := openTest(t, Options{NoSync: true})
+		enqueueN(t, s, 1, "one.upsert")
+		started := make(chan bool, 1)
+		p := startPool(t, s, PoolOptions{Workers: 1, Handler: func(ctx context.Context, j Job) error {
+			started <- Stopping(ctx)
+			for !Stopping(ctx) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			return fmt.Errorf("given back: %w", context.Canceled)
+		}})
+		if <-started {
+			t.Fatal("Stopping before Stop")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		if err := p.Stop(ctx); err != nil {
+			t.Fatalf("stop: %v (the handler did not see the stop)", err)
+		}
+		l := mustLease(t, s, 5)
+		if len(l) != 1 || l[0].Attempts != 1 || l[0].LastError != "" {
+			t.Fatalf("given back job %+v", l)
+		}
+	})
+}
