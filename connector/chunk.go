@@ -1,7 +1,6 @@
 package connector
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/connector/state"
 	"github.com/erpconnector/erpconnector/internal/apierr"
+	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/queue"
 )
 
@@ -46,11 +46,13 @@ const requestsPerCreate = 3
 // left (after a failure, or an attempt a kill cut short).
 const chunkAgainMsg = "chunk delivered again; its members look for the records an earlier attempt may have created"
 
-// chunkPayload is the payload of a chunk job.
+// chunkPayload is the payload of a chunk job: the ERP keys of its
+// members; each member's push payload is kept beside its membership in
+// the state file (state: chunk members).
 type chunkPayload struct {
 	// Run: see pushPayload.Run (the members carry none of their own).
-	Run     uint64        `json:"run,omitempty"`
-	Members []pushPayload `json:"members"`
+	Run  uint64   `json:"run,omitempty"`
+	Keys []string `json:"keys"`
 }
 
 func (s *site) chunkType() string { return s.prefix + ".chunk" }
@@ -105,15 +107,17 @@ func chunkJobs(ctx context.Context, tx *state.Tx, s *site, ps []pushPayload, lan
 		if err != nil {
 			return nil, nil, err
 		}
-		members := make([]string, n)
-		cp := chunkPayload{Run: runOf(ctx), Members: make([]pushPayload, n)}
+		cp := chunkPayload{Run: runOf(ctx), Keys: make([]string, n)}
 		for i, p := range part {
-			members[i] = s.pushKey(p.Customer.ERPKey)
+			cp.Keys[i] = p.Customer.ERPKey
 			p.Run = 0
-			cp.Members[i] = p
-		}
-		if err := tx.PutChunkMembers(key, members); err != nil {
-			return nil, nil, err
+			b, err := json.Marshal(p)
+			if err != nil {
+				return nil, nil, fmt.Errorf("connector: encode chunk member: %w", err)
+			}
+			if err := tx.PutChunkMember(s.pushKey(p.Customer.ERPKey), key, b); err != nil {
+				return nil, nil, err
+			}
 		}
 		payload, err := json.Marshal(cp)
 		if err != nil {
@@ -125,40 +129,63 @@ func chunkJobs(ctx context.Context, tx *state.Tx, s *site, ps []pushPayload, lan
 	return jobs, carried, nil
 }
 
-// memberMark starts each member of a chunk payload (members carry no run).
-var memberMark = []byte(`{"op":`)
-
 // jobRecords is how many customers a job carries: a chunk's members, else 1.
 func (s *site) jobRecords(j queue.Job) int {
 	if j.Type == s.chunkType() {
-		return bytes.Count(j.Payload, memberMark)
+		var cp chunkPayload
+		if json.Unmarshal(j.Payload, &cp) == nil {
+			return len(cp.Keys)
+		}
 	}
 	return 1
 }
 
 // deliverChunk delivers a chunk job: each member still the chunk's, in
-// key order, under the locks of all of them.
-func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp chunkPayload) error {
+// key order, under the locks of all of them. handed are the members'
+// payloads the scan of this process kept (nil: each is decoded from the
+// state file).
+func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp chunkPayload, handed []pushPayload) error {
 	ctx = withRun(ctx, cp.Run)
-	slices.SortFunc(cp.Members, func(a, b pushPayload) int { return cmp.Compare(a.Customer.ERPKey, b.Customer.ERPKey) })
-	cp.Members = slices.CompactFunc(cp.Members, func(a, b pushPayload) bool { return a.Customer.ERPKey == b.Customer.ERPKey })
-	for _, p := range cp.Members {
-		defer c.locks.lockUntilSettled(ctx, p.Customer.ERPKey)()
+	slices.Sort(cp.Keys)
+	cp.Keys = slices.Compact(cp.Keys)
+	for _, k := range cp.Keys {
+		// Held until the settlement, as a push job holds its one (a stop
+		// that ends the wait returns the chunk to ready).
+		unlock, err := c.locks.lockCtx(ctx, k)
+		if err != nil {
+			return fmt.Errorf("connector: chunk %s: wait for ERP customer %q: %w", job.Key, k, err)
+		}
+		if !queue.AfterSettle(ctx, unlock) {
+			defer unlock()
+		}
+	}
+	kept := make(map[string]pushPayload, len(handed))
+	for _, p := range handed {
+		kept[p.Customer.ERPKey] = p
 	}
 	var live []pushPayload
 	err := c.state.View(ctx, func(tx *state.Tx) error {
-		for _, p := range cp.Members {
-			mk := s.pushKey(p.Customer.ERPKey)
-			if tx.ChunkOf(mk) != job.Key {
+		for _, k := range cp.Keys {
+			mk := s.pushKey(k)
+			chunk, raw := tx.ChunkMember(mk)
+			if chunk != job.Key {
 				continue // delivered, or a newer job of its own delivers it
 			}
 			jobs, _, err := tx.KeyJobs(mk)
 			if err != nil {
 				return err
 			}
-			if len(jobs) == 0 {
-				live = append(live, p)
+			if len(jobs) != 0 {
+				continue
 			}
+			p, ok := kept[k]
+			if !ok {
+				if err := json.Unmarshal(raw, &p); err != nil || p.Customer.ERPKey != k {
+					// Unreadable: the member reads its ERP record again.
+					p = pushPayload{Op: opReread, Customer: mapping.Customer{ERPKey: k}}
+				}
+			}
+			live = append(live, p)
 		}
 		return nil
 	})

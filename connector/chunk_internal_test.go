@@ -15,11 +15,14 @@ import (
 )
 
 // putRecords puts n generated customers (each with its own owner e-mail
-// and name) into the ERP.
-func (iw *internalWorld) putRecords(t *testing.T, seed uint64, n int) []erpgen.Record {
+// and name) into the ERP; edit, when set, changes each first.
+func (iw *internalWorld) putRecords(t *testing.T, seed uint64, n int, edit ...func(*erpgen.Record)) []erpgen.Record {
 	t.Helper()
 	recs := erpgen.New(erpgen.Options{Seed: seed}).Records(n)
 	for i := range recs {
+		for _, e := range edit {
+			e(&recs[i])
+		}
 		k := strings.ToLower(recs[i].Key)
 		recs[i].Key = recs[i].Key + "-" + string(rune('a'+seed))
 		recs[i].Set("admin_email", k+"-"+string(rune('a'+seed))+"@owners.example.co.uk")
@@ -246,7 +249,10 @@ func TestChunkSize(t *testing.T) {
 // TestChunkGivesTheRestBackOnStop, on both platforms: a stop does not wait
 // for a chunk to finish; its delivery ends between two members, so every
 // record the platform created is bound, the rest stay members of their
-// chunk for the next start, and nothing is dead-lettered.
+// chunk for the next start, and nothing is dead-lettered. (Each customer
+// is flagged for one platform: a chunk holds its members' locks until it
+// settles, so the other platform's chunk of the same customers would
+// start only after it.)
 func TestChunkGivesTheRestBackOnStop(t *testing.T) {
 	ctx := context.Background()
 	iw := newInternalWorld(t)
@@ -258,7 +264,13 @@ func TestChunkGivesTheRestBackOnStop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs := iw.putRecords(t, 4, 100)
+	odd := false
+	recs := iw.putRecords(t, 4, 200, func(r *erpgen.Record) {
+		if r.SyncONe && r.SyncCustomerAPI {
+			odd = !odd
+			r.SyncONe, r.SyncCustomerAPI = odd, !odd
+		}
+	})
 	want := iw.creates(t, keySet(recs))
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -325,6 +337,37 @@ func TestChunkGivesTheRestBackOnStop(t *testing.T) {
 		t.Errorf("%d chunk members left, want the %d records not created", members, total)
 	}
 	if dead, _, err := q.DeadLetters(ctx, queue.DeadFilter{Limit: 10}); err != nil || len(dead) != 0 {
-		t.Errorf("dead letters after the stop: %v %+v", err, dead)
+		for _, d := range dead {
+			t.Errorf("dead letter after the stop: %s: %s", d.Key, d.LastError)
+		}
+		t.Errorf("dead letters after the stop: %v %d", err, len(dead))
+	}
+}
+
+// TestKeyLockGivesUpWithTheContext: a wait for a key's lock ends with the
+// context's error when the context ends first, and leaves nothing behind;
+// the lock is taken once it is free.
+func TestKeyLockGivesUpWithTheContext(t *testing.T) {
+	var l keyLocks
+	unlock := l.lock("K1")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.lockCtx(ctx, "K1"); err == nil {
+		t.Fatal("a held key was locked again")
+	}
+	got := make(chan func(), 1)
+	go func() {
+		u, err := l.lockCtx(context.Background(), "K1")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- u
+	}()
+	unlock()
+	(<-got)()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.m) != 0 {
+		t.Fatalf("locks left behind: %v", l.m)
 	}
 }

@@ -24,8 +24,9 @@ type handoff struct {
 type handed struct {
 	sum uint64 // maphash of the payload's bytes
 	p   pushPayload
-	// chunk is a chunk job's payload (see chunk.go).
-	chunk *chunkPayload
+	// chunk are a chunk job's members' payloads (see chunk.go); a chunk
+	// is handed only those still its members when it is delivered.
+	chunk []pushPayload
 }
 
 // maxHandoff bounds the payloads kept: more than a scan lets the queue
@@ -57,7 +58,7 @@ func (h *handoff) keep(jobs []queue.Job, ps []pushPayload) {
 
 // keepChunk records the payload of a chunk job just committed (its members
 // are creates, which go out as queued).
-func (h *handoff) keepChunk(job queue.Job, cp chunkPayload) {
+func (h *handoff) keepChunk(job queue.Job, members []pushPayload) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil || len(h.m)+1 > maxHandoff {
@@ -66,7 +67,7 @@ func (h *handoff) keepChunk(job queue.Job, cp chunkPayload) {
 		}
 		h.m = make(map[string]handed)
 	}
-	h.m[job.Key] = handed{sum: maphash.Bytes(h.seed, job.Payload), chunk: &cp}
+	h.m[job.Key] = handed{sum: maphash.Bytes(h.seed, job.Payload), chunk: members}
 }
 
 // take returns the payload kept for job, if the job carries exactly the
@@ -79,13 +80,13 @@ func (h *handoff) take(job queue.Job) (pushPayload, bool) {
 	return e.p, true
 }
 
-// takeChunk is take for a chunk job.
-func (h *handoff) takeChunk(job queue.Job) (chunkPayload, bool) {
+// takeChunk is take for a chunk job: its members' payloads.
+func (h *handoff) takeChunk(job queue.Job) ([]pushPayload, bool) {
 	e, ok := h.taken(job)
 	if !ok || e.chunk == nil {
-		return chunkPayload{}, false
+		return nil, false
 	}
-	return *e.chunk, true
+	return e.chunk, true
 }
 
 func (h *handoff) taken(job queue.Job) (handed, bool) {

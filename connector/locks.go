@@ -17,32 +17,46 @@ type keyLocks struct {
 }
 
 type keyLock struct {
-	mu   sync.Mutex
+	held chan struct{} // holds a token while locked
 	refs int
 }
 
 // lock locks key and returns the unlock function (call it once).
 func (l *keyLocks) lock(key string) func() {
+	unlock, _ := l.lockCtx(context.Background(), key)
+	return unlock
+}
+
+// lockCtx is lock, giving up with ctx's error when ctx ends first.
+func (l *keyLocks) lockCtx(ctx context.Context, key string) (func(), error) {
 	l.mu.Lock()
 	if l.m == nil {
 		l.m = map[string]*keyLock{}
 	}
 	k := l.m[key]
 	if k == nil {
-		k = &keyLock{}
+		k = &keyLock{held: make(chan struct{}, 1)}
 		l.m[key] = k
 	}
 	k.refs++
 	l.mu.Unlock()
-	k.mu.Lock()
-	return func() {
-		k.mu.Unlock()
+	release := func() {
 		l.mu.Lock()
 		if k.refs--; k.refs == 0 {
 			delete(l.m, key)
 		}
 		l.mu.Unlock()
 	}
+	select {
+	case k.held <- struct{}{}:
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+	return func() {
+		<-k.held
+		release()
+	}, nil
 }
 
 // lockUntilSettled locks key for a queue handler until its job's settlement

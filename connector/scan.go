@@ -172,7 +172,7 @@ func (c *Connector) scanERP(ctx context.Context, kind scanKind) (int, error) {
 		}
 		c.handoff.keep(queuedJobs[:len(payloads)], payloads)
 		for i, j := range chunks {
-			c.handoff.keepChunk(j, chunkPayload{Run: runOf(ctx), Members: chunked[i]})
+			c.handoff.keepChunk(j, chunked[i])
 		}
 		queued += n
 		c.m.queued.WithLabelValues("erp").Add(float64(n))

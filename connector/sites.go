@@ -197,13 +197,12 @@ func (c *Connector) handle(s *site) queue.Handler {
 			c.delivered(ctx, s, job, err)
 			return err
 		case s.chunkType():
-			cp, ok := c.handoff.takeChunk(job)
-			if !ok {
-				if err := decode(&cp); err != nil {
-					return err
-				}
+			var cp chunkPayload
+			if err := decode(&cp); err != nil {
+				return err
 			}
-			return c.deliverChunk(ctx, s, job, cp)
+			members, _ := c.handoff.takeChunk(job)
+			return c.deliverChunk(ctx, s, job, cp, members)
 		case s.pullType():
 			var p pullPayload
 			if err := decode(&p); err != nil {

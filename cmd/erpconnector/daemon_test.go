@@ -146,6 +146,22 @@ func traceThroughDaemon(t *testing.T, cfgPath, base string, st connector.Status)
 		code := run(append(args, "--config", cfgPath), &out, &errOut)
 		return code, out.String(), errOut.String()
 	}
+	// C0000005 goes to each platform in a chunk job with the first new
+	// customers; wait for both (the other platform's chunk of the same
+	// customers waits for the first one's locks).
+	waitFor(t, 60*time.Second, "C0000005 on both platforms", func() bool {
+		_, out, _ := cli("trace", "C0000005", "-o", "json")
+		var tr connector.Trace
+		if json.Unmarshal([]byte(out), &tr) != nil {
+			return false
+		}
+		for _, p := range tr.Platforms {
+			if !p.Bound {
+				return false
+			}
+		}
+		return len(tr.Platforms) == 2
+	})
 	code, out, errOut := cli("trace", "C0000005")
 	if code != 0 || !strings.Contains(out, "as the running daemon knows it") || !strings.Contains(out, "bound to") ||
 		!strings.Contains(out, "created") {

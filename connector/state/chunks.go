@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 
@@ -10,10 +11,13 @@ import (
 // Chunk members: a queue job that carries the new customers of a migration
 // in one chunk (see the connector's chunk jobs) names each customer it
 // still has to deliver here, by the job key the customer's own push job
-// would have, with the chunk job's key as the value. Any job queued for a
-// member's key takes the customer out of its chunk (Enqueue and Advance
-// drop the entry), so a chunk never delivers a copy older than what was
-// queued after it; a delivery drops the entry with its settlement.
+// would have; the value is the chunk job's key and the customer's payload
+// (each in a value of its own: small values keep the file from growing,
+// where one large value per chunk would need runs of free pages). Any job
+// queued for a member's key takes the customer out of its chunk (Enqueue
+// and Advance drop the entry), so a chunk never delivers a copy older than
+// what was queued after it; a delivery drops the entry with its
+// settlement.
 var bktChunkMembers = []byte("chunk.members")
 
 // NewChunkKey returns a job key for a new chunk job of the given prefix,
@@ -30,28 +34,38 @@ func (t *Tx) NewChunkKey(prefix string) (string, error) {
 	return prefix + ":chunk:" + strconv.FormatUint(n, 10), nil
 }
 
-// PutChunkMembers records the member job keys of the chunk job chunkKey.
-func (t *Tx) PutChunkMembers(chunkKey string, members []string) error {
+// PutChunkMember records member (a job key) as a member of the chunk job
+// chunkKey, with its payload.
+func (t *Tx) PutChunkMember(member, chunkKey string, payload []byte) error {
 	b, err := t.bucket(bktChunkMembers)
 	if err != nil {
 		return err
 	}
-	for _, m := range members {
-		if err := b.Put([]byte(m), []byte(chunkKey)); err != nil {
-			return fmt.Errorf("state: chunk member: %w", err)
-		}
+	v := make([]byte, 0, len(chunkKey)+1+len(payload))
+	v = append(append(append(v, chunkKey...), 0), payload...)
+	if err := b.Put([]byte(member), v); err != nil {
+		return fmt.Errorf("state: chunk member: %w", err)
 	}
 	return nil
+}
+
+// ChunkMember returns the key of the chunk job a member job key belongs to
+// ("" when none) and its payload (valid until the transaction ends).
+func (t *Tx) ChunkMember(member string) (chunkKey string, payload []byte) {
+	b := t.tx.Bucket(bktChunkMembers)
+	if b == nil {
+		return "", nil
+	}
+	v := b.Get([]byte(member))
+	k, p, _ := bytes.Cut(v, []byte{0})
+	return string(k), p
 }
 
 // ChunkOf returns the key of the chunk job a member job key belongs to, ""
 // when none.
 func (t *Tx) ChunkOf(member string) string {
-	b := t.tx.Bucket(bktChunkMembers)
-	if b == nil {
-		return ""
-	}
-	return string(b.Get([]byte(member)))
+	k, _ := t.ChunkMember(member)
+	return k
 }
 
 // DropChunkMember takes member out of the chunk job chunkKey (when it is
@@ -61,7 +75,7 @@ func (t *Tx) DropChunkMember(member, chunkKey string) error {
 	if b == nil {
 		return nil
 	}
-	if v := b.Get([]byte(member)); v == nil || chunkKey != "" && string(v) != chunkKey {
+	if k := t.ChunkOf(member); k == "" || chunkKey != "" && k != chunkKey {
 		return nil
 	}
 	if err := b.Delete([]byte(member)); err != nil {
