@@ -24,8 +24,10 @@ import (
 //     its push key exists. The state file names it a member of the chunk
 //     (state: chunk members); any job queued for its key later takes it out
 //     (that newer job delivers it), so a chunk never sends a stale copy.
-//   - A delivery locks every member's ERP key (in key order, so two chunks
-//     never wait on each other) until its settlement, as a push job does.
+//   - A delivery locks every member's ERP key until its settlement, as a
+//     push job locks its one; in key order, so two chunks never wait for
+//     each other in a circle. (The other platform's chunk of the same
+//     customers waits for the first one to settle.)
 //   - A member that fails goes on alone: a per-record job of its own, which
 //     reads the ERP record again and retries, dead-letters and replays it
 //     as any push job; after a failure the upstream's breaker and pause
@@ -198,14 +200,19 @@ func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp
 	if again && len(live) > 0 {
 		c.log.Warn(chunkAgainMsg, "platform", s.name, "chunk", job.Key, "members", len(live), "attempt", job.Attempts, "last_error", job.LastError)
 	}
-	budget := time.Now().Add(c.cfg.Queue.LeaseTimeout / 4)
+	// New members start only in the first quarter of the lease (its wait
+	// for the locks included), so the lease outlasts the last one.
+	budget := c.now().Add(c.cfg.Queue.LeaseTimeout / 4)
+	if !job.LeaseDeadline.IsZero() { // on the queue's clock, c.now
+		budget = job.LeaseDeadline.Add(-c.cfg.Queue.LeaseTimeout * 3 / 4)
+	}
 	for i, p := range live {
 		if i > 0 && queue.Stopping(ctx) {
 			// The connector stops: the rest wait in the chunk for the next
 			// start instead of holding the stop up.
 			return fmt.Errorf("connector: chunk %s: %d members left for the next start: %w", job.Key, len(live)-i, context.Canceled)
 		}
-		if i > 0 && time.Now().After(budget) {
+		if i > 0 && c.now().After(budget) {
 			// Slow going: the rest go on in jobs of their own before the
 			// lease is at risk.
 			return c.handOver(ctx, s, job, nil, live[i:], again)

@@ -12,6 +12,7 @@ import (
 	"github.com/erpconnector/erpconnector/internal/fault"
 	"github.com/erpconnector/erpconnector/mapping"
 	"github.com/erpconnector/erpconnector/queue"
+	bolt "go.etcd.io/bbolt"
 )
 
 // putRecords puts n generated customers (each with its own owner e-mail
@@ -370,4 +371,60 @@ func TestKeyLockGivesUpWithTheContext(t *testing.T) {
 	if len(l.m) != 0 {
 		t.Fatalf("locks left behind: %v", l.m)
 	}
+}
+
+// TestSlowChunkHandsTheRestOver, on both platforms: when a chunk's members
+// go slowly (here 40 ms a create against a lease of 600 ms), no member
+// starts after the first quarter of the lease; the rest go on in push jobs
+// of their own, and every customer is created exactly once.
+func TestSlowChunkHandsTheRestOver(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t, func(c *Config) { c.Queue.LeaseTimeout = 600 * time.Millisecond })
+	c := iw.c
+	injectors := map[string]*fault.Injector{"one": iw.one.Faults(), "customerapi": iw.capi.Faults()}
+	createOps := map[string]string{"one": "createClient", "customerapi": "createOrganisation"}
+	for _, s := range c.sites {
+		if _, err := injectors[string(s.name)].Add(fault.Rule{Operation: createOps[string(s.name)], Latency: fault.Duration(40 * time.Millisecond)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := iw.putRecords(t, 5, 120)
+	want := iw.creates(t, keySet(recs))
+	if _, err := c.scanERP(ctx, scanNew); err != nil {
+		t.Fatal(err)
+	}
+	var chunkJobs int
+	st, err := c.store.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.sites {
+		chunkJobs += st.ByType[s.chunkType()].Total()
+	}
+	if chunkJobs == 0 {
+		t.Fatal("no chunk jobs queued")
+	}
+	iw.settle(t, func(context.Context) error { return c.Start(ctx) })
+	for _, s := range c.sites {
+		for _, k := range want[s] {
+			if _, bound, err := c.binding(ctx, s, k); err != nil || !bound {
+				t.Errorf("%s: %s not created (%v)", s.name, k, err)
+			}
+		}
+		if n := injectors[string(s.name)].Counts()[createOps[string(s.name)]].Total; n != int64(len(want[s])) {
+			t.Errorf("%s: %d creates for %d new customers", s.name, n, len(want[s]))
+		}
+	}
+	// The hand-overs were push jobs of their own: job ids past the chunks'.
+	var last uint64
+	if err := c.store.View(ctx, func(tx *bolt.Tx) error {
+		last = tx.Bucket([]byte("queue.jobs")).Sequence()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if last <= uint64(chunkJobs) {
+		t.Errorf("job sequence %d: no member went on in a job of its own after %d chunk jobs", last, chunkJobs)
+	}
+	iw.noneLeft(t)
 }

@@ -27,7 +27,7 @@ type internalWorld struct {
 	capi *customerapitest.Server
 }
 
-func newInternalWorld(t *testing.T) *internalWorld {
+func newInternalWorld(t *testing.T, configure ...func(*Config)) *internalWorld {
 	t.Helper()
 	ctx := context.Background()
 	one, err := oneapitest.NewServer(oneapitest.Options{Tenants: map[string]string{"demo": "k"}})
@@ -50,9 +50,13 @@ func newInternalWorld(t *testing.T) *internalWorld {
 	if err := sqlerp.CreateDemoSchema(ctx, tab.DB(), tab.Dialect(), sqlerp.DemoTable); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Config: Config{StatePath: filepath.Join(dir, "state.db"),
+	conf := Config{StatePath: filepath.Join(dir, "state.db"),
 		ONe:         &ONeConfig{BaseURL: hsOne.URL, Tenant: "demo", APIKey: "k"},
-		CustomerAPI: &CustomerAPIConfig{BaseURL: hsCAPI.URL, Username: "c@example.co.uk", Password: "Passw0rd!x"}}, ERP: tab})
+		CustomerAPI: &CustomerAPIConfig{BaseURL: hsCAPI.URL, Username: "c@example.co.uk", Password: "Passw0rd!x"}}
+	for _, f := range configure {
+		f(&conf)
+	}
+	c, err := New(Options{Config: conf, ERP: tab})
 	if err != nil {
 		t.Fatal(err)
 	}
