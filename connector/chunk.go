@@ -32,10 +32,12 @@ import (
 //     reads the ERP record again and retries, dead-letters and replays it
 //     as any push job; after a failure the upstream's breaker and pause
 //     see, the rest go on the same way, each in its own job.
-//   - A chunk delivered again after an earlier attempt failed or was
-//     abandoned (a kill) may have created members whose bindings never
-//     committed: each member then reads its ERP record again and looks for
-//     the record an earlier attempt created before creating one.
+//   - A chunk is marked started, durably, before its first request, and
+//     the mark goes with its settlement. One found marked when delivered
+//     (its process died mid-chunk) may have created members whose bindings
+//     never committed: each member then looks for the record that attempt
+//     created before creating one (all of them sharing one listing where
+//     the platform's look-up is a listing).
 
 // maxChunk is the most customers one chunk job carries.
 const maxChunk = 32
@@ -161,12 +163,24 @@ func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp
 			defer unlock()
 		}
 	}
+	// Every earlier attempt of the chunk has ended now that its locks are
+	// held (an earlier delivery here at its settlement), or when the state
+	// file was opened (a lease a previous process held): the members'
+	// look-ups share one listing begun after that, not one each (and
+	// after a restart, every chunk the previous process held shares one).
+	since := time.Now()
+	if job.LastError == queue.LeaseAbandoned {
+		since = c.opened
+	}
+	ctx = withLookupSince(ctx, since)
 	kept := make(map[string]pushPayload, len(handed))
 	for _, p := range handed {
 		kept[p.Customer.ERPKey] = p
 	}
 	var live []pushPayload
+	var started bool
 	err := c.state.View(ctx, func(tx *state.Tx) error {
+		started = tx.ChunkStarted(job.Key)
 		for _, k := range cp.Keys {
 			mk := s.pushKey(k)
 			chunk, raw := tx.ChunkMember(mk)
@@ -194,11 +208,27 @@ func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp
 	if err != nil {
 		return err
 	}
-	// Delivered before: members may have been created by an attempt whose
-	// settlement never committed.
-	again := failedBefore(job)
-	if again && len(live) > 0 {
+	if len(live) == 0 {
+		return c.state.Defer(ctx, func(tx *state.Tx) error { return tx.DropChunkStarted(job.Key) })
+	}
+	// Started before and never settled (its process died): members may
+	// have been created by that attempt, their bindings never committed.
+	// Each looks first. (A chunk the previous process only held, never
+	// started, creates its members as they are.)
+	again := started
+	if again {
 		c.log.Warn(chunkAgainMsg, "platform", s.name, "chunk", job.Key, "members", len(live), "attempt", job.Attempts, "last_error", job.LastError)
+	}
+	// Marked started, durably, before the first request; the mark goes
+	// with the settlement, whatever its outcome (the members left then
+	// were not tried).
+	if !started {
+		if err := c.state.Batch(ctx, func(tx *state.Tx) error { return tx.MarkChunkStarted(job.Key) }); err != nil {
+			return err
+		}
+	}
+	if err := c.state.Defer(ctx, func(tx *state.Tx) error { return tx.DropChunkStarted(job.Key) }); err != nil {
+		return err
 	}
 	// New members start only in the first quarter of the lease (its wait
 	// for the locks included), so the lease outlasts the last one.

@@ -428,3 +428,58 @@ func TestSlowChunkHandsTheRestOver(t *testing.T) {
 	}
 	iw.noneLeft(t)
 }
+
+// TestStartedChunkLooksFirst, on both platforms: a chunk found marked
+// started (its process died mid-chunk) looks for each member's record
+// before creating it, so the record that attempt created is adopted, with
+// no create refused as a duplicate; the other members are created once.
+func TestStartedChunkLooksFirst(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	c := iw.c
+	injectors := map[string]*fault.Injector{"one": iw.one.Faults(), "customerapi": iw.capi.Faults()}
+	createOps := map[string]string{"one": "createClient", "customerapi": "createOrganisation"}
+	recs := iw.putRecords(t, 6, 120)
+	want := iw.creates(t, keySet(recs))
+	if _, err := c.scanERP(ctx, scanNew); err != nil {
+		t.Fatal(err)
+	}
+	// What the dead process did: marked a chunk started and created its
+	// first member, whose binding never committed.
+	created := map[mapping.Platform]string{}
+	for _, s := range c.sites {
+		k := want[s][0]
+		it, err := iw.tab.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cust := it.Customer
+		cust.ERPKey = k
+		wr, err := s.p.Create(ctx, cust, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		created[s.name] = wr.Ref.ID
+		if err := c.state.Update(ctx, func(tx *state.Tx) error {
+			chunk := tx.ChunkOf(s.pushKey(k))
+			if chunk == "" {
+				t.Fatalf("%s: %s is in no chunk", s.name, k)
+			}
+			return tx.MarkChunkStarted(chunk)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iw.settle(t, func(context.Context) error { return c.Start(ctx) })
+	for _, s := range c.sites {
+		b, bound, err := c.binding(ctx, s, want[s][0])
+		if err != nil || !bound || b.ID != created[s.name] {
+			t.Errorf("%s: %s bound to %q (%v), want the record the dead attempt created, %s", s.name, want[s][0], b.ID, err, created[s.name])
+		}
+		counts := injectors[string(s.name)].Counts()[createOps[string(s.name)]]
+		if counts.ByStatus[409] != 0 || counts.Total != int64(len(want[s])) {
+			t.Errorf("%s: %d creates (%d refused as duplicates) for %d customers, one created before", s.name, counts.Total, counts.ByStatus[409], len(want[s]))
+		}
+	}
+	iw.noneLeft(t)
+}

@@ -56,8 +56,11 @@ type Connector struct {
 	state *state.Store
 	terms mapping.Terms
 	now   func() time.Time
-	m     *metrics
-	locks keyLocks
+	// opened is when the state file was opened (the leases a previous
+	// process held were returned to ready then).
+	opened time.Time
+	m      *metrics
+	locks  keyLocks
 	// handoff hands the scans' push payloads to their deliveries undecoded.
 	handoff handoff
 	// sites are the configured platforms, in a fixed order (ONe, then the
@@ -121,7 +124,7 @@ func New(opts Options) (*Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connector: open state: %w", err)
 	}
-	c.store = store
+	c.store, c.opened = store, time.Now()
 	if c.state, err = state.Open(context.Background(), store, now); err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("connector: %w", err)

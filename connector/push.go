@@ -112,6 +112,24 @@ func (c *Connector) pushLocked(ctx context.Context, s *site, job queue.Job, p pu
 	return apierr.Permanently(fmt.Errorf("connector: unknown push op %q", p.Op))
 }
 
+type lookupSinceKey struct{}
+
+// withLookupSince returns ctx under which a look-up for a record an
+// earlier attempt may have created trusts a listing begun at t or later
+// (by default one begun after the push started): every attempt that could
+// have created it had ended by t.
+func withLookupSince(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, lookupSinceKey{}, t)
+}
+
+// lookupSince is the time a push's look-ups trust listings from.
+func lookupSince(ctx context.Context) time.Time {
+	if t, ok := ctx.Value(lookupSinceKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
+}
+
 // failedBefore reports whether an earlier attempt of the job failed (a
 // retry, or a dead letter replayed).
 func failedBefore(job queue.Job) bool { return job.LastError != "" || len(job.History) > 0 }
@@ -119,7 +137,7 @@ func failedBefore(job queue.Job) bool { return job.LastError != "" || len(job.Hi
 // upsert sends a valid, flagged ERP customer: an update of the bound
 // record with only the writes that changed, else a safe create.
 func (c *Connector) upsert(ctx context.Context, s *site, job queue.Job, p pushPayload) error {
-	start := time.Now()
+	start := lookupSince(ctx)
 	key, cust, want := p.Customer.ERPKey, p.Customer, mapping.Digest(p.Hash)
 	log := c.log.With("platform", s.name, "erp_key", key)
 	b, bound, err := c.binding(ctx, s, key)

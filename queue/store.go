@@ -51,6 +51,10 @@ var (
 	bktCursors    = []byte("queue.cursors")
 )
 
+// LeaseAbandoned is the last error of a job whose lease Open found: the
+// process (or the pool on this store) that held it had ended.
+const LeaseAbandoned = "lease abandoned by a previous process"
+
 // ErrLeaseLost is returned when a job is settled with a lease that expired
 // or was already settled.
 var ErrLeaseLost = errors.New("queue: lease lost")
@@ -1014,7 +1018,7 @@ func (t *txn) expire(now time.Time, all bool) (int, error) {
 		}
 		msg := "lease expired"
 		if all {
-			msg = "lease abandoned by a previous process"
+			msg = LeaseAbandoned
 		}
 		if j.Attempts >= t.s.opts.MaxAttempts {
 			j.History = t.appendHistory(j.History, msg)

@@ -113,3 +113,38 @@ func (t *Tx) HandOver(chunkKey string, err error, jobs ...queue.Job) error {
 	}
 	return t.s.q.HandOverTx(t.tx, err, keep...)
 }
+
+// bktChunkStarted marks the chunk jobs whose delivery has started and not
+// yet settled: a chunk found marked when it is delivered may have created
+// members whose bindings never committed (its process died).
+var bktChunkStarted = []byte("chunk.started")
+
+// MarkChunkStarted marks the chunk job chunkKey as started.
+func (t *Tx) MarkChunkStarted(chunkKey string) error {
+	b, err := t.bucket(bktChunkStarted)
+	if err != nil {
+		return err
+	}
+	if err := b.Put([]byte(chunkKey), nil); err != nil {
+		return fmt.Errorf("state: chunk started: %w", err)
+	}
+	return nil
+}
+
+// ChunkStarted reports whether the chunk job chunkKey is marked started.
+func (t *Tx) ChunkStarted(chunkKey string) bool {
+	b := t.tx.Bucket(bktChunkStarted)
+	return b != nil && b.Get([]byte(chunkKey)) != nil
+}
+
+// DropChunkStarted removes the mark of the chunk job chunkKey.
+func (t *Tx) DropChunkStarted(chunkKey string) error {
+	b := t.tx.Bucket(bktChunkStarted)
+	if b == nil {
+		return nil
+	}
+	if err := b.Delete([]byte(chunkKey)); err != nil {
+		return fmt.Errorf("state: chunk started: %w", err)
+	}
+	return nil
+}

@@ -72,6 +72,13 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	return s.q.Update(ctx, func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, s: s}) })
 }
 
+// Batch runs fn in a read-write transaction committed at once (durably,
+// before Batch returns), batched with concurrent writers; fn may run more
+// than once.
+func (s *Store) Batch(ctx context.Context, fn func(*Tx) error) error {
+	return s.q.Batch(ctx, func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, s: s}) })
+}
+
 // Defer runs fn in the transaction that settles the job a queue handler
 // is delivering (whatever its outcome); outside a handler it commits at
 // once. fn may run again on a later transaction and must derive everything
