@@ -75,11 +75,7 @@ func TestNewCustomersGoInChunks(t *testing.T) {
 	ctx := context.Background()
 	iw := newInternalWorld(t)
 	c := iw.c
-	recs := iw.putRecords(t, 1, 160)
-	want := iw.creates(t, keySet(recs))
-	if _, err := c.scanERP(ctx, scanNew); err != nil {
-		t.Fatal(err)
-	}
+	want := iw.queueNew(t, 1, 160)
 	st, err := c.store.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -167,11 +163,9 @@ func TestChunkMemberFailuresGoOnAlone(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	injectors := map[string]*fault.Injector{"one": iw.one.Faults(), "customerapi": iw.capi.Faults()}
-	createOps := map[string]string{"one": "createClient", "customerapi": "createOrganisation"}
 	for round, status := range []int{422, 500} {
 		for _, s := range c.sites {
-			if _, err := injectors[string(s.name)].Add(fault.Rule{Operation: createOps[string(s.name)], Status: status, Count: 1}); err != nil {
+			if _, err := iw.faults(s).Add(fault.Rule{Operation: createOp(s), Status: status, Count: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -210,6 +204,44 @@ func TestChunkMemberFailuresGoOnAlone(t *testing.T) {
 		}
 		iw.noneLeft(t)
 	}
+}
+
+// faults is the fault injector of a site's reference server.
+func (iw *internalWorld) faults(s *site) *fault.Injector {
+	if s.name == mapping.PlatformONe {
+		return iw.one.Faults()
+	}
+	return iw.capi.Faults()
+}
+
+// createOp is the operation that creates a record on a site's platform.
+func createOp(s *site) string {
+	if s.name == mapping.PlatformONe {
+		return "createClient"
+	}
+	return "createOrganisation"
+}
+
+// slowCreates makes every platform take d to answer a create.
+func (iw *internalWorld) slowCreates(t *testing.T, d time.Duration) {
+	t.Helper()
+	for _, s := range iw.c.sites {
+		if _, err := iw.faults(s).Add(fault.Rule{Operation: createOp(s), Latency: fault.Duration(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// queueNew puts n generated customers into the ERP and runs the
+// new-customer scan (the pools do not run yet); it returns, per site, the
+// customers the scan queued to be created.
+func (iw *internalWorld) queueNew(t *testing.T, seed uint64, n int) map[*site][]string {
+	t.Helper()
+	want := iw.creates(t, keySet(iw.putRecords(t, seed, n)))
+	if _, err := iw.c.scanERP(context.Background(), scanNew); err != nil {
+		t.Fatal(err)
+	}
+	return want
 }
 
 // noneLeft fails the test when the queue holds a job or a chunk member.
@@ -258,13 +290,7 @@ func TestChunkGivesTheRestBackOnStop(t *testing.T) {
 	ctx := context.Background()
 	iw := newInternalWorld(t)
 	c := iw.c
-	injectors := map[string]*fault.Injector{"one": iw.one.Faults(), "customerapi": iw.capi.Faults()}
-	createOps := map[string]string{"one": "createClient", "customerapi": "createOrganisation"}
-	for _, s := range c.sites {
-		if _, err := injectors[string(s.name)].Add(fault.Rule{Operation: createOps[string(s.name)], Latency: fault.Duration(100 * time.Millisecond)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	iw.slowCreates(t, 100*time.Millisecond)
 	odd := false
 	recs := iw.putRecords(t, 4, 200, func(r *erpgen.Record) {
 		if r.SyncONe && r.SyncCustomerAPI {
@@ -280,7 +306,7 @@ func TestChunkGivesTheRestBackOnStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range c.sites {
-		for injectors[string(s.name)].Counts()[createOps[string(s.name)]].Total == 0 {
+		for iw.faults(s).Counts()[createOp(s)].Total == 0 {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
@@ -329,7 +355,7 @@ func TestChunkGivesTheRestBackOnStop(t *testing.T) {
 	for _, s := range c.sites {
 		bound := bound[s.name]
 		total += len(want[s]) - bound
-		created := injectors[string(s.name)].Counts()[createOps[string(s.name)]].Total
+		created := iw.faults(s).Counts()[createOp(s)].Total
 		if int64(bound) != created || bound == len(want[s]) {
 			t.Errorf("%s: %d records created, %d bound, of %d: want every created record bound and some left", s.name, created, bound, len(want[s]))
 		}
@@ -381,18 +407,8 @@ func TestSlowChunkHandsTheRestOver(t *testing.T) {
 	ctx := context.Background()
 	iw := newInternalWorld(t, func(c *Config) { c.Queue.LeaseTimeout = 600 * time.Millisecond })
 	c := iw.c
-	injectors := map[string]*fault.Injector{"one": iw.one.Faults(), "customerapi": iw.capi.Faults()}
-	createOps := map[string]string{"one": "createClient", "customerapi": "createOrganisation"}
-	for _, s := range c.sites {
-		if _, err := injectors[string(s.name)].Add(fault.Rule{Operation: createOps[string(s.name)], Latency: fault.Duration(40 * time.Millisecond)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	recs := iw.putRecords(t, 5, 120)
-	want := iw.creates(t, keySet(recs))
-	if _, err := c.scanERP(ctx, scanNew); err != nil {
-		t.Fatal(err)
-	}
+	iw.slowCreates(t, 40*time.Millisecond)
+	want := iw.queueNew(t, 5, 120)
 	var chunkJobs int
 	st, err := c.store.Stats(ctx)
 	if err != nil {
@@ -411,7 +427,7 @@ func TestSlowChunkHandsTheRestOver(t *testing.T) {
 				t.Errorf("%s: %s not created (%v)", s.name, k, err)
 			}
 		}
-		if n := injectors[string(s.name)].Counts()[createOps[string(s.name)]].Total; n != int64(len(want[s])) {
+		if n := iw.faults(s).Counts()[createOp(s)].Total; n != int64(len(want[s])) {
 			t.Errorf("%s: %d creates for %d new customers", s.name, n, len(want[s]))
 		}
 	}
@@ -437,13 +453,7 @@ func TestStartedChunkLooksFirst(t *testing.T) {
 	ctx := context.Background()
 	iw := newInternalWorld(t)
 	c := iw.c
-	injectors := map[string]*fault.Injector{"one": iw.one.Faults(), "customerapi": iw.capi.Faults()}
-	createOps := map[string]string{"one": "createClient", "customerapi": "createOrganisation"}
-	recs := iw.putRecords(t, 6, 120)
-	want := iw.creates(t, keySet(recs))
-	if _, err := c.scanERP(ctx, scanNew); err != nil {
-		t.Fatal(err)
-	}
+	want := iw.queueNew(t, 6, 120)
 	// What the dead process did: marked a chunk started and created its
 	// first member, whose binding never committed.
 	created := map[mapping.Platform]string{}
@@ -476,7 +486,7 @@ func TestStartedChunkLooksFirst(t *testing.T) {
 		if err != nil || !bound || b.ID != created[s.name] {
 			t.Errorf("%s: %s bound to %q (%v), want the record the dead attempt created, %s", s.name, want[s][0], b.ID, err, created[s.name])
 		}
-		counts := injectors[string(s.name)].Counts()[createOps[string(s.name)]]
+		counts := iw.faults(s).Counts()[createOp(s)]
 		if counts.ByStatus[409] != 0 || counts.Total != int64(len(want[s])) {
 			t.Errorf("%s: %d creates (%d refused as duplicates) for %d customers, one created before", s.name, counts.Total, counts.ByStatus[409], len(want[s]))
 		}
