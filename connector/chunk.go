@@ -46,8 +46,8 @@ const maxChunk = 32
 // a follow-up write, a look-up), for sizing chunks under a rate limit.
 const requestsPerCreate = 3
 
-// chunkAgainMsg is logged when a chunk job is delivered again with members
-// left (after a failure, or an attempt a kill cut short).
+// chunkAgainMsg is logged when a chunk job found marked started (a kill
+// cut an attempt short) is delivered again with members left.
 const chunkAgainMsg = "chunk delivered again; its members look for the records an earlier attempt may have created"
 
 // chunkPayload is the payload of a chunk job: the ERP keys of its
@@ -198,6 +198,8 @@ func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp
 			if !ok {
 				if err := json.Unmarshal(raw, &p); err != nil || p.Customer.ERPKey != k {
 					// Unreadable: the member reads its ERP record again.
+					c.log.Warn("chunk member's payload unreadable in the state file; its ERP record is read again",
+						"platform", s.name, "chunk", job.Key, "erp_key", k, "err", err)
 					p = pushPayload{Op: opReread, Customer: mapping.Customer{ERPKey: k}}
 				}
 			}
@@ -215,8 +217,7 @@ func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp
 	// have been created by that attempt, their bindings never committed.
 	// Each looks first. (A chunk the previous process only held, never
 	// started, creates its members as they are.)
-	again := started
-	if again {
+	if started {
 		c.log.Warn(chunkAgainMsg, "platform", s.name, "chunk", job.Key, "members", len(live), "attempt", job.Attempts, "last_error", job.LastError)
 	}
 	// Marked started, durably, before the first request; the mark goes
@@ -245,11 +246,11 @@ func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp
 		if i > 0 && c.now().After(budget) {
 			// Slow going: the rest go on in jobs of their own before the
 			// lease is at risk.
-			return c.handOver(ctx, s, job, nil, live[i:], again)
+			return c.handOver(ctx, s, job, nil, live[i:], started)
 		}
 		mk := s.pushKey(p.Customer.ERPKey)
 		mj := queue.Job{ID: job.ID, Type: s.pushType(), Key: mk, Lane: job.Lane, Attempts: job.Attempts,
-			LastError: job.LastError, History: job.History, OutcomeUnknown: job.OutcomeUnknown || again, Created: job.Created}
+			LastError: job.LastError, History: job.History, OutcomeUnknown: job.OutcomeUnknown || started, Created: job.Created}
 		err := c.pushLocked(ctx, s, mj, p)
 		c.m.outcome(s.dirPush(), p.Op, err)
 		class := apierr.Classify(err)
@@ -269,7 +270,7 @@ func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp
 		// this attempt (refused: straight to the dead letters).
 		err = c.refused(ctx, s, p.Customer.ERPKey, err)
 		c.delivered(ctx, s, mj, err)
-		if herr := c.handOver(ctx, s, job, &failed{p, err}, nil, again); herr != nil {
+		if herr := c.handOver(ctx, s, job, &failed{p, err}, nil, started); herr != nil {
 			return herr
 		}
 		if class == apierr.Permanent {
@@ -279,7 +280,7 @@ func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp
 		// own too (retried, paused and dead-lettered as push jobs), and
 		// the chunk's retry finds nothing left to do (on its last
 		// attempt it is done instead of dead).
-		if herr := c.handOver(ctx, s, job, nil, live[i+1:], again); herr != nil {
+		if herr := c.handOver(ctx, s, job, nil, live[i+1:], started); herr != nil {
 			return herr
 		}
 		if job.Attempts >= c.cfg.Queue.MaxAttempts {
@@ -298,14 +299,15 @@ type failed struct {
 
 // handOver queues, with the chunk job's settlement, a push job of its own
 // for members of the chunk: f, which has had the chunk's attempt, and
-// rest, which have had its earlier attempts only. After an earlier failed
-// attempt of the chunk (again) each may have been created by it.
-func (c *Connector) handOver(ctx context.Context, s *site, job queue.Job, f *failed, rest []pushPayload, again bool) error {
+// rest, which have had its earlier attempts only. When the chunk was found
+// started (a kill cut an attempt short), each may have been created by
+// that attempt and is marked outcome-unknown.
+func (c *Connector) handOver(ctx context.Context, s *site, job queue.Job, f *failed, rest []pushPayload, started bool) error {
 	jobOf := func(p pushPayload, attempts int) (queue.Job, error) {
 		p.Run = runOf(ctx)
 		j, err := s.pushJob(p, job.Lane)
 		j.Attempts, j.LastError, j.History = attempts, job.LastError, job.History
-		j.OutcomeUnknown = job.OutcomeUnknown || again
+		j.OutcomeUnknown = job.OutcomeUnknown || started
 		return j, err
 	}
 	var one []queue.Job

@@ -131,6 +131,17 @@ func TestNewCustomersGoInChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A member whose payload in the state file is unreadable is read
+	// from the ERP again and created all the same.
+	broken := want[c.sites[0]][5]
+	if err := c.state.Update(ctx, func(tx *state.Tx) error {
+		mk := c.sites[0].pushKey(broken)
+		return tx.PutChunkMember(mk, tx.ChunkOf(mk), []byte("{not json"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.handoff = handoff{} // as after a restart: every payload is read from the file
+
 	iw.settle(t, func(context.Context) error { return c.Start(ctx) })
 	for _, s := range c.sites {
 		for _, k := range want[s] {

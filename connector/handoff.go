@@ -43,12 +43,7 @@ const maxHandoff = 2 * maxHeld
 func (h *handoff) keep(jobs []queue.Job, ps []pushPayload) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.m == nil || len(h.m)+len(jobs) > maxHandoff {
-		if h.m == nil {
-			h.seed = maphash.MakeSeed()
-		}
-		h.m = make(map[string]handed, len(jobs))
-	}
+	h.room(len(jobs))
 	for i, j := range jobs {
 		if ps[i].Op == opUpsert {
 			h.m[j.Key] = handed{sum: maphash.Bytes(h.seed, j.Payload), p: ps[i]}
@@ -61,13 +56,19 @@ func (h *handoff) keep(jobs []queue.Job, ps []pushPayload) {
 func (h *handoff) keepChunk(job queue.Job, members []pushPayload) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.m == nil || len(h.m)+1 > maxHandoff {
+	h.room(1)
+	h.m[job.Key] = handed{sum: maphash.Bytes(h.seed, job.Payload), chunk: members}
+}
+
+// room makes room for n more payloads: past maxHandoff the map starts
+// again. The caller holds mu.
+func (h *handoff) room(n int) {
+	if h.m == nil || len(h.m)+n > maxHandoff {
 		if h.m == nil {
 			h.seed = maphash.MakeSeed()
 		}
-		h.m = make(map[string]handed)
+		h.m = make(map[string]handed, n)
 	}
-	h.m[job.Key] = handed{sum: maphash.Bytes(h.seed, job.Payload), chunk: members}
 }
 
 // take returns the payload kept for job, if the job carries exactly the
