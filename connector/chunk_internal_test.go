@@ -504,3 +504,95 @@ func TestStartedChunkLooksFirst(t *testing.T) {
 	}
 	iw.noneLeft(t)
 }
+
+// restart stops the connector and opens a new one on the same state file
+// and ERP, as a process started after the first one ended.
+func (iw *internalWorld) restart(t *testing.T) {
+	t.Helper()
+	if err := iw.c.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Config: iw.conf, ERP: iw.tab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	iw.c = c
+}
+
+// TestAbandonedCreateLooksFirst: a push job a dead process held (on every
+// platform) may have created its record and died before the binding
+// committed; the process after it finds and binds that record instead of
+// sending a second create, which a platform that does not refuse
+// duplicates would accept.
+func TestAbandonedCreateLooksFirst(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t)
+	// One new customer, for every platform: a push job of its own on each.
+	picked := false
+	recs := iw.putRecords(t, 7, 40, func(r *erpgen.Record) {
+		both := r.SyncONe && r.SyncCustomerAPI && !r.InvalidFor(mapping.PlatformONe) && !r.InvalidFor(mapping.PlatformCustomerAPI)
+		if picked || !both {
+			r.SyncONe, r.SyncCustomerAPI = false, false
+		}
+		picked = picked || both
+	})
+	want := iw.creates(t, keySet(recs))
+	if _, err := iw.c.scanERP(ctx, scanNew); err != nil {
+		t.Fatal(err)
+	}
+	created := map[mapping.Platform]string{}
+	keys := map[mapping.Platform]string{}
+	for _, s := range iw.c.sites {
+		if len(want[s]) != 1 {
+			t.Fatalf("%s: %d customers to create, want 1", s.name, len(want[s]))
+		}
+		k := want[s][0]
+		jobs, err := iw.c.store.Lease(ctx, 1, s.pushType())
+		if err != nil || len(jobs) != 1 || jobs[0].Key != s.pushKey(k) {
+			t.Fatalf("%s: leased %v (%v), want the push job of %s", s.name, jobs, err, k)
+		}
+		// What the dead process's attempt did before it died.
+		it, err := iw.tab.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cust := it.Customer
+		cust.ERPKey = k
+		wr, err := s.p.Create(ctx, cust, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		created[s.name], keys[s.name] = wr.Ref.ID, k
+		// The first look-up after the restart fails: the attempt after it
+		// must still look, not create.
+		if _, err := iw.faults(s).Add(fault.Rule{Operation: lookupOp(s), Status: 503, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iw.restart(t)
+	iw.settle(t, func(context.Context) error { return iw.c.Start(ctx) })
+	for _, s := range iw.c.sites {
+		b, bound, err := iw.c.binding(ctx, s, keys[s.name])
+		if err != nil || !bound || b.ID != created[s.name] {
+			t.Errorf("%s: %s bound to %q (%v), want the record the dead attempt created, %s", s.name, keys[s.name], b.ID, err, created[s.name])
+		}
+		counts := iw.faults(s).Counts()[createOp(s)]
+		if counts.ByStatus[409] != 0 || counts.Total != 1 {
+			t.Errorf("%s: %d creates (%d refused as duplicates), want only the dead attempt's", s.name, counts.Total, counts.ByStatus[409])
+		}
+		if looks := iw.faults(s).Counts()[lookupOp(s)]; looks.ByStatus[503] != 1 {
+			t.Errorf("%s: %d look-ups failed, want the one the fault failed", s.name, looks.ByStatus[503])
+		}
+	}
+	iw.noneLeft(t)
+}
+
+// lookupOp is the operation a site's look-up for a record it may have
+// created reads.
+func lookupOp(s *site) string {
+	if s.name == mapping.PlatformONe {
+		return "listClients"
+	}
+	return "listOrganisations"
+}

@@ -85,7 +85,22 @@ func (c *Connector) reread(ctx context.Context, s *site, key string) (pushPayloa
 // push delivers one push job.
 func (c *Connector) push(ctx context.Context, s *site, job queue.Job, p pushPayload) error {
 	defer c.locks.lockUntilSettled(ctx, p.Customer.ERPKey)()
-	return c.pushLocked(ctx, s, job, p)
+	if job.LastError != queue.LeaseAbandoned {
+		return c.pushLocked(ctx, s, job, p)
+	}
+	// A previous process died holding this job: its attempt may have
+	// created the record and died before the binding committed. Its
+	// outcome is unknown, so the create looks for that record first,
+	// trusting a listing begun once this process opened the state file
+	// (every attempt of the dead process had ended by then). A retryable
+	// failure of this attempt keeps the mark on the job, so the next
+	// attempt looks too.
+	job.OutcomeUnknown = true
+	err := c.pushLocked(withLookupSince(ctx, c.opened), s, job, p)
+	if apierr.Classify(err) == apierr.Retryable {
+		err = apierr.UnknownOutcome(err)
+	}
+	return err
 }
 
 // pushLocked delivers a push, the ERP key's lock held.

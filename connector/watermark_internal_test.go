@@ -25,6 +25,7 @@ type internalWorld struct {
 	tab  *sqlerp.Table
 	one  *oneapitest.Server
 	capi *customerapitest.Server
+	conf Config
 }
 
 func newInternalWorld(t *testing.T, configure ...func(*Config)) *internalWorld {
@@ -61,7 +62,7 @@ func newInternalWorld(t *testing.T, configure ...func(*Config)) *internalWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Stop(context.Background()) })
-	return &internalWorld{c: c, tab: tab, one: one, capi: capi}
+	return &internalWorld{c: c, tab: tab, one: one, capi: capi, conf: conf}
 }
 
 // start puts n generated customers (each with its own owner e-mail) into
