@@ -49,13 +49,16 @@ type Options struct {
 
 // Connector is one running sync engine for one tenant.
 type Connector struct {
-	cfg   Config
-	log   *slog.Logger
-	erp   erp.Adapter
-	store *queue.Store
-	state *state.Store
-	terms mapping.Terms
-	now   func() time.Time
+	cfg Config
+	log *slog.Logger
+	erp erp.Adapter
+	// upserts group-commits the pull's ERP writes (nil: the adapter
+	// writes one customer at a time).
+	upserts *upsertGroup
+	store   *queue.Store
+	state   *state.Store
+	terms   mapping.Terms
+	now     func() time.Time
 	// opened is when the state file was opened (the leases a previous
 	// process held were returned to ready then).
 	opened time.Time
@@ -111,6 +114,9 @@ func New(opts Options) (*Connector, error) {
 	c.terms = mapping.Terms{Own: cfg.ownership(), Held: mapping.HoldsAll()}
 	if h, ok := opts.ERP.(erp.Holder); ok {
 		c.terms.Held = mapping.HeldFields(h.HeldFields())
+	}
+	if w, ok := opts.ERP.(erp.BatchUpserter); ok {
+		c.upserts = &upsertGroup{w: w}
 	}
 
 	if dir := filepath.Dir(cfg.StatePath); dir != "" {

@@ -181,12 +181,9 @@ func (c *Connector) takeIn(ctx context.Context, s *site, id string, cur, merged 
 		return cur, false, nil
 	}
 	key := cur.ERPKey
-	if _, err := c.erp.Upsert(ctx, merged); err != nil {
-		return cur, false, erpWriteErr("write a platform change to the ERP", err)
-	}
-	it, err := c.erp.Get(ctx, key)
+	_, it, err := c.writeERP(ctx, merged)
 	if err != nil {
-		return cur, false, fmt.Errorf("connector: read back ERP customer: %w", err)
+		return cur, false, erpWriteErr("write a platform change to the ERP", err)
 	}
 	stored = it.Customer
 	stored.ERPKey = key
@@ -211,13 +208,9 @@ func (c *Connector) importRecord(ctx context.Context, s *site, rec platform.Reco
 	incoming := rec.Customer
 	incoming.Flags.Set(s.name, true)
 	incoming.PlatformIDs.Set(s.name, rec.Ref.ID)
-	key, err := c.erp.Upsert(ctx, incoming)
+	key, it, err := c.writeERP(ctx, incoming)
 	if err != nil {
 		return erpWriteErr(fmt.Sprintf("create an ERP customer from %s record %s", s.name, rec.Ref.ID), err)
-	}
-	it, err := c.erp.Get(ctx, key)
-	if err != nil {
-		return fmt.Errorf("connector: read back the new ERP customer %q: %w", key, err)
 	}
 	stored := it.Customer
 	stored.ERPKey = key

@@ -239,3 +239,20 @@ func NewKey(c mapping.Customer) string {
 	}
 	return ""
 }
+
+// Upserted is what one upsert of a batch did: the customer's key and the
+// Item Get returns for it once the batch is committed, or Err (what
+// Upsert would have returned for it; nothing of it was written).
+type Upserted struct {
+	Key  string
+	Item Item
+	Err  error
+}
+
+// BatchUpserter is an optional extra: many upserts (as Upsert) in one
+// transaction, each read back in it. out has one entry per customer; err
+// reports a failure of the whole batch, in which case nothing was
+// written.
+type BatchUpserter interface {
+	UpsertBatch(ctx context.Context, cs []mapping.Customer) (out []Upserted, err error)
+}

@@ -2,6 +2,7 @@ package sqlerp
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -120,5 +121,74 @@ func BenchmarkListKnown100kSQLite(b *testing.B) {
 		if listed != n {
 			b.Fatalf("walked %d customers, want %d", listed, n)
 		}
+	}
+}
+
+// BenchmarkImportSQLite writes customers that came from a platform (no
+// ERP key, a platform id) into a SQLite file and reads each back, as the
+// pull takes new platform records in: one at a time (Upsert and Get), and
+// in batches (UpsertBatch, as the connector's group commit sends the
+// writes of deliveries running together).
+//
+//	go test -run '^$' -bench Import -benchtime 2000x -benchmem ./erp/sqlerp/
+func BenchmarkImportSQLite(b *testing.B) {
+	ctx := context.Background()
+	src := openSQLite(b)
+	recs := erpgen.New(erpgen.Options{Seed: 5}).Records(1000)
+	for i := range recs {
+		recs[i].SyncONe = true
+	}
+	if err := InsertDemoRecords(ctx, src.DB(), src.Dialect(), DemoTable, recs, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	p, err := src.Changes(ctx, "", len(recs))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var cs []mapping.Customer
+	for _, it := range p.Items {
+		if it.Err == nil {
+			cs = append(cs, it.Customer)
+		}
+	}
+	incoming := func(i int) mapping.Customer {
+		c := cs[i%len(cs)]
+		c.ERPKey, c.PlatformIDs = "", mapping.PlatformIDs{ONe: fmt.Sprintf("c-%d", i)}
+		return c
+	}
+	for _, batch := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			tab := openSQLite(b)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if batch == 1 {
+					key, err := tab.Upsert(ctx, incoming(i))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := tab.Get(ctx, key); err != nil {
+						b.Fatal(err)
+					}
+					i++
+					continue
+				}
+				in := make([]mapping.Customer, batch)
+				for j := range in {
+					in[j] = incoming(i)
+					i++
+				}
+				out, err := tab.UpsertBatch(ctx, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, u := range out {
+					if u.Err != nil {
+						b.Fatal(u.Err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(i), "µs/customer")
+		})
 	}
 }

@@ -307,6 +307,7 @@ var (
 	_ erp.KeyLister        = (*Table)(nil)
 	_ erp.ItemLister       = (*Table)(nil)
 	_ erp.PlatformIDWriter = (*Table)(nil)
+	_ erp.BatchUpserter    = (*Table)(nil)
 	_ erp.Closer           = (*Table)(nil)
 	_ erp.Holder           = (*Table)(nil)
 )
@@ -856,6 +857,68 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 		return "", fmt.Errorf("sqlerp: upsert: %w", classify(err))
 	}
 	defer func() { _ = tx.Rollback() }()
+	key, err := t.upsertIn(ctx, tx, sch, c)
+	if err != nil {
+		return "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("sqlerp: upsert %q: %w", key, classify(err))
+	}
+	return key, nil
+}
+
+// UpsertBatch implements erp.BatchUpserter: the upserts in one
+// transaction, each inside a savepoint of its own (a customer the
+// database refuses is rolled back alone and the others go on), each read
+// back in the transaction.
+func (t *Table) UpsertBatch(ctx context.Context, cs []mapping.Customer) ([]erp.Upserted, error) {
+	out := make([]erp.Upserted, len(cs))
+	if len(cs) == 0 {
+		return out, nil
+	}
+	sch, err := t.schema(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlerp: upsert batch: %w", err)
+	}
+	defer t.writing()()
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlerp: upsert batch: %w", classify(err))
+	}
+	defer func() { _ = tx.Rollback() }()
+	for i, c := range cs {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT erpconnector_upsert"); err != nil {
+			return nil, fmt.Errorf("sqlerp: upsert batch: %w", classify(err))
+		}
+		key, err := t.upsertIn(ctx, tx, sch, c)
+		var it erp.Item
+		if err == nil {
+			if it, err = t.getIn(ctx, tx, sch, key); err != nil {
+				err = fmt.Errorf("sqlerp: upsert %q: read it back: %w", key, err)
+			}
+		}
+		end := []string{"RELEASE SAVEPOINT erpconnector_upsert"}
+		if err != nil {
+			end = append([]string{"ROLLBACK TO SAVEPOINT erpconnector_upsert"}, end...)
+			out[i].Err = err
+		} else {
+			out[i].Key, out[i].Item = key, it
+		}
+		for _, q := range end {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return nil, fmt.Errorf("sqlerp: upsert batch: %w", classify(err))
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlerp: upsert batch: %w", classify(err))
+	}
+	return out, nil
+}
+
+// upsertIn is one upsert inside tx (see Upsert); it returns the key.
+func (t *Table) upsertIn(ctx context.Context, tx *sql.Tx, sch *schemaInfo, c mapping.Customer) (string, error) {
+	var err error
 	generate := false
 	if c.ERPKey == "" {
 		if t.d.Name == "postgres" {
@@ -1056,9 +1119,6 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 		if _, err := t.exec(ctx, tx, q, args...); err != nil {
 			return "", fmt.Errorf("sqlerp: upsert %q: %w", c.ERPKey, classify(err))
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return "", fmt.Errorf("sqlerp: upsert %q: %w", c.ERPKey, classify(err))
 	}
 	t.log.DebugContext(ctx, "upserted customer", "erp_key", c.ERPKey, "new_key", generate, "in_table", inTable)
 	return c.ERPKey, nil

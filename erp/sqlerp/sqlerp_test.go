@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -306,4 +307,74 @@ func TestExpressionRulesReadColumnsAndLeaveThemOnWrite(t *testing.T) {
 	if _, err := bad.Get(ctx, "k1"); err == nil || !strings.Contains(err.Error(), `column "nickname" not found`) {
 		t.Fatalf("missing expression column: %v", err)
 	}
+}
+
+// testUpsertBatch: a batch writes each customer as Upsert would, reads
+// each back in the transaction (a later write of the batch sees an earlier
+// one), and a customer refused (by validation, or by the database, which
+// refuse makes refuse the name "Refused Ltd") fails alone: the others
+// before and after it are written. A batch that fails as a whole writes
+// nothing.
+func testUpsertBatch(t *testing.T, tab *Table, refuse string) {
+	ctx := context.Background()
+	if _, err := tab.DB().ExecContext(ctx, refuse); err != nil {
+		t.Fatal(err)
+	}
+	co := func(id, name string) mapping.Customer {
+		return mapping.Customer{Type: mapping.Company, Name: name, TIN: "1234567890", Flags: mapping.Flags{ONe: true},
+			PlatformIDs: mapping.PlatformIDs{ONe: id}}
+	}
+	invalid := co("c2", "Bravo")
+	invalid.Type = "partnership"
+	out, err := tab.UpsertBatch(ctx, []mapping.Customer{co("c1", "Alpha"), invalid, co("c3", "Refused Ltd"), co("c4", "Delta"), co("c1", "Alpha Renamed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 5 {
+		t.Fatalf("%d answers for 5 customers", len(out))
+	}
+	for i, want := range []struct{ key, name string }{{"ONE-c1", "Alpha"}, {}, {}, {"ONE-c4", "Delta"}, {"ONE-c1", "Alpha Renamed"}} {
+		if want.key == "" {
+			continue
+		}
+		if u := out[i]; u.Err != nil || u.Key != want.key || u.Item.Customer.Name != want.name {
+			t.Errorf("customer %d: %q %q %v, want %s read back as %q", i, u.Key, u.Item.Customer.Name, u.Err, want.key, want.name)
+		}
+	}
+	var ve *mapping.ValidationError
+	if !errors.As(out[1].Err, &ve) || !ve.Has("type") {
+		t.Errorf("invalid customer: %v, want a validation error on type", out[1].Err)
+	}
+	if apierr.Classify(out[2].Err) != apierr.Permanent {
+		t.Errorf("customer the database refuses: %v, want a permanent error", out[2].Err)
+	}
+	for _, k := range []string{"ONE-c2", "ONE-c3"} {
+		if _, err := tab.Get(ctx, k); !errors.Is(err, erp.ErrNotFound) {
+			t.Errorf("refused customer %s: %v, want not written", k, err)
+		}
+	}
+	for _, i := range []int{3, 4} {
+		it, err := tab.Get(ctx, out[i].Key)
+		if err != nil || !reflect.DeepEqual(it, out[i].Item) {
+			t.Errorf("%s after the commit: %+v (%v), want what the batch read back, %+v", out[i].Key, it, err, out[i].Item)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := tab.UpsertBatch(cancelled, []mapping.Customer{co("c9", "India")}); err == nil {
+		t.Error("a batch under a cancelled context: no error")
+	}
+	if _, err := tab.Get(ctx, "ONE-c9"); !errors.Is(err, erp.ErrNotFound) {
+		t.Errorf("a batch that failed: %v, want nothing written", err)
+	}
+}
+
+func TestUpsertBatchSQLite(t *testing.T) {
+	tab := openSQLite(t)
+	testUpsertBatch(t, tab, fmt.Sprintf(`CREATE TRIGGER refuse BEFORE INSERT ON %s WHEN NEW.name = 'Refused Ltd' BEGIN SELECT RAISE(ABORT, 'refused'); END`, DemoTable))
+}
+
+func TestUpsertBatchPostgres(t *testing.T) {
+	tab := openPostgres(t, pgtest.DSN(t))
+	testUpsertBatch(t, tab, fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT refuse CHECK (name <> 'Refused Ltd')`, tab.cfg.Table))
 }
