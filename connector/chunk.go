@@ -50,6 +50,10 @@ const requestsPerCreate = 3
 // cut an attempt short) is delivered again with members left.
 const chunkAgainMsg = "chunk delivered again; its members look for the records an earlier attempt may have created"
 
+// chunkNotStartedMsg is the last error a member handed over from a chunk
+// a previous process held but never started goes on with.
+const chunkNotStartedMsg = "the chunk it was in was leased by a previous process, which died before starting it"
+
 // chunkPayload is the payload of a chunk job: the ERP keys of its
 // members; each member's push payload is kept beside its membership in
 // the state file (state: chunk members).
@@ -307,6 +311,13 @@ func (c *Connector) handOver(ctx context.Context, s *site, job queue.Job, f *fai
 		p.Run = runOf(ctx)
 		j, err := s.pushJob(p, job.Lane)
 		j.Attempts, j.LastError, j.History = attempts, job.LastError, job.History
+		if j.LastError == queue.LeaseAbandoned && !started {
+			// The process that died holding the chunk never started it:
+			// nothing of this member was sent, so its own job need not
+			// look for a record before creating one (a push job the dead
+			// process held does).
+			j.LastError = chunkNotStartedMsg
+		}
 		j.OutcomeUnknown = job.OutcomeUnknown || started
 		return j, err
 	}

@@ -596,3 +596,40 @@ func lookupOp(s *site) string {
 	}
 	return "listOrganisations"
 }
+
+// TestUnstartedChunkCreatesAsItIs: the members of chunks a dead process
+// had leased but never started are created as they are, also those that
+// go on in jobs of their own (a slow chunk hands the rest over): none of
+// them looks for a record first, on any platform.
+func TestUnstartedChunkCreatesAsItIs(t *testing.T) {
+	ctx := context.Background()
+	iw := newInternalWorld(t, func(c *Config) { c.Queue.LeaseTimeout = 600 * time.Millisecond })
+	want := map[mapping.Platform][]string{}
+	for s, keys := range iw.queueNew(t, 8, 120) {
+		want[s.name] = keys
+	}
+	for _, s := range iw.c.sites {
+		jobs, err := iw.c.store.Lease(ctx, 100, s.chunkType())
+		if err != nil || len(jobs) == 0 {
+			t.Fatalf("%s: leased %d chunk jobs (%v)", s.name, len(jobs), err)
+		}
+	}
+	iw.restart(t)
+	iw.slowCreates(t, 40*time.Millisecond)
+	iw.settle(t, func(context.Context) error { return iw.c.Start(ctx) })
+	for _, s := range iw.c.sites {
+		for _, k := range want[s.name] {
+			if _, bound, err := iw.c.binding(ctx, s, k); err != nil || !bound {
+				t.Errorf("%s: %s not created (%v)", s.name, k, err)
+			}
+		}
+		counts := iw.faults(s).Counts()
+		if n := counts[createOp(s)].Total; n != int64(len(want[s.name])) {
+			t.Errorf("%s: %d creates for %d new customers", s.name, n, len(want[s.name]))
+		}
+		if n := counts[lookupOp(s)].Total; n != 0 {
+			t.Errorf("%s: %d look-ups, want none: nothing of these customers was sent before", s.name, n)
+		}
+	}
+	iw.noneLeft(t)
+}
