@@ -116,7 +116,7 @@ func New(opts Options) (*Connector, error) {
 		c.terms.Held = mapping.HeldFields(h.HeldFields())
 	}
 	if w, ok := opts.ERP.(erp.BatchUpserter); ok {
-		c.upserts = &upsertGroup{w: w}
+		c.upserts = &upsertGroup{w: w, log: c.log}
 	}
 
 	if dir := filepath.Dir(cfg.StatePath); dir != "" {

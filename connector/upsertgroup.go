@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -26,6 +27,7 @@ const maxUpsertBatch = 64
 // upsertGroup group-commits ERP upserts.
 type upsertGroup struct {
 	w     erp.BatchUpserter
+	log   *slog.Logger
 	mu    sync.Mutex
 	queue []*upsertCall
 	busy  bool // a batch runs or its leader is chosen
@@ -57,7 +59,6 @@ func (c *Connector) writeERP(ctx context.Context, cust mapping.Customer) (string
 		case ctx.Err() != nil:
 			return "", erp.Item{}, fmt.Errorf("connector: write to the ERP: %w", err)
 		}
-		c.log.Debug("a batch of ERP writes failed; writing its customers one at a time", "err", err)
 	}
 	key, err := c.erp.Upsert(ctx, cust)
 	if err != nil {
@@ -110,6 +111,9 @@ func (g *upsertGroup) run(ctx context.Context) {
 	out, err := g.w.UpsertBatch(ctx, cs)
 	if err == nil && len(out) != len(cs) {
 		err = fmt.Errorf("connector: the ERP answered %d of a batch of %d writes", len(out), len(cs))
+	}
+	if err != nil && ctx.Err() == nil {
+		g.log.Warn("a batch of ERP writes failed as a whole; its customers are written one at a time", "customers", len(batch), "err", err)
 	}
 	for i, call := range batch {
 		if err != nil {

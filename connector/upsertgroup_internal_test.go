@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,25 @@ type batchingERP struct {
 	sizes    []int
 	hold     chan struct{}
 	failNext int
+	logged   lockedBuffer
+}
+
+// lockedBuffer is a log's output, safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (b *batchingERP) UpsertBatch(ctx context.Context, cs []mapping.Customer) ([]erp.Upserted, error) {
@@ -66,7 +86,8 @@ func newBatchingConnector(t *testing.T) (*Connector, *batchingERP) {
 		t.Fatal(err)
 	}
 	b := &batchingERP{Table: tab}
-	return &Connector{erp: b, upserts: &upsertGroup{w: b}, log: slog.New(slog.DiscardHandler)}, b
+	log := slog.New(slog.NewTextHandler(&b.logged, nil))
+	return &Connector{erp: b, upserts: &upsertGroup{w: b, log: log}, log: log}, b
 }
 
 // fromPlatform is a customer that came from ONe record id.
@@ -163,11 +184,15 @@ func TestERPWritesGroupCommit(t *testing.T) {
 }
 
 // TestERPWritesBatchFailure: when a batch fails as a whole, each of its
-// writers writes alone, and every customer is written.
+// writers writes alone, every customer is written, and the failure is
+// logged.
 func TestERPWritesBatchFailure(t *testing.T) {
 	c, b := newBatchingConnector(t)
 	b.failNext = 100
 	got := writeAll(c, []string{"a", "b", "c", "d"}, nil)
+	if !strings.Contains(b.logged.String(), "level=WARN msg=\"a batch of ERP writes failed as a whole") {
+		t.Errorf("the batch's failure was not logged: %q", b.logged.String())
+	}
 	for id, w := range got {
 		if w.err != nil || w.key != "ONE-"+id {
 			t.Errorf("%s: %q %v, want written one at a time", id, w.key, w.err)

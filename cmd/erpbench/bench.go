@@ -212,7 +212,7 @@ func migrate(ctx context.Context, o benchOptions, dir string, baseline bool, out
 	}
 	ro := o
 	ro.upstream = up
-	figs, run, err := timedRun(ctx, ro, dir, cfg, "migrate", srv.url, n)
+	figs, run, err := timedRun(ctx, ro, dir, cfg, "migrate", srv, n)
 	if err != nil {
 		return res, nil, err
 	}
@@ -528,7 +528,7 @@ func runFeed(ctx context.Context, o benchOptions, out io.Writer) (FeedResult, er
 	if err != nil {
 		return res, err
 	}
-	figs, run, err := timedRun(ctx, o, dir, cfg, "feed", srv.url, n)
+	figs, run, err := timedRun(ctx, o, dir, cfg, "feed", srv, n)
 	if err != nil {
 		return res, err
 	}

@@ -93,6 +93,9 @@ func checkRun(t *testing.T, f RunFigures, records int) {
 	if want := f.ConnectorCPUS * 1e6 / float64(records); f.ConnectorCPUUSPerRecord <= 0 || math.Abs(f.ConnectorCPUUSPerRecord-want) > 0.01*want+5000/float64(records) {
 		t.Errorf("connector_cpu_us_per_record %v, want about %v", f.ConnectorCPUUSPerRecord, want)
 	}
+	if f.ServerCPUUSPerRecord < 0 {
+		t.Errorf("server_cpu_us_per_record %v", f.ServerCPUUSPerRecord)
+	}
 	var sum int64
 	for _, n := range f.RequestsByOperation {
 		sum += n
@@ -106,7 +109,7 @@ func checkRun(t *testing.T, f RunFigures, records int) {
 }
 
 // runKeys are the names every timed run's JSON line carries.
-var runKeys = []string{"seconds", "connector_rps", "peak_rss_mib", "peak_anon_mib", "peak_anon_go_mib", "connector_cpu_s", "connector_cpu_us_per_record",
+var runKeys = []string{"seconds", "connector_rps", "peak_rss_mib", "peak_anon_mib", "peak_anon_go_mib", "connector_cpu_s", "connector_cpu_us_per_record", "server_cpu_us_per_record",
 	"requests", "requests_per_record", "requests_by_operation", "responses_429"}
 
 func TestMigrate(t *testing.T) {
@@ -270,6 +273,10 @@ func TestFeed(t *testing.T) {
 	checkRun(t, res.RunFigures, testN)
 	if res.BaselineFeedGetRPS <= 0 || res.RatioFeedGet <= 0 || res.RequestsByOperation["getClient"] < testN || res.RequestsPerRecord < 1 {
 		t.Fatalf("every figure must be measured, got %+v", res)
+	}
+	// The server answered 600 requests for the 300 events: some CPU.
+	if res.ServerCPUUSPerRecord <= 0 {
+		t.Fatalf("server_cpu_us_per_record %v: the server's CPU in the run not measured", res.ServerCPUUSPerRecord)
 	}
 	hasKeys(t, rawLine(t, out), append([]string{"baseline_feed_get_rps", "ratio_feed_get"}, runKeys...)...)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +44,10 @@ type RunFigures struct {
 	// ConnectorCPUUSPerRecord the same in µs per record.
 	ConnectorCPUS           float64 `json:"connector_cpu_s"`
 	ConnectorCPUUSPerRecord float64 `json:"connector_cpu_us_per_record"`
+	// ServerCPUUSPerRecord is the platform's server process's user +
+	// system CPU time during the run (answering the connector: on one
+	// machine, what the connector's requests cost it), in µs per record.
+	ServerCPUUSPerRecord float64 `json:"server_cpu_us_per_record"`
 	// Requests are the requests the platform's server received during the
 	// run (its counters, 429 answers included); RequestsPerRecord is
 	// Requests ÷ records; RequestsByOperation splits Requests by the
@@ -124,8 +130,12 @@ func unthrottle(ctx context.Context, base string, u upstreamOptions) error {
 // timedRun runs the connector child on cfg and measures it: the child's
 // wall time, memory and CPU, and the requests the server at base received
 // meanwhile, over records.
-func timedRun(ctx context.Context, o benchOptions, dir, cfg, tag, base string, records int, extra ...string) (RunFigures, childRun, error) {
-	before, err := counters(ctx, base)
+func timedRun(ctx context.Context, o benchOptions, dir, cfg, tag string, srv *serverProc, records int, extra ...string) (RunFigures, childRun, error) {
+	before, err := counters(ctx, srv.url)
+	if err != nil {
+		return RunFigures{}, childRun{}, err
+	}
+	cpu0, err := procCPU(srv.cmd.Process.Pid)
 	if err != nil {
 		return RunFigures{}, childRun{}, err
 	}
@@ -133,11 +143,48 @@ func timedRun(ctx context.Context, o benchOptions, dir, cfg, tag, base string, r
 	if err != nil {
 		return RunFigures{}, run, err
 	}
-	after, err := counters(ctx, base)
+	cpu1, err := procCPU(srv.cmd.Process.Pid)
 	if err != nil {
 		return RunFigures{}, run, err
 	}
-	return runFigures(run, records, before, after, o.upstream), run, nil
+	after, err := counters(ctx, srv.url)
+	if err != nil {
+		return RunFigures{}, run, err
+	}
+	f := runFigures(run, records, before, after, o.upstream)
+	if records > 0 {
+		f.ServerCPUUSPerRecord = math.Round(float64((cpu1 - cpu0).Microseconds()) / float64(records))
+	}
+	return f, run, nil
+}
+
+// procCPU is the user + system CPU time of process pid so far, from
+// /proc (in the kernel's USER_HZ ticks, 100 a second).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("server CPU: %w", err)
+	}
+	// The fields after the command name (which may hold spaces, in
+	// parentheses): state is the 3rd field of the line, utime the 14th,
+	// stime the 15th.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("server CPU: unexpected /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("server CPU: unexpected /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("server CPU: /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * (time.Second / 100), nil
 }
 
 // runFigures computes a run's figures from the child's measurements and the
@@ -188,7 +235,7 @@ func (f RunFigures) describe() string {
 	if f.RateUtilisation > 0 {
 		s += fmt.Sprintf(", rate utilisation %.2f", f.RateUtilisation)
 	}
-	return s + fmt.Sprintf("; CPU %.0f µs a record", f.ConnectorCPUUSPerRecord)
+	return s + fmt.Sprintf("; CPU %.0f µs a record (the server's %.0f µs)", f.ConnectorCPUUSPerRecord, f.ServerCPUUSPerRecord)
 }
 
 // stateBytes is the size of the state file.

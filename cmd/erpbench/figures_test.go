@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,29 @@ func TestRunFigures(t *testing.T) {
 	}
 	if !strings.Contains(f.describe(), "createClient 1000, updateClientFinanceData 400") {
 		t.Fatalf("describe: %s", f.describe())
+	}
+}
+
+// TestProcCPU: a process's CPU time read from /proc grows by about the
+// CPU it spends.
+func TestProcCPU(t *testing.T) {
+	before, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spin uint64
+	for start := time.Now(); time.Since(start) < 300*time.Millisecond; {
+		spin++
+	}
+	after, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after - before; d < 150*time.Millisecond {
+		t.Fatalf("CPU %v after spinning 300 ms (%d turns)", d, spin)
+	}
+	if _, err := procCPU(-1); err == nil {
+		t.Fatal("no error for a process that does not exist")
 	}
 }
 

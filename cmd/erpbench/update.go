@@ -454,7 +454,7 @@ func timedSync(ctx context.Context, o benchOptions, dir string, m *migrated, n i
 	if err != nil {
 		return RunFigures{}, nil, err
 	}
-	figs, run, err := timedRun(ctx, o, dir, cfg, mode, m.server.url, n)
+	figs, run, err := timedRun(ctx, o, dir, cfg, mode, m.server, n)
 	if err != nil {
 		return RunFigures{}, nil, err
 	}
