@@ -470,17 +470,7 @@ func TestStartedChunkLooksFirst(t *testing.T) {
 	created := map[mapping.Platform]string{}
 	for _, s := range c.sites {
 		k := want[s][0]
-		it, err := iw.tab.Get(ctx, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cust := it.Customer
-		cust.ERPKey = k
-		wr, err := s.p.Create(ctx, cust, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		created[s.name] = wr.Ref.ID
+		created[s.name] = iw.createOnPlatform(t, s, k)
 		if err := c.state.Update(ctx, func(tx *state.Tx) error {
 			chunk := tx.ChunkOf(s.pushKey(k))
 			if chunk == "" {
@@ -503,6 +493,25 @@ func TestStartedChunkLooksFirst(t *testing.T) {
 		}
 	}
 	iw.noneLeft(t)
+}
+
+// createOnPlatform creates the platform record of ERP customer k on s's
+// platform, behind the connector's back (as an attempt that died before
+// its binding committed did); it returns the record's id.
+func (iw *internalWorld) createOnPlatform(t *testing.T, s *site, k string) string {
+	t.Helper()
+	ctx := context.Background()
+	it, err := iw.tab.Get(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust := it.Customer
+	cust.ERPKey = k
+	wr, err := s.p.Create(ctx, cust, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wr.Ref.ID
 }
 
 // restart stops the connector and opens a new one on the same state file
@@ -553,17 +562,7 @@ func TestAbandonedCreateLooksFirst(t *testing.T) {
 			t.Fatalf("%s: leased %v (%v), want the push job of %s", s.name, jobs, err, k)
 		}
 		// What the dead process's attempt did before it died.
-		it, err := iw.tab.Get(ctx, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cust := it.Customer
-		cust.ERPKey = k
-		wr, err := s.p.Create(ctx, cust, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		created[s.name], keys[s.name] = wr.Ref.ID, k
+		created[s.name], keys[s.name] = iw.createOnPlatform(t, s, k), k
 		// The first look-up after the restart fails: the attempt after it
 		// must still look, not create.
 		if _, err := iw.faults(s).Add(fault.Rule{Operation: lookupOp(s), Status: 503, Count: 1}); err != nil {

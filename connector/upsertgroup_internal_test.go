@@ -13,6 +13,7 @@ import (
 
 	"github.com/erpconnector/erpconnector/erp"
 	"github.com/erpconnector/erpconnector/erp/sqlerp"
+	"github.com/erpconnector/erpconnector/internal/syncbuf"
 	"github.com/erpconnector/erpconnector/mapping"
 )
 
@@ -25,25 +26,7 @@ type batchingERP struct {
 	sizes    []int
 	hold     chan struct{}
 	failNext int
-	logged   lockedBuffer
-}
-
-// lockedBuffer is a log's output, safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logged   syncbuf.Buffer
 }
 
 func (b *batchingERP) UpsertBatch(ctx context.Context, cs []mapping.Customer) ([]erp.Upserted, error) {
@@ -75,17 +58,7 @@ func (b *batchingERP) batches() []int {
 // a batchingERP.
 func newBatchingConnector(t *testing.T) (*Connector, *batchingERP) {
 	t.Helper()
-	ctx := context.Background()
-	cfg := sqlerp.DemoConfig("sqlite", filepath.Join(t.TempDir(), "erp.db"), sqlerp.DemoTable)
-	tab, err := sqlerp.Open(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tab.Close() })
-	if err := sqlerp.CreateDemoSchema(ctx, tab.DB(), tab.Dialect(), sqlerp.DemoTable); err != nil {
-		t.Fatal(err)
-	}
-	b := &batchingERP{Table: tab}
+	b := &batchingERP{Table: openDemoERP(t, filepath.Join(t.TempDir(), "erp.db"), false)}
 	log := slog.New(slog.NewTextHandler(&b.logged, nil))
 	return &Connector{erp: b, upserts: &upsertGroup{w: b, log: log}, log: log}, b
 }

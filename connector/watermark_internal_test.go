@@ -30,7 +30,6 @@ type internalWorld struct {
 
 func newInternalWorld(t *testing.T, configure ...func(*Config)) *internalWorld {
 	t.Helper()
-	ctx := context.Background()
 	one, err := oneapitest.NewServer(oneapitest.Options{Tenants: map[string]string{"demo": "k"}})
 	if err != nil {
 		t.Fatal(err)
@@ -41,16 +40,7 @@ func newInternalWorld(t *testing.T, configure ...func(*Config)) *internalWorld {
 	hsCAPI := httptest.NewServer(capi)
 	t.Cleanup(hsCAPI.Close)
 	dir := t.TempDir()
-	cfg := sqlerp.DemoConfig("sqlite", filepath.Join(dir, "erp.db"), sqlerp.DemoTable)
-	cfg.IncludeUnflagged = true
-	tab, err := sqlerp.Open(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tab.Close() })
-	if err := sqlerp.CreateDemoSchema(ctx, tab.DB(), tab.Dialect(), sqlerp.DemoTable); err != nil {
-		t.Fatal(err)
-	}
+	tab := openDemoERP(t, filepath.Join(dir, "erp.db"), true)
 	conf := Config{StatePath: filepath.Join(dir, "state.db"),
 		ONe:         &ONeConfig{BaseURL: hsOne.URL, Tenant: "demo", APIKey: "k"},
 		CustomerAPI: &CustomerAPIConfig{BaseURL: hsCAPI.URL, Username: "c@example.co.uk", Password: "Passw0rd!x"}}
@@ -63,6 +53,24 @@ func newInternalWorld(t *testing.T, configure ...func(*Config)) *internalWorld {
 	}
 	t.Cleanup(func() { _ = c.Stop(context.Background()) })
 	return &internalWorld{c: c, tab: tab, one: one, capi: capi, conf: conf}
+}
+
+// openDemoERP opens a SQLite demo ERP table at path, created empty;
+// unflagged, the table's reads include unflagged customers.
+func openDemoERP(t *testing.T, path string, unflagged bool) *sqlerp.Table {
+	t.Helper()
+	ctx := context.Background()
+	cfg := sqlerp.DemoConfig("sqlite", path, sqlerp.DemoTable)
+	cfg.IncludeUnflagged = unflagged
+	tab, err := sqlerp.Open(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tab.Close() })
+	if err := sqlerp.CreateDemoSchema(ctx, tab.DB(), tab.Dialect(), sqlerp.DemoTable); err != nil {
+		t.Fatal(err)
+	}
+	return tab
 }
 
 // start puts n generated customers (each with its own owner e-mail) into

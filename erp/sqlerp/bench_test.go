@@ -130,7 +130,7 @@ func BenchmarkListKnown100kSQLite(b *testing.B) {
 // in batches (UpsertBatch, as the connector's group commit sends the
 // writes of deliveries running together).
 //
-//	go test -run '^$' -bench Import -benchtime 2000x -benchmem ./erp/sqlerp/
+//	go test -run '^$' -bench Import -benchtime 3000x -benchmem ./erp/sqlerp/
 func BenchmarkImportSQLite(b *testing.B) {
 	ctx := context.Background()
 	src := openSQLite(b)
