@@ -115,7 +115,7 @@ func New(opts Options) (*Connector, error) {
 	if h, ok := opts.ERP.(erp.Holder); ok {
 		c.terms.Held = mapping.HeldFields(h.HeldFields())
 	}
-	if w, ok := opts.ERP.(erp.BatchUpserter); ok {
+	if w, ok := opts.ERP.(erp.BatchUpserter); ok && w.SerialWrites() {
 		c.upserts = &upsertGroup{w: w, log: c.log}
 	}
 

@@ -13,7 +13,8 @@ import (
 
 // The ERP writes of the pull (a platform change taken in, a platform
 // record imported as a new ERP customer) are group-committed when the
-// adapter can write many in one transaction (erp.BatchUpserter): the
+// adapter can write many in one transaction and takes one writer at a
+// time anyway (erp.BatchUpserter, SerialWrites: SQLite): the
 // writes of deliveries running at the same time go to the ERP together,
 // each read back in the same transaction. Each delivery still waits for
 // its own write and gets its own answer, so a refused customer fails its

@@ -26,6 +26,7 @@ type batchingERP struct {
 	sizes    []int
 	hold     chan struct{}
 	failNext int
+	parallel bool // writers run side by side, as on PostgreSQL
 	logged   syncbuf.Buffer
 }
 
@@ -47,6 +48,8 @@ func (b *batchingERP) UpsertBatch(ctx context.Context, cs []mapping.Customer) ([
 	}
 	return b.Table.UpsertBatch(ctx, cs)
 }
+
+func (b *batchingERP) SerialWrites() bool { return !b.parallel }
 
 func (b *batchingERP) batches() []int {
 	b.mu.Lock()
@@ -81,6 +84,16 @@ func queued(t *testing.T, g *upsertGroup, n int) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d writers queued, want %d", got, n)
+		}
+	}
+}
+
+// started waits until n batches have started.
+func started(t *testing.T, b *batchingERP, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); len(b.batches()) < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d batches started, want %d", len(b.batches()), n)
 		}
 	}
 }
@@ -129,7 +142,7 @@ func TestERPWritesGroupCommit(t *testing.T) {
 		k, it, err := c.writeERP(context.Background(), fromPlatform("first"))
 		first <- written{k, it, err}
 	}()
-	queued(t, c.upserts, 0) // the first one leads at once
+	started(t, b, 1) // the first one leads at once; its batch is held
 	ids := []string{"invalid"}
 	for i := range 9 {
 		ids = append(ids, fmt.Sprintf("c%d", i))
@@ -185,7 +198,7 @@ func TestERPWritesWithdraw(t *testing.T) {
 	release := make(chan struct{})
 	b.hold = release
 	go func() { _, _, _ = c.writeERP(context.Background(), fromPlatform("first")) }()
-	queued(t, c.upserts, 0)
+	started(t, b, 1)
 	quit, cancel := context.WithCancel(context.Background())
 	done := make(chan map[string]written)
 	go func() {
@@ -229,5 +242,33 @@ func TestERPWritesWithdraw(t *testing.T) {
 	g.withdraw(next)
 	if g.busy || len(g.queue) != 0 {
 		t.Errorf("the last writer gave up: busy %v, queue %d, want the group idle", g.busy, len(g.queue))
+	}
+}
+
+// TestERPWritesGroupedOnlyWhereSerial: a connector groups the ERP writes
+// only of an ERP that takes one writer at a time (SQLite); where writers
+// run side by side (PostgreSQL) each writes on its own, as grouping them
+// would make them wait for each other.
+func TestERPWritesGroupedOnlyWhereSerial(t *testing.T) {
+	for _, parallel := range []bool{false, true} {
+		t.Run(fmt.Sprintf("parallel=%v", parallel), func(t *testing.T) {
+			dir := t.TempDir()
+			b := &batchingERP{Table: openDemoERP(t, filepath.Join(dir, "erp.db"), false), parallel: parallel}
+			c, err := New(Options{ERP: b, Config: Config{StatePath: filepath.Join(dir, "state.db"),
+				ONe: &ONeConfig{BaseURL: "http://127.0.0.1:1", Tenant: "demo", APIKey: "k"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Stop(context.Background()) })
+			ids := []string{"a", "b", "c", "d", "e", "f"}
+			for id, w := range writeAll(c, ids, nil) {
+				if w.err != nil || w.key != "ONE-"+id {
+					t.Errorf("%s: %q %v", id, w.key, w.err)
+				}
+			}
+			if n := len(b.batches()); parallel != (n == 0) {
+				t.Errorf("%d batches with writers side by side %v", n, parallel)
+			}
+		})
 	}
 }

@@ -255,4 +255,9 @@ type Upserted struct {
 // written.
 type BatchUpserter interface {
 	UpsertBatch(ctx context.Context, cs []mapping.Customer) (out []Upserted, err error)
+	// SerialWrites reports whether the ERP takes one writer at a time
+	// (SQLite): writers arriving together then gain by going in one
+	// batch. Where writers run side by side (PostgreSQL, on connections of
+	// their own), one batch would make them wait for each other instead.
+	SerialWrites() bool
 }

@@ -916,6 +916,11 @@ func (t *Table) UpsertBatch(ctx context.Context, cs []mapping.Customer) ([]erp.U
 	return out, nil
 }
 
+// SerialWrites implements erp.BatchUpserter: SQLite takes one writer at a
+// time (the table's writers take turns, see writing); PostgreSQL writers
+// run side by side.
+func (t *Table) SerialWrites() bool { return t.d.Name == "sqlite" }
+
 // upsertIn is one upsert inside tx (see Upsert); it returns the key.
 func (t *Table) upsertIn(ctx context.Context, tx *sql.Tx, sch *schemaInfo, c mapping.Customer) (string, error) {
 	var err error

@@ -371,10 +371,16 @@ func testUpsertBatch(t *testing.T, tab *Table, refuse string) {
 
 func TestUpsertBatchSQLite(t *testing.T) {
 	tab := openSQLite(t)
+	if !tab.SerialWrites() {
+		t.Error("SQLite: writers do not run side by side")
+	}
 	testUpsertBatch(t, tab, fmt.Sprintf(`CREATE TRIGGER refuse BEFORE INSERT ON %s WHEN NEW.name = 'Refused Ltd' BEGIN SELECT RAISE(ABORT, 'refused'); END`, DemoTable))
 }
 
 func TestUpsertBatchPostgres(t *testing.T) {
 	tab := openPostgres(t, pgtest.DSN(t))
+	if tab.SerialWrites() {
+		t.Error("PostgreSQL: writers run side by side")
+	}
 	testUpsertBatch(t, tab, fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT refuse CHECK (name <> 'Refused Ltd')`, tab.cfg.Table))
 }
