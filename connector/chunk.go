@@ -172,11 +172,7 @@ func (c *Connector) deliverChunk(ctx context.Context, s *site, job queue.Job, cp
 	// file was opened (a lease a previous process held): the members'
 	// look-ups share one listing begun after that, not one each (and
 	// after a restart, every chunk the previous process held shares one).
-	since := time.Now()
-	if job.LastError == queue.LeaseAbandoned {
-		since = c.opened
-	}
-	ctx = withLookupSince(ctx, since)
+	ctx = withLookupSince(ctx, c.attemptsEnded(job))
 	kept := make(map[string]pushPayload, len(handed))
 	for _, p := range handed {
 		kept[p.Customer.ERPKey] = p

@@ -96,7 +96,7 @@ func (c *Connector) push(ctx context.Context, s *site, job queue.Job, p pushPayl
 	// failure of this attempt keeps the mark on the job, so the next
 	// attempt looks too.
 	job.OutcomeUnknown = true
-	err := c.pushLocked(withLookupSince(ctx, c.opened), s, job, p)
+	err := c.pushLocked(withLookupSince(ctx, c.attemptsEnded(job)), s, job, p)
 	if apierr.Classify(err) == apierr.Retryable {
 		err = apierr.UnknownOutcome(err)
 	}
@@ -135,6 +135,16 @@ type lookupSinceKey struct{}
 // have created it had ended by t.
 func withLookupSince(ctx context.Context, t time.Time) context.Context {
 	return context.WithValue(ctx, lookupSinceKey{}, t)
+}
+
+// attemptsEnded is when every earlier attempt of a job held by its key
+// locks had ended: now, or when the state file was opened for a job whose
+// lease a previous process held (queue.LeaseAbandoned).
+func (c *Connector) attemptsEnded(job queue.Job) time.Time {
+	if job.LastError == queue.LeaseAbandoned {
+		return c.opened
+	}
+	return time.Now()
 }
 
 // lookupSince is the time a push's look-ups trust listings from.

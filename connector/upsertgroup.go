@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -109,25 +110,34 @@ func (g *upsertGroup) run(ctx context.Context) {
 	for i, call := range batch {
 		cs[i] = call.c
 	}
-	out, err := g.w.UpsertBatch(ctx, cs)
+	// Whatever happens to the write (a panic in the adapter included: the
+	// pool recovers the leader's), every call of the batch is answered and
+	// the lead goes on, so no writer waits for a batch that ended.
+	out, err := []erp.Upserted(nil), errBatchPanicked
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			g.log.Warn("a batch of ERP writes failed as a whole; its customers are written one at a time", "customers", len(batch), "err", err)
+		}
+		for i, call := range batch {
+			if err != nil {
+				call.failed = err
+			} else {
+				call.out = out[i]
+			}
+			close(call.done)
+		}
+		g.mu.Lock()
+		g.next()
+		g.mu.Unlock()
+	}()
+	out, err = g.w.UpsertBatch(ctx, cs)
 	if err == nil && len(out) != len(cs) {
 		err = fmt.Errorf("connector: the ERP answered %d of a batch of %d writes", len(out), len(cs))
 	}
-	if err != nil && ctx.Err() == nil {
-		g.log.Warn("a batch of ERP writes failed as a whole; its customers are written one at a time", "customers", len(batch), "err", err)
-	}
-	for i, call := range batch {
-		if err != nil {
-			call.failed = err
-		} else {
-			call.out = out[i]
-		}
-		close(call.done)
-	}
-	g.mu.Lock()
-	g.next()
-	g.mu.Unlock()
 }
+
+// errBatchPanicked is the failure of a batch whose write panicked.
+var errBatchPanicked = errors.New("connector: the ERP adapter panicked writing a batch")
 
 // next hands the lead to the first queued call, or ends the group's
 // turn. The caller holds g.mu.

@@ -27,7 +27,9 @@ type batchingERP struct {
 	hold     chan struct{}
 	failNext int
 	parallel bool // writers run side by side, as on PostgreSQL
-	logged   syncbuf.Buffer
+	// panicNext makes the next batch panic.
+	panicNext bool
+	logged    syncbuf.Buffer
 }
 
 func (b *batchingERP) UpsertBatch(ctx context.Context, cs []mapping.Customer) ([]erp.Upserted, error) {
@@ -39,9 +41,14 @@ func (b *batchingERP) UpsertBatch(ctx context.Context, cs []mapping.Customer) ([
 	if fail {
 		b.failNext--
 	}
+	boom := b.panicNext
+	b.panicNext = false
 	b.mu.Unlock()
 	if hold != nil {
 		<-hold
+	}
+	if boom {
+		panic("adapter bug")
 	}
 	if fail {
 		return nil, errors.New("the batch's transaction failed")
@@ -270,5 +277,52 @@ func TestERPWritesGroupedOnlyWhereSerial(t *testing.T) {
 				t.Errorf("%d batches with writers side by side %v", n, parallel)
 			}
 		})
+	}
+}
+
+// TestERPWritesBatchPanic: a batch whose write panics (an adapter bug)
+// fails its leader's delivery only; the other writers of the batch write
+// alone, and the group goes on leading batches after it.
+func TestERPWritesBatchPanic(t *testing.T) {
+	c, b := newBatchingConnector(t)
+	release := make(chan struct{})
+	b.hold, b.panicNext = release, true
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		_, _, _ = c.writeERP(context.Background(), fromPlatform("leader"))
+	}()
+	started(t, b, 1)
+	done := make(chan map[string]written)
+	go func() { done <- writeAll(c, []string{"x", "y"}, nil) }()
+	queued(t, c.upserts, 2)
+	close(release)
+	if r := <-panicked; r == nil {
+		t.Error("the leader's panic was not passed on to its delivery")
+	}
+	var got map[string]written
+	select {
+	case got = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other writers of the batch that panicked were never answered")
+	}
+	for id, w := range got {
+		if w.err != nil || w.key != "ONE-"+id {
+			t.Errorf("%s: %q %v", id, w.key, w.err)
+		}
+	}
+	b.mu.Lock()
+	b.panicNext = true // the next batch: a lone writer's, which panics
+	b.mu.Unlock()
+	func() {
+		defer func() { _ = recover() }()
+		_, _, _ = c.writeERP(context.Background(), fromPlatform("again"))
+	}()
+	got = writeAll(c, []string{"after"}, nil)
+	if w := got["after"]; w.err != nil || w.key != "ONE-after" {
+		t.Errorf("a write after the panics: %q %v, want the group still leading batches", w.key, w.err)
+	}
+	if n := len(b.batches()); n < 4 {
+		t.Errorf("%d batches, want the group to have gone on batching after the panics", n)
 	}
 }

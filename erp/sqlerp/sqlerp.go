@@ -867,6 +867,9 @@ func (t *Table) Upsert(ctx context.Context, c mapping.Customer) (string, error) 
 	return key, nil
 }
 
+// upsertSavepoint names the savepoint each customer of a batch is written in.
+const upsertSavepoint = "erpconnector_upsert"
+
 // UpsertBatch implements erp.BatchUpserter: the upserts in one
 // transaction, each inside a savepoint of its own (a customer the
 // database refuses is rolled back alone and the others go on), each read
@@ -887,7 +890,7 @@ func (t *Table) UpsertBatch(ctx context.Context, cs []mapping.Customer) ([]erp.U
 	}
 	defer func() { _ = tx.Rollback() }()
 	for i, c := range cs {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT erpconnector_upsert"); err != nil {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT "+upsertSavepoint); err != nil {
 			return nil, fmt.Errorf("sqlerp: upsert batch: %w", classify(err))
 		}
 		key, err := t.upsertIn(ctx, tx, sch, c)
@@ -897,9 +900,9 @@ func (t *Table) UpsertBatch(ctx context.Context, cs []mapping.Customer) ([]erp.U
 				err = fmt.Errorf("sqlerp: upsert %q: read it back: %w", key, err)
 			}
 		}
-		end := []string{"RELEASE SAVEPOINT erpconnector_upsert"}
+		end := []string{"RELEASE SAVEPOINT " + upsertSavepoint}
 		if err != nil {
-			end = append([]string{"ROLLBACK TO SAVEPOINT erpconnector_upsert"}, end...)
+			end = append([]string{"ROLLBACK TO SAVEPOINT " + upsertSavepoint}, end...)
 			out[i].Err = err
 		} else {
 			out[i].Key, out[i].Item = key, it
